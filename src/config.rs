@@ -1,0 +1,293 @@
+//! Settings: defaults that run out of the box, then a TOML file (`--config`), then the
+//! environment (`SAFECODE_*`, `DATABASE_URL`). Every value is checked at start and a bad one
+//! is named with where it came from.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.starts_with("sqlite:") {
+            Ok(DatabaseUrl::Sqlite(raw.to_owned()))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(raw.to_owned()))
+        } else {
+            Err("must start with sqlite:// or postgres://".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            DatabaseUrl::Sqlite(u) | DatabaseUrl::Postgres(u) => u,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub max_db_connections: u32,
+    pub keys_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// HTTP worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+    /// Largest CSV import accepted, in bytes.
+    pub import_limit_bytes: usize,
+}
+
+/// A value as it may appear in the file; everything optional so that a file may set one thing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    database_url: Option<String>,
+    max_db_connections: Option<u32>,
+    keys_dir: Option<String>,
+    log_format: Option<String>,
+    workers: Option<usize>,
+    import_limit_mb: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("{source_name}: {reason}")]
+    Value { source_name: String, reason: String },
+}
+
+/// Where one raw value came from, for the error message.
+struct Raw {
+    value: String,
+    source_name: String,
+}
+
+fn pick(
+    env: &dyn Fn(&str) -> Option<String>,
+    env_names: &[&str],
+    file_key: &str,
+    file_value: Option<String>,
+    default: &str,
+) -> Raw {
+    for name in env_names {
+        if let Some(v) = env(name) {
+            return Raw {
+                value: v,
+                source_name: format!("environment variable {name}"),
+            };
+        }
+    }
+    match file_value {
+        Some(v) => Raw {
+            value: v,
+            source_name: format!("config file key `{file_key}`"),
+        },
+        None => Raw {
+            value: default.to_owned(),
+            source_name: format!("default for `{file_key}`"),
+        },
+    }
+}
+
+fn parse<T>(raw: Raw, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+    f(raw.value.trim()).map_err(|reason| ConfigError::Value {
+        source_name: raw.source_name,
+        reason,
+    })
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Result<T, String> {
+    match s.parse::<T>() {
+        Ok(v) if v > T::default() => Ok(v),
+        _ => Err(format!("must be a positive whole number, got {s:?}")),
+    }
+}
+
+impl Settings {
+    /// Settings from the process environment and an optional file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let f: FileSettings = match file {
+            None => FileSettings::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.message().to_owned(),
+                })?
+            }
+        };
+        let num = |v: Option<u32>| v.map(|n| n.to_string());
+        let usize_s = |v: Option<usize>| v.map(|n| n.to_string());
+
+        let bind = parse(
+            pick(env, &["SAFECODE_BIND"], "bind", f.bind, "127.0.0.1:8080"),
+            |s| {
+                s.parse::<SocketAddr>().map_err(|_| {
+                    format!("must be host:port with an IP address, e.g. 127.0.0.1:8080, got {s:?}")
+                })
+            },
+        )?;
+        let database_url = parse(
+            pick(
+                env,
+                &["DATABASE_URL", "SAFECODE_DATABASE_URL"],
+                "database_url",
+                f.database_url,
+                "sqlite://data/safecode.db",
+            ),
+            DatabaseUrl::parse,
+        )?;
+        let max_db_connections = parse(
+            pick(
+                env,
+                &["SAFECODE_MAX_DB_CONNECTIONS"],
+                "max_db_connections",
+                num(f.max_db_connections),
+                "10",
+            ),
+            positive::<u32>,
+        )?;
+        let keys_dir = parse(
+            pick(env, &["SAFECODE_KEYS_DIR"], "keys_dir", f.keys_dir, "keys"),
+            |s| {
+                let p = PathBuf::from(s);
+                if s.is_empty() {
+                    Err("must not be empty".into())
+                } else if p.is_file() {
+                    Err(format!("{s:?} is a file, not a folder"))
+                } else {
+                    Ok(p)
+                }
+            },
+        )?;
+        let log_format = parse(
+            pick(
+                env,
+                &["SAFECODE_LOG_FORMAT"],
+                "log_format",
+                f.log_format,
+                "text",
+            ),
+            |s| match s {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(format!("must be text or json, got {s:?}")),
+            },
+        )?;
+        let workers = parse(
+            pick(
+                env,
+                &["SAFECODE_WORKERS"],
+                "workers",
+                usize_s(f.workers),
+                "0",
+            ),
+            |s| match s.parse::<usize>() {
+                Ok(0) => Ok(None),
+                Ok(n) if n <= 256 => Ok(Some(n)),
+                _ => Err(format!(
+                    "must be a number from 0 (one per core) to 256, got {s:?}"
+                )),
+            },
+        )?;
+        let import_limit_mb = parse(
+            pick(
+                env,
+                &["SAFECODE_IMPORT_LIMIT_MB"],
+                "import_limit_mb",
+                usize_s(f.import_limit_mb),
+                "200",
+            ),
+            positive::<usize>,
+        )?;
+        Ok(Self {
+            bind,
+            database_url,
+            max_db_connections,
+            keys_dir,
+            log_format,
+            workers,
+            import_limit_bytes: import_limit_mb.saturating_mul(1024 * 1024),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_run_out_of_the_box() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::Sqlite("sqlite://data/safecode.db".into())
+        );
+        assert_eq!(s.keys_dir, PathBuf::from("keys"));
+        assert_eq!(s.import_limit_bytes, 200 * 1024 * 1024);
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("safecode.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\nkeys_dir = \"/srv/keys\"\n").unwrap();
+        let s =
+            Settings::load_from(Some(&path), &env(&[("SAFECODE_BIND", "127.0.0.1:7000")])).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.keys_dir, PathBuf::from("/srv/keys"));
+    }
+
+    #[test]
+    fn bad_values_are_named_with_their_source() {
+        let e = Settings::load_from(None, &env(&[("SAFECODE_BIND", "localhost")])).unwrap_err();
+        assert!(e.to_string().contains("SAFECODE_BIND"), "{e}");
+        let e = Settings::load_from(None, &env(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert!(e.to_string().contains("DATABASE_URL"), "{e}");
+        let e =
+            Settings::load_from(None, &env(&[("SAFECODE_MAX_DB_CONNECTIONS", "0")])).unwrap_err();
+        assert!(e.to_string().contains("positive"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "log_format = \"xml\"\n").unwrap();
+        let e = Settings::load_from(Some(&path), &env(&[])).unwrap_err();
+        assert!(e.to_string().contains("`log_format`"), "{e}");
+        std::fs::write(&path, "bnd = \"x\"\n").unwrap();
+        let e = Settings::load_from(Some(&path), &env(&[])).unwrap_err();
+        assert!(matches!(e, ConfigError::File { .. }), "{e}");
+    }
+}

@@ -1,0 +1,44 @@
+//! Plain types that parse, don't validate: once a value of these types exists, it is valid.
+//! No IO here.
+
+pub mod audit;
+pub mod document;
+pub mod ids;
+pub mod resident;
+pub mod role;
+pub mod user;
+
+pub use audit::{AuditDraft, ChainHash};
+pub use document::{IdDocument, IdType};
+pub use ids::{ResidentId, StatusIndex, UserId};
+pub use resident::{
+    BirthYear, Flag, Location, Need, NewResident, Phone, ResidentName, ResidentPatch,
+};
+pub use role::Role;
+pub use user::UserName;
+
+/// Why a value was refused: a stable machine code and a human message.
+/// The message never repeats the offending value (it may be personal data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The same error, reported under a nested field name (`dependents[2].name`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = format!("{prefix}.{}", self.field);
+        self
+    }
+}

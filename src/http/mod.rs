@@ -1,0 +1,79 @@
+//! actix-web: routes, the auth extractor, problem details, metrics, OpenAPI. No SQL here.
+
+pub mod auth;
+pub mod errors;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{HttpResponse, web};
+use routes::{audit, residents, users};
+use utoipa::OpenApi;
+
+/// JSON bodies are small; uploads (photos) and imports have their own limits.
+pub const JSON_LIMIT: usize = 1024 * 1024;
+pub const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(openapi::ApiDoc::openapi())
+}
+
+/// Every route and the framework settings that make its errors problem details.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(JSON_LIMIT)
+            .error_handler(errors::json_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(UPLOAD_LIMIT))
+    .app_data(web::QueryConfig::default().error_handler(errors::query_error))
+    .app_data(web::PathConfig::default().error_handler(errors::path_error))
+    .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
+    .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
+    .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
+    .service(web::resource("/v1/openapi.json").route(web::get().to(openapi_json)))
+    .service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+            .url("/v1/openapi-ui.json", openapi::ApiDoc::openapi()),
+    )
+    // One resource per path, so that a wrong method is a 405, not a 404. The literal
+    // `me` and `import` come before `{id}`.
+    .service(web::resource("/v1/residents").route(web::post().to(residents::register)))
+    .service(web::resource("/v1/residents/me").route(web::get().to(residents::me)))
+    .service(web::resource("/v1/residents/import").route(web::post().to(residents::import_csv)))
+    .service(
+        web::resource("/v1/residents/{id}")
+            .route(web::get().to(residents::get))
+            .route(web::patch().to(residents::update)),
+    )
+    .service(web::resource("/v1/users").route(web::post().to(users::create)))
+    .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))
+    .service(web::resource("/v1/tokens/current").route(web::delete().to(users::sign_out)))
+    .service(web::resource("/v1/audit").route(web::get().to(audit::list)))
+    .service(web::resource("/v1/audit/verify").route(web::get().to(audit::verify)));
+}
+
+/// Builds the application with its middleware.
+pub fn app(
+    ctx: web::Data<crate::service::Ctx>,
+    m: web::Data<metrics::Metrics>,
+    import_limit: usize,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    actix_web::App::new()
+        .app_data(ctx)
+        .app_data(m)
+        .app_data(web::Data::new(routes::residents::ImportLimit(import_limit)))
+        .wrap(ErrorHandlers::new().default_handler(errors::to_problem))
+        .wrap(from_fn(metrics::observe))
+        .configure(configure)
+        .default_service(web::to(errors::not_found))
+}

@@ -1,0 +1,42 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use super::routes;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "safecode", description = "Signed safety QR codes for flood and typhoon response. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`."),
+    modifiers(&Bearer),
+    paths(
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::residents::register,
+        routes::residents::me,
+        routes::residents::get,
+        routes::residents::update,
+        routes::residents::import_csv,
+        routes::users::create,
+        routes::users::disable,
+        routes::users::sign_out,
+        routes::audit::list,
+        routes::audit::verify,
+    ),
+    components(schemas(super::errors::Problem, crate::domain::Role)),
+    tags(
+        (name = "health"), (name = "residents"), (name = "users"), (name = "audit"),
+    )
+)]
+pub struct ApiDoc;

@@ -1,0 +1,52 @@
+use crate::http::errors::{ApiError, Problem};
+use crate::service::audit::{self, EntryView, Verification};
+use crate::service::{Ctx, Principal};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// e.g. `official:<uuid>`
+    pub actor: Option<String>,
+    /// e.g. `resident:<uuid>`
+    pub subject: Option<String>,
+    /// RFC 3339 time
+    pub since: Option<DateTime<Utc>>,
+    /// Return entries after this sequence number (paging).
+    pub after_seq: Option<i64>,
+    /// 1–1000, default 100.
+    pub limit: Option<i64>,
+}
+
+/// The audit trail (officials and admins; a resident sees the entries about themselves).
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
+    responses((status = 200, body = [EntryView]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let entries = audit::list(
+        &ctx,
+        &p,
+        audit::Query {
+            actor: q.actor,
+            subject: q.subject,
+            since: q.since,
+            after_seq: q.after_seq,
+            limit: q.limit,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+/// Recompute the whole hash chain: `{ok, entries}` or the first broken link.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, body = Verification), (status = 403, body = Problem)))]
+pub async fn verify(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(audit::verify(&ctx, &p).await?))
+}

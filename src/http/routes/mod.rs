@@ -1,0 +1,4 @@
+pub mod audit;
+pub mod health;
+pub mod residents;
+pub mod users;

@@ -1,0 +1,187 @@
+use crate::domain::ResidentId;
+use crate::domain::resident::{ResidentForm, ResidentPatchForm};
+use crate::http::errors::{ApiError, Problem};
+use crate::service::import::{self, ImportReport};
+use crate::service::residents::{self, Registered, ResidentView};
+use crate::service::{Ctx, Principal, ServiceError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+fn idempotency_key(h: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match h.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let v = v.to_str().unwrap_or("\u{0}");
+            Ok(Some(
+                residents::parse_idempotency_key(v).map_err(ServiceError::from)?,
+            ))
+        }
+    }
+}
+
+/// Register yourself (and your household). Public. Send an `Idempotency-Key` header to make
+/// a retry after a lost answer safe: it returns the first answer, token included.
+#[utoipa::path(post, path = "/v1/residents", tag = "residents", request_body = ResidentForm,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = Registered), (status = 409, body = Problem, description = "duplicate_resident"),
+        (status = 422, body = Problem), (status = 400, body = Problem), (status = 413, body = Problem)))]
+pub async fn register(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+    form: web::Json<ResidentForm>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(req.headers())?;
+    let r = residents::register(&ctx, &form, key.as_deref()).await?;
+    Ok(HttpResponse::Created().json(r))
+}
+
+/// Your profile and household.
+#[utoipa::path(get, path = "/v1/residents/me", tag = "residents", security(("bearer" = [])),
+    responses((status = 200, body = ResidentView), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn me(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(residents::me(&ctx, &p).await?))
+}
+
+/// A resident's profile (officials).
+#[utoipa::path(get, path = "/v1/residents/{id}", tag = "residents", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = ResidentView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(residents::get(&ctx, &p, ResidentId(id.into_inner())).await?))
+}
+
+/// Change a resident's needs, flags, location, address or phone (officials). Audited.
+#[utoipa::path(patch, path = "/v1/residents/{id}", tag = "residents", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)), request_body = ResidentPatchForm,
+    responses((status = 200, body = ResidentView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn update(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<Uuid>,
+    form: web::Json<ResidentPatchForm>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .json(residents::patch(&ctx, &p, ResidentId(id.into_inner()), &form).await?))
+}
+
+/// Reads the upload's chunks as they arrive, for the blocking CSV parser.
+struct ChannelReader {
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    buf: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.buf.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.buf = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf = self.buf.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Bulk registration from CSV (officials), streamed: send the file as the body with
+/// `Content-Type: text/csv`. Columns: `name,id_type,id_number,phone,address,lat,lon,birth_year,needs`
+/// (needs separated by `;`). Bad lines are reported with their number and skipped; documents
+/// already registered are counted, so importing a file twice is safe.
+#[utoipa::path(post, path = "/v1/residents/import", tag = "residents", security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ImportReport), (status = 403, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem)))]
+pub async fn import_csv(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    req: HttpRequest,
+    mut body: web::Payload,
+    limit: web::Data<ImportLimit>,
+) -> Result<HttpResponse, ApiError> {
+    crate::service::authz::authorize(&p, crate::service::Action::ImportResidents)?;
+    let csv = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"));
+    if !csv {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the file with Content-Type: text/csv",
+        ));
+    }
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("imports are limited to {} MiB", limit.0 / (1024 * 1024)),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit.0) {
+        return Err(too_large());
+    }
+    let (tx, rx) = mpsc::channel(8);
+    let overflow = AtomicBool::new(false);
+    let pump = async {
+        let mut seen = 0usize;
+        while let Some(chunk) = body.next().await {
+            let msg = match chunk {
+                Ok(b) => {
+                    seen += b.len();
+                    if seen > limit.0 {
+                        overflow.store(true, Ordering::Relaxed);
+                        Err(std::io::Error::other("upload over the limit"))
+                    } else {
+                        Ok(b)
+                    }
+                }
+                Err(_) => Err(std::io::Error::other("upload interrupted")),
+            };
+            let stop = msg.is_err();
+            if tx.send(msg).await.is_err() || stop {
+                break;
+            }
+        }
+        drop(tx);
+    };
+    let reader = ChannelReader {
+        rx,
+        buf: Bytes::new(),
+    };
+    let (_, report) = tokio::join!(pump, import::import_csv(&ctx, Some(&p), reader, |_| {}));
+    let report = report?;
+    if overflow.load(Ordering::Relaxed) {
+        let mut e = too_large();
+        e.detail = format!(
+            "{}; {} lines before the limit were imported",
+            e.detail, report.imported
+        );
+        return Err(e);
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The largest CSV import accepted, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportLimit(pub usize);

@@ -1,0 +1,55 @@
+//! Use cases: transactions, authorisation decisions, audit entries. One module per area.
+
+pub mod audit;
+pub mod authz;
+pub mod import;
+pub mod residents;
+pub mod tokens;
+pub mod users;
+
+use crate::domain::Invalid;
+use crate::keys::IdHashKey;
+use crate::store::{Db, StoreError};
+use chrono::{DateTime, Utc};
+
+pub use authz::{Action, Principal};
+
+/// What every use case needs: the database and the secrets.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub db: Db,
+    pub id_key: IdHashKey,
+}
+
+impl Ctx {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Why a use case said no. `http::errors` maps each to one status and problem code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    #[error("this role may not do that")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        ServiceError::Store(StoreError::Db(e))
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -1,0 +1,405 @@
+//! Residents: registration (with dependents), profile reads, fact changes by officials.
+
+use super::tokens::BearerToken;
+use super::{Action, Ctx, Principal, Result, ServiceError, authz};
+use crate::domain::ids::MIN_STATUS_SPACE;
+use crate::domain::resident::{ResidentForm, ResidentPatchForm};
+use crate::domain::{
+    AuditDraft, Flag, Invalid, Location, Need, NewResident, ResidentId, ResidentPatch,
+};
+use crate::keys::IdHashKey;
+use crate::store::{self, audit, idempotency, meta, residents, users};
+use chrono::{DateTime, Datelike, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub const MAX_DEPENDENTS: usize = 20;
+const STATUS_SPACE_KEY: &str = "status_space";
+
+/// The keyed hash of an identity document: the only form in which its number is stored.
+pub fn id_hash(key: &IdHashKey, r: &NewResident) -> [u8; 32] {
+    key.mac("id-number", r.document.hash_input().as_bytes())
+}
+
+/// Builds the row for a parsed resident; the status slot is drawn at insert time.
+pub fn row(
+    key: &IdHashKey,
+    r: &NewResident,
+    head_id: Option<i64>,
+    source: &'static str,
+    now: DateTime<Utc>,
+) -> residents::ResidentRow {
+    residents::ResidentRow {
+        public_id: ResidentId::random().0,
+        status_index: 0,
+        head_id,
+        name: r.name.as_str().to_owned(),
+        id_type: r.document.kind().as_str(),
+        id_hash: id_hash(key, r),
+        id_last4: r.document.last4().to_owned(),
+        phone: r.phone.as_ref().map(|p| p.as_str().to_owned()),
+        address: r.address.clone(),
+        lat: r.location.map(|l| l.lat),
+        lon: r.location.map(|l| l.lon),
+        birth_year: r.birth_year.map(|b| b.get()),
+        needs: r.needs.clone(),
+        source,
+        now,
+    }
+}
+
+pub async fn status_space(tx: &mut store::Tx) -> Result<u32> {
+    Ok(meta::get(tx, STATUS_SPACE_KEY)
+        .await?
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(MIN_STATUS_SPACE)
+        .max(MIN_STATUS_SPACE))
+}
+
+pub async fn raise_status_space(tx: &mut store::Tx, to: u32) -> Result<()> {
+    meta::raise_to(tx, STATUS_SPACE_KEY, i64::from(to)).await?;
+    Ok(())
+}
+
+/// Inserts one resident on a random free status slot. `None`: the document is registered.
+/// A draw that keeps hitting taken slots means the list is filling up: it doubles.
+async fn insert_on_random_slot(
+    tx: &mut store::Tx,
+    row: &mut residents::ResidentRow,
+) -> Result<Option<i64>> {
+    let mut space = status_space(tx).await?;
+    for attempt in 0..64 {
+        row.status_index = rand::rng().random_range(0..space) as i32;
+        match residents::insert_one(tx, row).await? {
+            residents::Inserted::Yes(id) => return Ok(Some(id)),
+            residents::Inserted::DuplicateDocument => return Ok(None),
+            residents::Inserted::SlotTaken if attempt >= 2 && space < (1 << 30) => {
+                space *= 2;
+                raise_status_space(tx, space).await?;
+            }
+            residents::Inserted::SlotTaken => {}
+        }
+    }
+    Err(store::StoreError::Corrupt("no free status slot found".into()).into())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Registered {
+    #[schema(value_type = String, format = Uuid)]
+    pub resident_id: ResidentId,
+    /// Shown once: the resident's bearer token.
+    pub access_token: String,
+    #[schema(value_type = Vec<String>)]
+    pub dependents: Vec<ResidentId>,
+}
+
+/// What an idempotent registration stores: the ids, never the token (it is re-derived).
+#[derive(Serialize, Deserialize)]
+struct StoredRegistration {
+    resident_id: ResidentId,
+    dependents: Vec<ResidentId>,
+}
+
+pub fn parse_idempotency_key(raw: &str) -> Result<String, Invalid> {
+    let ok = (1..=200).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(Invalid::new(
+            "Idempotency-Key",
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 200 visible ASCII characters",
+        ))
+    }
+}
+
+fn token_for(ctx: &Ctx, idempotency_key: Option<&str>, resident: ResidentId) -> BearerToken {
+    match idempotency_key {
+        // Derived, not stored: a replay hands back the same token without it ever resting
+        // in the database in the clear.
+        Some(k) => BearerToken::from_bytes(
+            ctx.id_key
+                .mac("registration-token", format!("{k}\0{resident}").as_bytes()),
+        ),
+        None => BearerToken::random(),
+    }
+}
+
+/// Self-registration, optionally with dependents, applied once per idempotency key.
+pub async fn register(
+    ctx: &Ctx,
+    form: &ResidentForm,
+    idempotency_key: Option<&str>,
+) -> Result<Registered> {
+    let now = ctx.now();
+    let year = now.year();
+    let mut head = NewResident::parse(form, year)?;
+    if form.dependents.len() > MAX_DEPENDENTS {
+        return Err(Invalid::new(
+            "dependents",
+            "too_many_dependents",
+            format!("at most {MAX_DEPENDENTS} dependents"),
+        )
+        .into());
+    }
+    let mut deps = Vec::with_capacity(form.dependents.len());
+    for (i, d) in form.dependents.iter().enumerate() {
+        let prefix = format!("dependents[{i}]");
+        if !d.dependents.is_empty() {
+            return Err(Invalid::new(
+                "dependents",
+                "nested_dependents",
+                "a dependent cannot have dependents",
+            )
+            .within(&prefix)
+            .into());
+        }
+        let mut dep = NewResident::parse(d, year).map_err(|e| e.within(&prefix))?;
+        dep.inherit_from(&head);
+        deps.push(dep);
+    }
+    head.needs.sort();
+
+    let mut tx = ctx.db.begin().await?;
+    if let Some(key) = idempotency_key {
+        let request_hash: [u8; 32] =
+            Sha256::digest(serde_json::to_vec(form).unwrap_or_default()).into();
+        match idempotency::claim(&mut tx, "register", key, &request_hash, now).await? {
+            idempotency::Claim::New => {}
+            idempotency::Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+            idempotency::Claim::Replay { body, .. } => {
+                let stored: StoredRegistration = serde_json::from_str(&body)
+                    .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+                let token = token_for(ctx, Some(key), stored.resident_id);
+                return Ok(Registered {
+                    resident_id: stored.resident_id,
+                    access_token: token.into_string(),
+                    dependents: stored.dependents,
+                });
+            }
+        }
+    }
+
+    let duplicate = || ServiceError::Conflict {
+        code: "duplicate_resident",
+        detail: "a resident with this identity document is already registered".into(),
+    };
+    let mut head_row = row(&ctx.id_key, &head, None, "self", now);
+    let head_id = insert_on_random_slot(&mut tx, &mut head_row)
+        .await?
+        .ok_or_else(duplicate)?;
+    let resident_id = ResidentId(head_row.public_id);
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
+            .subject(format!("resident:{resident_id}"))
+            .after(json!({"dependents": deps.len(), "needs": head.needs, "located": head.location.is_some()})),
+        now,
+    )
+    .await?;
+    let mut dependents = Vec::with_capacity(deps.len());
+    for (i, d) in deps.iter().enumerate() {
+        let mut r = row(&ctx.id_key, d, Some(head_id), "self", now);
+        insert_on_random_slot(&mut tx, &mut r)
+            .await?
+            .ok_or_else(|| ServiceError::Conflict {
+                code: "duplicate_resident",
+                detail: format!(
+                    "dependents[{i}]: a resident with this identity document is already registered"
+                ),
+            })?;
+        let dep_id = ResidentId(r.public_id);
+        audit::append(
+            &mut tx,
+            &AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
+                .subject(format!("resident:{dep_id}"))
+                .after(
+                    json!({"head": resident_id, "needs": d.needs, "located": d.location.is_some()}),
+                ),
+            now,
+        )
+        .await?;
+        dependents.push(dep_id);
+    }
+    let token = token_for(ctx, idempotency_key, resident_id);
+    users::insert_token(
+        &mut tx,
+        &token.hash(),
+        users::TokenOwner::Resident(head_id),
+        now,
+    )
+    .await?;
+    if let Some(key) = idempotency_key {
+        let stored = serde_json::to_string(&StoredRegistration {
+            resident_id,
+            dependents: dependents.clone(),
+        })
+        .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        idempotency::complete(&mut tx, "register", key, 201, &stored).await?;
+    }
+    tx.commit().await?;
+    Ok(Registered {
+        resident_id,
+        access_token: token.into_string(),
+        dependents,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HouseholdMember {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub name: String,
+    pub needs: Vec<Need>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Household {
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub head: Option<Uuid>,
+    pub dependents: Vec<HouseholdMember>,
+}
+
+/// A resident's profile as they and officials see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ResidentView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub name: String,
+    pub id_type: String,
+    /// Last four characters of the identity document, for the check against the card.
+    pub id_last4: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub location: Option<Location>,
+    pub birth_year: Option<i32>,
+    pub needs: Vec<Need>,
+    pub flags: Vec<Flag>,
+    pub household: Household,
+    pub registered_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+async fn view(ctx: &Ctx, r: residents::ResidentRecord) -> Result<ResidentView> {
+    let dependents = residents::dependents(&ctx.db, r.id)
+        .await?
+        .into_iter()
+        .map(|d| HouseholdMember {
+            id: d.public_id,
+            name: d.name,
+            needs: d.needs.0,
+        })
+        .collect();
+    Ok(ResidentView {
+        id: r.public_id,
+        name: r.name,
+        id_type: r.id_type,
+        id_last4: r.id_last4,
+        phone: r.phone,
+        address: r.address,
+        location: r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon }),
+        birth_year: r.birth_year,
+        needs: r.needs.0,
+        flags: r.flags.0,
+        household: Household {
+            head: r.head_public_id,
+            dependents,
+        },
+        registered_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+pub async fn me(ctx: &Ctx, p: &Principal) -> Result<ResidentView> {
+    authz::authorize(p, Action::ReadOwnProfile)?;
+    let Principal::Resident { id, .. } = p else {
+        return Err(ServiceError::Forbidden);
+    };
+    let r = residents::by_public_id(&ctx.db, id.0)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    view(ctx, r).await
+}
+
+pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentView> {
+    authz::authorize(p, Action::ReadResident)?;
+    let r = residents::by_public_id(&ctx.db, id.0)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    view(ctx, r).await
+}
+
+pub async fn patch(
+    ctx: &Ctx,
+    p: &Principal,
+    id: ResidentId,
+    form: &ResidentPatchForm,
+) -> Result<ResidentView> {
+    authz::authorize(p, Action::UpdateResident)?;
+    let patch = ResidentPatch::parse(form)?;
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let r = residents::by_public_id_tx(&mut tx, id.0)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    let old_location = r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon });
+    let needs = patch.needs.clone().unwrap_or_else(|| r.needs.0.clone());
+    let flags = patch.flags.clone().unwrap_or_else(|| r.flags.0.clone());
+    let location = patch.location.unwrap_or(old_location);
+    let address = patch.address.clone().unwrap_or_else(|| r.address.clone());
+    let phone = match &patch.phone {
+        Some(p) => p.as_ref().map(|p| p.as_str().to_owned()),
+        None => r.phone.clone(),
+    };
+    residents::update_facts(
+        &mut tx,
+        r.id,
+        &residents::Facts {
+            needs: &needs,
+            flags: &flags,
+            lat: location.map(|l| l.lat),
+            lon: location.map(|l| l.lon),
+            address: address.as_deref(),
+            phone: phone.as_deref(),
+        },
+        now,
+    )
+    .await?;
+    // The trail records colour-moving facts in full; contact details only as "changed".
+    let mut before = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
+    if patch.needs.is_some() && needs != r.needs.0 {
+        before.insert("needs".into(), json!(r.needs.0));
+        after.insert("needs".into(), json!(needs));
+    }
+    if patch.flags.is_some() && flags != r.flags.0 {
+        before.insert("flags".into(), json!(r.flags.0));
+        after.insert("flags".into(), json!(flags));
+    }
+    if patch.location.is_some() && location != old_location {
+        before.insert("location".into(), json!(old_location));
+        after.insert("location".into(), json!(location));
+    }
+    if patch.address.is_some() && address != r.address {
+        after.insert("address".into(), json!("changed"));
+    }
+    if patch.phone.is_some() && phone != r.phone {
+        after.insert("phone".into(), json!("changed"));
+    }
+    let mut draft = AuditDraft::new(p.actor(), "resident.update")
+        .subject(format!("resident:{id}"))
+        .before(serde_json::Value::Object(before))
+        .after(serde_json::Value::Object(after));
+    if let Some(reason) = patch.reason.clone() {
+        draft = draft.reason(reason);
+    }
+    audit::append(&mut tx, &draft, now).await?;
+    tx.commit().await?;
+    let r = residents::by_public_id(&ctx.db, id.0)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    view(ctx, r).await
+}

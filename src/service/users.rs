@@ -1,0 +1,227 @@
+//! Staff, officials and admins: creation (API, CLI, first start) and disabling.
+
+use super::tokens::BearerToken;
+use super::{Action, Ctx, Principal, Result, ServiceError, authz};
+use crate::domain::user::Jurisdiction;
+use crate::domain::{AuditDraft, Invalid, Role, UserId, UserName};
+use crate::store::{self, audit, meta, users};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserForm {
+    pub role: String,
+    pub name: String,
+    #[serde(default)]
+    pub shelter_ids: Vec<Uuid>,
+    /// A GeoJSON Polygon or MultiPolygon; without one an official acts everywhere.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jurisdiction: Option<serde_json::Value>,
+}
+
+pub struct CreatedUser {
+    pub user_id: UserId,
+    pub token: String,
+}
+
+/// Who asks: a signed-in admin, or the operator at the command line / first start.
+pub enum Creator<'a> {
+    Principal(&'a Principal),
+    Operator,
+}
+
+struct ValidUser {
+    role: Role,
+    name: UserName,
+    shelters: Vec<Uuid>,
+    jurisdiction: Option<Jurisdiction>,
+}
+
+fn parse(form: &NewUserForm) -> Result<ValidUser, Invalid> {
+    let role: Role = form.role.parse().map_err(|_| {
+        Invalid::new(
+            "role",
+            "invalid_role",
+            "role must be staff, official or admin",
+        )
+    })?;
+    if role == Role::Resident {
+        return Err(Invalid::new(
+            "role",
+            "invalid_role",
+            "residents register themselves (POST /v1/residents); users are staff, official or admin",
+        ));
+    }
+    let name = UserName::parse(&form.name)?;
+    if role != Role::Staff && !form.shelter_ids.is_empty() {
+        return Err(Invalid::new(
+            "shelter_ids",
+            "invalid_shelters",
+            "only staff are bound to shelters",
+        ));
+    }
+    if form.shelter_ids.len() > 100 {
+        return Err(Invalid::new(
+            "shelter_ids",
+            "invalid_shelters",
+            "at most 100 shelters",
+        ));
+    }
+    let jurisdiction = match &form.jurisdiction {
+        None | Some(serde_json::Value::Null) => None,
+        Some(_) if role != Role::Official => {
+            return Err(Invalid::new(
+                "jurisdiction",
+                "invalid_jurisdiction",
+                "only officials have a jurisdiction",
+            ));
+        }
+        Some(v) => Some(Jurisdiction::parse(v)?),
+    };
+    let mut shelters = form.shelter_ids.clone();
+    shelters.sort();
+    shelters.dedup();
+    Ok(ValidUser {
+        role,
+        name,
+        shelters,
+        jurisdiction,
+    })
+}
+
+pub async fn create(ctx: &Ctx, creator: Creator<'_>, form: &NewUserForm) -> Result<CreatedUser> {
+    let actor = match creator {
+        Creator::Principal(p) => {
+            authz::authorize(p, Action::CreateUser)?;
+            p.actor()
+        }
+        Creator::Operator => "operator".to_owned(),
+    };
+    let u = parse(form)?;
+    let mut tx = ctx.db.begin().await?;
+    let created = insert(ctx, &mut tx, &u, &actor).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+async fn insert(ctx: &Ctx, tx: &mut store::Tx, u: &ValidUser, actor: &str) -> Result<CreatedUser> {
+    let now = ctx.now();
+    let user_id = UserId::random();
+    let id = users::insert_user(
+        tx,
+        &users::NewUserRow {
+            public_id: user_id,
+            role: u.role,
+            name: u.name.as_str(),
+            jurisdiction: u.jurisdiction.as_ref().map(Jurisdiction::to_json),
+            shelters: &u.shelters,
+            now,
+        },
+    )
+    .await?;
+    let token = BearerToken::random();
+    users::insert_token(tx, &token.hash(), users::TokenOwner::User(id), now).await?;
+    audit::append(
+        tx,
+        &AuditDraft::new(actor, "user.create")
+            .subject(format!("{}:{user_id}", u.role))
+            .after(json!({
+                "role": u.role,
+                "shelters": u.shelters,
+                "jurisdiction": u.jurisdiction.is_some(),
+            })),
+        now,
+    )
+    .await?;
+    Ok(CreatedUser {
+        user_id,
+        token: token.into_string(),
+    })
+}
+
+/// On first start: creates the first admin and returns their token, once per database, even
+/// when several servers start together.
+pub async fn bootstrap_admin(ctx: &Ctx) -> Result<Option<CreatedUser>> {
+    let mut tx = ctx.db.begin().await?;
+    if !meta::claim(&mut tx, "bootstrap_admin", &ctx.now().to_rfc3339()).await? {
+        return Ok(None);
+    }
+    let admin = ValidUser {
+        role: Role::Admin,
+        name: UserName::parse("first admin")?,
+        shelters: Vec::new(),
+        jurisdiction: None,
+    };
+    let created = insert(ctx, &mut tx, &admin, "system").await?;
+    tx.commit().await?;
+    Ok(Some(created))
+}
+
+/// Disables a user and revokes their tokens. The last admin cannot be disabled.
+pub async fn disable(
+    ctx: &Ctx,
+    p: &Principal,
+    target: UserId,
+    reason: Option<String>,
+) -> Result<()> {
+    authz::authorize(p, Action::DisableUser)?;
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let role = users::disable_user(&mut tx, target, now)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    if role == Role::Admin && users::count_active_admins(&mut tx).await? == 0 {
+        return Err(ServiceError::Conflict {
+            code: "last_admin",
+            detail: "the last active admin cannot be disabled".into(),
+        });
+    }
+    let mut draft = AuditDraft::new(p.actor(), "user.disable").subject(format!("{role}:{target}"));
+    if let Some(r) = reason {
+        draft = draft.reason(r);
+    }
+    audit::append(&mut tx, &draft, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Revokes the caller's own token (sign-out).
+pub async fn sign_out(ctx: &Ctx, token: &str) -> Result<()> {
+    let mut tx = ctx.db.begin().await?;
+    users::revoke_token(&mut tx, &super::tokens::hash(token), ctx.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Resolves a bearer token to its holder.
+pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal> {
+    // Tokens we issue are "sc_" + 43 characters; anything else cannot match a stored hash.
+    if token.len() > 100 {
+        return Err(ServiceError::Unauthenticated);
+    }
+    let holder = users::find_token_holder(&ctx.db, &super::tokens::hash(token))
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
+    Ok(match holder {
+        users::TokenHolder::User {
+            id,
+            public_id,
+            role,
+            shelters,
+            jurisdiction,
+        } => Principal::User {
+            id: UserId(public_id),
+            internal: id,
+            role,
+            shelters,
+            jurisdiction,
+        },
+        users::TokenHolder::Resident { id, public_id } => Principal::Resident {
+            id: crate::domain::ResidentId(public_id),
+            internal: id,
+        },
+    })
+}

@@ -1,0 +1,94 @@
+//! Builds the application from settings: database, migrations, keys, first admin, server.
+
+use crate::config::Settings;
+use crate::http;
+use crate::keys::IdHashKey;
+use crate::service::{Ctx, users};
+use crate::store::Db;
+use actix_web::{HttpServer, dev::Server, web};
+use std::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeysError),
+    #[error("cannot create the first admin: {0}")]
+    Bootstrap(#[from] crate::service::ServiceError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Connects, migrates and loads the keys: what `serve` and every CLI command need.
+pub async fn context(settings: &Settings) -> Result<Ctx, StartError> {
+    let db = Db::connect(&settings.database_url, settings.max_db_connections).await?;
+    db.migrate().await?;
+    let id_key = IdHashKey::load_or_create(&settings.keys_dir)?;
+    Ok(Ctx { db, id_key })
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    ctx: Ctx,
+    /// The first admin's token, when this start created them.
+    pub bootstrap_admin_token: Option<String>,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> Result<Self, StartError> {
+        let ctx = context(settings).await?;
+        let bootstrap_admin_token = users::bootstrap_admin(&ctx).await?.map(|u| u.token);
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
+            addr: settings.bind.to_string(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: settings.bind.to_string(),
+                source,
+            })?
+            .port();
+        let data = web::Data::new(ctx.clone());
+        let metrics = web::Data::new(http::metrics::Metrics::new());
+        let import_limit = settings.import_limit_bytes;
+        let mut server =
+            HttpServer::new(move || http::app(data.clone(), metrics.clone(), import_limit))
+                // SIGTERM/SIGINT: stop accepting, let requests in flight finish.
+                .shutdown_timeout(30)
+                .listen(listener)
+                .map_err(|source| StartError::Bind {
+                    addr: settings.bind.to_string(),
+                    source,
+                })?;
+        if let Some(w) = settings.workers {
+            server = server.workers(w);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            ctx,
+            bootstrap_admin_token,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let db = self.ctx.db.clone();
+        let r = self.server.await;
+        db.close().await;
+        r
+    }
+}

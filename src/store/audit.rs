@@ -1,0 +1,145 @@
+//! The append-only, hash-chained audit log.
+
+use super::{Db, Result, StoreError, Tx};
+use crate::domain::audit::AuditRecord;
+use crate::domain::{AuditDraft, ChainHash};
+use crate::{on_db, on_tx};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// Appends one entry in the caller's transaction. The update of the chain's head row comes
+/// first: it serialises concurrent appenders (row lock on PostgreSQL, the write lock on
+/// SQLite) until the caller's transaction ends, so the chain never forks.
+pub async fn append(tx: &mut Tx, draft: &AuditDraft, now: DateTime<Utc>) -> Result<AuditRecord> {
+    on_tx!(tx, |c| {
+        let head =
+            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut *c)
+                .await?;
+        let seq: i64 = head.try_get("seq")?;
+        let prev: Vec<u8> = head.try_get("hash")?;
+        let prev = ChainHash::from_slice(&prev)
+            .ok_or_else(|| StoreError::Corrupt("audit_head.hash is not 32 bytes".into()))?;
+        let record = AuditRecord::from_draft(seq, now, draft);
+        let hash = record.chain_hash(&prev);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, before, after, reason, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(record.seq)
+        .bind(record.at)
+        .bind(&record.actor)
+        .bind(&record.action)
+        .bind(&record.subject)
+        .bind(&record.before)
+        .bind(&record.after)
+        .bind(&record.reason)
+        .bind(&prev.0[..])
+        .bind(&hash.0[..])
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&hash.0[..])
+            .execute(&mut *c)
+            .await?;
+        Ok(record)
+    })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub actor: Option<String>,
+    pub subjects: Option<Vec<String>>,
+    pub since: Option<DateTime<Utc>>,
+    pub after_seq: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub record: AuditRecord,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+fn entry<R: Row>(row: &R) -> Result<StoredEntry, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    Ok(StoredEntry {
+        record: AuditRecord {
+            seq: row.try_get("seq")?,
+            at: row.try_get("at")?,
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            subject: row.try_get("subject")?,
+            before: row.try_get("before")?,
+            after: row.try_get("after")?,
+            reason: row.try_get("reason")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+const COLUMNS: &str =
+    "SELECT seq, at, actor, action, subject, before, after, reason, prev_hash, hash FROM audit_log";
+
+pub async fn list(db: &Db, f: &Filter) -> Result<Vec<StoredEntry>> {
+    on_db!(db, |c| {
+        let mut q = sqlx::QueryBuilder::new(COLUMNS);
+        q.push(" WHERE 1 = 1");
+        if let Some(a) = &f.actor {
+            q.push(" AND actor = ").push_bind(a.clone());
+        }
+        if let Some(subjects) = &f.subjects {
+            q.push(" AND subject IN (");
+            let mut sep = q.separated(", ");
+            for s in subjects {
+                sep.push_bind(s.clone());
+            }
+            q.push(")");
+        }
+        if let Some(t) = f.since {
+            q.push(" AND at >= ").push_bind(t);
+        }
+        if let Some(s) = f.after_seq {
+            q.push(" AND seq > ").push_bind(s);
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(f.limit);
+        let rows = q.build().fetch_all(c).await?;
+        rows.iter()
+            .map(|r| entry(r).map_err(StoreError::from))
+            .collect()
+    })
+}
+
+/// A page of the chain in order, for verification.
+pub async fn page(db: &Db, after_seq: i64, limit: i64) -> Result<Vec<StoredEntry>> {
+    on_db!(db, |c| {
+        let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE seq > $1 ORDER BY seq LIMIT $2"));
+        let rows = sqlx::query(sql)
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(c)
+            .await?;
+        rows.iter()
+            .map(|r| entry(r).map_err(StoreError::from))
+            .collect()
+    })
+}
+
+/// The chain's tip as the head row records it.
+pub async fn head(db: &Db) -> Result<(i64, Vec<u8>)> {
+    on_db!(db, |c| {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(c)
+            .await?;
+        Ok((row.try_get("seq")?, row.try_get("hash")?))
+    })
+}

@@ -1,0 +1,201 @@
+//! Users (staff, officials, admins) and the bearer tokens of users and residents.
+
+use super::{Db, Result, Tx};
+use crate::domain::{Role, UserId};
+use crate::{on_db, on_tx};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+pub struct NewUserRow<'a> {
+    pub public_id: UserId,
+    pub role: Role,
+    pub name: &'a str,
+    pub jurisdiction: Option<serde_json::Value>,
+    pub shelters: &'a [Uuid],
+    pub now: DateTime<Utc>,
+}
+
+/// Whose token it is.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenOwner {
+    User(i64),
+    Resident(i64),
+}
+
+/// What a valid, unrevoked token resolves to.
+#[derive(Debug, Clone)]
+pub enum TokenHolder {
+    User {
+        id: i64,
+        public_id: Uuid,
+        role: Role,
+        shelters: Vec<Uuid>,
+        jurisdiction: Option<serde_json::Value>,
+    },
+    Resident {
+        id: i64,
+        public_id: Uuid,
+    },
+}
+
+pub async fn insert_user(tx: &mut Tx, u: &NewUserRow<'_>) -> Result<i64> {
+    on_tx!(tx, |c| {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (public_id, role, name, jurisdiction, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(u.public_id.0)
+        .bind(u.role.as_str())
+        .bind(u.name)
+        .bind(u.jurisdiction.clone().map(Json))
+        .bind(u.now)
+        .fetch_one(&mut *c)
+        .await?;
+        for s in u.shelters {
+            sqlx::query(
+                "INSERT INTO user_shelters (user_id, shelter_id) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(*s)
+            .execute(&mut *c)
+            .await?;
+        }
+        Ok(id)
+    })
+}
+
+pub async fn insert_token(
+    tx: &mut Tx,
+    hash: &[u8; 32],
+    owner: TokenOwner,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (user, resident) = match owner {
+        TokenOwner::User(id) => (Some(id), None),
+        TokenOwner::Resident(id) => (None, Some(id)),
+    };
+    on_tx!(tx, |c| {
+        // A replayed registration re-derives the same token: nothing new to store then.
+        sqlx::query(
+            "INSERT INTO access_tokens (token_hash, user_id, resident_id, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING",
+        )
+        .bind(&hash[..])
+        .bind(user)
+        .bind(resident)
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn find_token_holder(db: &Db, hash: &[u8; 32]) -> Result<Option<TokenHolder>> {
+    on_db!(db, |c| {
+        let row = sqlx::query(
+            "SELECT t.user_id, t.resident_id, u.public_id AS user_public_id, u.role, u.jurisdiction, \
+                    r.public_id AS resident_public_id \
+             FROM access_tokens t \
+             LEFT JOIN users u ON u.id = t.user_id AND u.disabled_at IS NULL \
+             LEFT JOIN residents r ON r.id = t.resident_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(&hash[..])
+        .fetch_optional(c)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        if let Some(id) = row.try_get::<Option<i64>, _>("user_id")? {
+            let Some(public_id) = row.try_get::<Option<Uuid>, _>("user_public_id")? else {
+                return Ok(None); // the user is disabled
+            };
+            let role: String = row.try_get("role")?;
+            let role = role
+                .parse()
+                .map_err(|_| super::StoreError::Corrupt("unknown role in users.role".into()))?;
+            let jurisdiction = row
+                .try_get::<Option<Json<serde_json::Value>>, _>("jurisdiction")?
+                .map(|j| j.0);
+            let shelters: Vec<Uuid> = if role == Role::Staff {
+                sqlx::query_scalar("SELECT shelter_id FROM user_shelters WHERE user_id = $1")
+                    .bind(id)
+                    .fetch_all(c)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            return Ok(Some(TokenHolder::User {
+                id,
+                public_id,
+                role,
+                shelters,
+                jurisdiction,
+            }));
+        }
+        match (
+            row.try_get::<Option<i64>, _>("resident_id")?,
+            row.try_get::<Option<Uuid>, _>("resident_public_id")?,
+        ) {
+            (Some(id), Some(public_id)) => Ok(Some(TokenHolder::Resident { id, public_id })),
+            _ => Ok(None),
+        }
+    })
+}
+
+/// Disables a user and revokes all their tokens. Returns the user's role, or `None` if there
+/// is no such active user.
+pub async fn disable_user(
+    tx: &mut Tx,
+    public_id: UserId,
+    now: DateTime<Utc>,
+) -> Result<Option<Role>> {
+    on_tx!(tx, |c| {
+        let row = sqlx::query(
+            "UPDATE users SET disabled_at = $2 WHERE public_id = $1 AND disabled_at IS NULL \
+             RETURNING id, role",
+        )
+        .bind(public_id.0)
+        .bind(now)
+        .fetch_optional(&mut *c)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = row.try_get("id")?;
+        let role: String = row.try_get("role")?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+        Ok(role.parse().ok())
+    })
+}
+
+/// Revokes one token (sign-out).
+pub async fn revoke_token(tx: &mut Tx, hash: &[u8; 32], now: DateTime<Utc>) -> Result<bool> {
+    let n = on_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(&hash[..])
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Active admins left, so that the last one cannot be disabled by mistake.
+pub async fn count_active_admins(tx: &mut Tx) -> Result<i64> {
+    Ok(on_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+        )
+        .fetch_one(c)
+        .await?
+    }))
+}

@@ -1,0 +1,205 @@
+use reqwest::{Client, Response, StatusCode};
+use safecode::config::{DatabaseUrl, LogFormat, Settings};
+use safecode::service::Ctx;
+use safecode::startup::Application;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::path::PathBuf;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub admin_token: String,
+    pub ctx: Ctx,
+    pub settings: Settings,
+    pub dir: tempfile::TempDir,
+}
+
+/// A database of its own for one test: a file in a temporary folder, or a new database on
+/// the PostgreSQL server named by SAFECODE_TEST_POSTGRES.
+pub async fn fresh_database(dir: &std::path::Path) -> DatabaseUrl {
+    match std::env::var("SAFECODE_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        Some(base) => {
+            let name = format!("safecode_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&base)
+                .await
+                .expect("connect to SAFECODE_TEST_POSTGRES");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (prefix, _) = base
+                .rsplit_once('/')
+                .expect("postgres URL with a database name");
+            DatabaseUrl::Postgres(format!("{prefix}/{name}"))
+        }
+        None => DatabaseUrl::Sqlite(format!(
+            "sqlite://{}",
+            dir.join("data/safecode.db").display()
+        )),
+    }
+}
+
+pub async fn test_settings() -> (Settings, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: fresh_database(dir.path()).await,
+        max_db_connections: 5,
+        keys_dir: dir.path().join("keys"),
+        log_format: LogFormat::Text,
+        workers: Some(2),
+        import_limit_bytes: 200 * 1024 * 1024,
+    };
+    (settings, dir)
+}
+
+pub async fn spawn_app() -> TestApp {
+    let (settings, dir) = test_settings().await;
+    spawn_with(settings, dir).await
+}
+
+pub async fn spawn_with(settings: Settings, dir: tempfile::TempDir) -> TestApp {
+    let app = Application::build(&settings).await.expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let admin_token = app
+        .bootstrap_admin_token
+        .clone()
+        .expect("first start creates an admin");
+    let ctx = app.ctx().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: Client::new(),
+        admin_token,
+        ctx,
+        settings,
+        dir,
+    }
+}
+
+/// A valid PRC resident ID number, different on every call.
+pub fn new_id_number() -> String {
+    safecode::synthetic::id_number(rand::random::<u64>() % 32_000_000, 0)
+}
+
+/// A valid PRC ID number with a wrong check character.
+pub fn bad_checksum(id: &str) -> String {
+    let last = id.as_bytes()[17];
+    let wrong = if last == b'0' { '1' } else { '0' };
+    format!("{}{wrong}", &id[..17])
+}
+
+pub fn resident_body() -> Value {
+    json!({
+        "name": "王小明",
+        "id_number": new_id_number(),
+        "phone": "13912345678",
+        "address": "杭州市萧山区城厢街道1号",
+        "location": {"lat": 30.18, "lon": 120.26},
+        "needs": ["elderly"]
+    })
+}
+
+pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(
+        res.status().as_u16(),
+        status,
+        "status for expected code {code}"
+    );
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct}"
+    );
+    let body: Value = res.json().await.expect("problem body is JSON");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["type"].as_str().unwrap().ends_with(code), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn register(&self, body: &Value) -> Response {
+        self.client
+            .post(self.url("/v1/residents"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a resident; returns (resident_id, access_token).
+    pub async fn registered(&self) -> (String, String) {
+        let res = self.register(&resident_body()).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let v: Value = res.json().await.unwrap();
+        (
+            v["resident_id"].as_str().unwrap().to_owned(),
+            v["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn create_user(&self, role: &str, extra: Value) -> (String, String) {
+        let mut body = json!({"role": role, "name": format!("{role} Chen")});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let res = self
+            .client
+            .post(self.url("/v1/users"))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+        let v: Value = res.json().await.unwrap();
+        (
+            v["user_id"].as_str().unwrap().to_owned(),
+            v["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn official(&self) -> String {
+        self.create_user("official", json!({})).await.1
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn audit_verify(&self) -> Value {
+        let res = self.get("/v1/audit/verify", &self.admin_token).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.settings.database_url, DatabaseUrl::Postgres(_))
+    }
+
+    pub fn binary() -> PathBuf {
+        PathBuf::from(env!("CARGO_BIN_EXE_safecode"))
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: each test starts the real server on a random port with a fresh
+//! database (SQLite, or PostgreSQL when SAFECODE_TEST_POSTGRES is set) and talks HTTP.
+
+mod audit;
+mod cli;
+mod errors;
+mod health;
+mod helpers;
+mod import;
+mod residents;
+mod users;
