@@ -182,8 +182,18 @@ async fn import(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
         secs,
         (report.imported + report.already_registered + report.rejected) as f64 / secs.max(1e-9)
     );
+    if let Some(kib) = peak_memory_kib() {
+        eprintln!("peak memory {:.0} MB", kib as f64 / 1024.0);
+    }
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
+}
+
+/// The process's peak resident memory (Linux), to show that an import streams.
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn gen_residents(count: u64, seed: u64, out: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -192,14 +192,9 @@ pub async fn register(
         .await?
         .ok_or_else(duplicate)?;
     let resident_id = ResidentId(head_row.public_id);
-    audit::append(
-        &mut tx,
-        &AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
-            .subject(format!("resident:{resident_id}"))
-            .after(json!({"dependents": deps.len(), "needs": head.needs, "located": head.location.is_some()})),
-        now,
-    )
-    .await?;
+    let mut trail = vec![AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
+        .subject(format!("resident:{resident_id}"))
+        .after(json!({"dependents": deps.len(), "needs": head.needs, "located": head.location.is_some()}))];
     let mut dependents = Vec::with_capacity(deps.len());
     for (i, d) in deps.iter().enumerate() {
         let mut r = row(&ctx.id_key, d, Some(head_id), "self", now);
@@ -212,16 +207,13 @@ pub async fn register(
                 ),
             })?;
         let dep_id = ResidentId(r.public_id);
-        audit::append(
-            &mut tx,
-            &AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
+        trail.push(
+            AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
                 .subject(format!("resident:{dep_id}"))
                 .after(
                     json!({"head": resident_id, "needs": d.needs, "located": d.location.is_some()}),
                 ),
-            now,
-        )
-        .await?;
+        );
         dependents.push(dep_id);
     }
     let token = token_for(ctx, idempotency_key, resident_id);
@@ -239,6 +231,11 @@ pub async fn register(
         })
         .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
         idempotency::complete(&mut tx, "register", key, 201, &stored).await?;
+    }
+    // Last, just before the commit: appending locks the chain's head until the commit, and
+    // every writer on every server queues on it.
+    for draft in &trail {
+        audit::append(&mut tx, draft, now).await?;
     }
     tx.commit().await?;
     Ok(Registered {

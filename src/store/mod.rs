@@ -18,7 +18,13 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// SQLite allows one writer at a time. Write transactions take the single connection of
+    /// `write` and so queue in the pool, first come first served, instead of spinning in
+    /// SQLite's busy handler (which sleeps up to 100 ms a try and ruins tail latency).
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -27,12 +33,13 @@ pub enum Tx {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
-/// Runs one body on whichever pool `db` holds; `$c` is the pool.
+/// Runs one body on whichever pool `db` holds; `$c` is the pool. For reads: writes go
+/// through a transaction ([`Db::begin`]).
 #[macro_export]
 macro_rules! on_db {
     ($db:expr, |$c:ident| $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($c) => $body,
+            $crate::store::Db::Sqlite { read: $c, .. } => $body,
             $crate::store::Db::Postgres($c) => $body,
         }
     };
@@ -96,18 +103,28 @@ impl Db {
                     // lose the last transactions, never corrupt the file.
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(15))
+                    // Three unique indexes over random keys (public id, ID hash, status slot):
+                    // with SQLite's default 2 MB cache every insert into a large table would
+                    // read index pages from disk.
+                    .pragma("cache_size", "-65536")
+                    .pragma("temp_store", "memory")
                     .foreign_keys(true);
                 if let Some(dir) = opts.get_filename().parent()
                     && !dir.as_os_str().is_empty()
                 {
                     std::fs::create_dir_all(dir).map_err(StoreError::Folder)?;
                 }
-                let pool = SqlitePoolOptions::new()
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts.clone())
+                    .await?;
+                let read = SqlitePoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(20))
                     .connect_with(opts)
                     .await?;
-                Ok(Db::Sqlite(pool))
+                Ok(Db::Sqlite { read, write })
             }
             DatabaseUrl::Postgres(u) => {
                 let pool = PgPoolOptions::new()
@@ -124,7 +141,22 @@ impl Db {
     /// migrates, so several servers starting at once apply each migration exactly once.
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Db::Sqlite { write, .. } => {
+                // sqlx takes no lock on SQLite: servers starting together on one file take
+                // turns through a lock file beside it.
+                let lock_path = write
+                    .connect_options()
+                    .get_filename()
+                    .with_extension("migrate-lock");
+                let lock = std::fs::File::create(&lock_path).map_err(StoreError::Folder)?;
+                let lock = tokio::task::spawn_blocking(move || lock.lock().map(|_| lock))
+                    .await
+                    .map_err(|e| StoreError::Folder(std::io::Error::other(e)))?
+                    .map_err(StoreError::Folder)?;
+                let result = SQLITE_MIGRATIONS.run(write).await;
+                drop(lock);
+                result?
+            }
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         Ok(())
@@ -133,7 +165,7 @@ impl Db {
     /// Ready to serve: reachable, and every migration this binary knows is applied.
     pub async fn ready(&self) -> Result<bool> {
         let expected = match self {
-            Db::Sqlite(_) => SQLITE_MIGRATIONS.iter().count(),
+            Db::Sqlite { .. } => SQLITE_MIGRATIONS.iter().count(),
             Db::Postgres(_) => POSTGRES_MIGRATIONS.iter().count(),
         } as i64;
         let applied: i64 = on_db!(self, |c| {
@@ -149,25 +181,37 @@ impl Db {
     /// "database is locked" instead of waiting its turn.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
-            Db::Sqlite(_) => "sqlite",
+            Db::Sqlite { .. } => "sqlite",
             Db::Postgres(_) => "postgres",
         }
     }
 
-    /// (connections in the pool, idle connections), for /metrics.
+    /// (connections in the pools, idle connections), for /metrics.
     pub fn pool_usage(&self) -> (u32, usize) {
-        on_db!(self, |p| (p.size(), p.num_idle()))
+        match self {
+            Db::Sqlite { read, write } => (
+                read.size() + write.size(),
+                read.num_idle() + write.num_idle(),
+            ),
+            Db::Postgres(p) => (p.size(), p.num_idle()),
+        }
     }
 
     pub async fn close(&self) {
-        on_db!(self, |p| p.close().await)
+        match self {
+            Db::Sqlite { read, write } => {
+                write.close().await;
+                read.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
     }
 }
 

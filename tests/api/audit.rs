@@ -3,13 +3,12 @@ use serde_json::{Value, json};
 
 async fn patch(app: &TestApp, official: &str, id: &str, needs: Value) {
     let res = app
-        .client
-        .patch(app.url(&format!("/v1/residents/{id}")))
-        .bearer_auth(official)
-        .json(&json!({"needs": needs}))
-        .send()
-        .await
-        .unwrap();
+        .patch(
+            &format!("/v1/residents/{id}"),
+            official,
+            &json!({"needs": needs}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
 }
 
@@ -32,23 +31,10 @@ async fn the_chain_verifies_and_a_tampered_row_is_found() {
     });
     assert!(refused, "audit_log is append-only");
     // ...and someone who removes that guard is still caught.
-    safecode::on_db!(&app.ctx.db, |c| {
-        if app.is_postgres() {
-            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
-                .execute(c)
-                .await
-                .unwrap();
-        } else {
-            sqlx::query("DROP TRIGGER audit_log_no_update")
-                .execute(c)
-                .await
-                .unwrap();
-        }
-        sqlx::query("UPDATE audit_log SET after = '{\"needs\":[\"elderly\"]}' WHERE seq = 4")
-            .execute(c)
-            .await
-            .unwrap();
-    });
+    app.tamper_with_audit_log(
+        "UPDATE audit_log SET after = '{\"needs\":[\"elderly\"]}' WHERE seq = 4",
+    )
+    .await;
     let v = app.audit_verify().await;
     assert_eq!(v["ok"], false);
     assert_eq!(v["first_broken"]["seq"], 4);
@@ -61,23 +47,8 @@ async fn a_deleted_entry_is_found() {
     let official = app.official().await;
     let (id, _) = app.registered().await;
     patch(&app, &official, &id, json!(["medical"])).await;
-    safecode::on_db!(&app.ctx.db, |c| {
-        if app.is_postgres() {
-            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
-                .execute(c)
-                .await
-                .unwrap();
-        } else {
-            sqlx::query("DROP TRIGGER audit_log_no_delete")
-                .execute(c)
-                .await
-                .unwrap();
-        }
-        sqlx::query("DELETE FROM audit_log WHERE seq = 4")
-            .execute(c)
-            .await
-            .unwrap();
-    });
+    app.tamper_with_audit_log("DELETE FROM audit_log WHERE seq = 4")
+        .await;
     let v = app.audit_verify().await;
     assert_eq!(v["ok"], false);
     assert_eq!(v["first_broken"]["seq"], 4);

@@ -189,6 +189,58 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Residents stored, read straight from the database.
+    pub async fn resident_count(&self) -> i64 {
+        safecode::on_db!(&self.ctx.db, |c| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM residents")
+                .fetch_one(c)
+                .await
+                .unwrap()
+        })
+    }
+
+    /// Runs `sql` on the audit log with its append-only guard removed, as an attacker with
+    /// database access could.
+    pub async fn tamper_with_audit_log(&self, sql: &'static str) {
+        safecode::on_db!(&self.ctx.db, |c| {
+            if self.is_postgres() {
+                sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+                    .execute(c)
+                    .await
+                    .unwrap();
+            } else {
+                sqlx::query("DROP TRIGGER audit_log_no_update")
+                    .execute(c)
+                    .await
+                    .unwrap();
+                sqlx::query("DROP TRIGGER audit_log_no_delete")
+                    .execute(c)
+                    .await
+                    .unwrap();
+            }
+            sqlx::query(sql).execute(c).await.unwrap();
+        });
+    }
+
     pub async fn audit_verify(&self) -> Value {
         let res = self.get("/v1/audit/verify", &self.admin_token).await;
         assert_eq!(res.status(), StatusCode::OK);

@@ -234,12 +234,7 @@ async fn a_registration_retried_with_the_same_idempotency_key_is_applied_once() 
         .get("/v1/residents/me", second["access_token"].as_str().unwrap())
         .await;
     assert_eq!(me.status(), 200);
-    let count: i64 = safecode::on_db!(&app.ctx.db, |c| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM residents")
-            .fetch_one(c)
-            .await
-            .unwrap()
-    });
+    let count = app.resident_count().await;
     assert_eq!(count, 1);
     // The same key for a different request is refused, and stores nothing.
     let res = send("reg-7f3a", resident_body()).await;

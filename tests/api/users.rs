@@ -104,12 +104,8 @@ async fn a_disabled_user_loses_access_and_the_last_admin_stays() {
     let (official_id, official) = app.create_user("official", json!({})).await;
     assert_eq!(app.get("/v1/audit/verify", &official).await.status(), 200);
     let res = app
-        .client
-        .delete(app.url(&format!("/v1/users/{official_id}")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/v1/users/{official_id}"), &app.admin_token)
+        .await;
     assert_eq!(res.status(), 204);
     assert_problem(
         app.get("/v1/audit/verify", &official).await,
@@ -118,12 +114,8 @@ async fn a_disabled_user_loses_access_and_the_last_admin_stays() {
     )
     .await;
     let res = app
-        .client
-        .delete(app.url(&format!("/v1/users/{official_id}")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/v1/users/{official_id}"), &app.admin_token)
+        .await;
     assert_problem(res, 404, "not_found").await;
 
     let admins: Value = app
@@ -138,12 +130,8 @@ async fn a_disabled_user_loses_access_and_the_last_admin_stays() {
         .trim_start_matches("admin:")
         .to_owned();
     let res = app
-        .client
-        .delete(app.url(&format!("/v1/users/{first_admin}")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/v1/users/{first_admin}"), &app.admin_token)
+        .await;
     assert_problem(res, 409, "last_admin").await;
     assert_eq!(
         app.get("/v1/audit/verify", &app.admin_token).await.status(),
