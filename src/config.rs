@@ -47,6 +47,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Largest CSV import accepted, in bytes.
     pub import_limit_bytes: usize,
+    /// An appeal without a decision after this many hours is flagged overdue.
+    pub appeal_deadline_hours: u32,
 }
 
 /// A value as it may appear in the file; everything optional so that a file may set one thing.
@@ -60,6 +62,7 @@ struct FileSettings {
     log_format: Option<String>,
     workers: Option<usize>,
     import_limit_mb: Option<usize>,
+    appeal_deadline_hours: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -224,6 +227,16 @@ impl Settings {
             ),
             positive::<usize>,
         )?;
+        let appeal_deadline_hours = parse(
+            pick(
+                env,
+                &["SAFECODE_APPEAL_DEADLINE_HOURS"],
+                "appeal_deadline_hours",
+                num(f.appeal_deadline_hours),
+                "24",
+            ),
+            positive::<u32>,
+        )?;
         Ok(Self {
             bind,
             database_url,
@@ -232,6 +245,7 @@ impl Settings {
             log_format,
             workers,
             import_limit_bytes: import_limit_mb.saturating_mul(1024 * 1024),
+            appeal_deadline_hours,
         })
     }
 }

@@ -5,8 +5,10 @@
 
 pub mod config;
 pub mod domain;
+pub mod geo;
 pub mod http;
 pub mod keys;
+pub mod rules;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -14,7 +14,7 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeysError),
-    #[error("cannot create the first admin: {0}")]
+    #[error("cannot prepare the database: {0}")]
     Bootstrap(#[from] crate::service::ServiceError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -28,7 +28,16 @@ pub async fn context(settings: &Settings) -> Result<Ctx, StartError> {
     let db = Db::connect(&settings.database_url, settings.max_db_connections).await?;
     db.migrate().await?;
     let id_key = IdHashKey::load_or_create(&settings.keys_dir)?;
-    Ok(Ctx { db, id_key })
+    let ctx = Ctx {
+        db,
+        id_key,
+        rules: Default::default(),
+        appeal_deadline: chrono::Duration::hours(i64::from(settings.appeal_deadline_hours)),
+    };
+    crate::service::rules::install_default(&ctx)
+        .await
+        .map_err(StartError::Bootstrap)?;
+    Ok(ctx)
 }
 
 pub struct Application {

@@ -2,6 +2,7 @@
 //! No IO here.
 
 pub mod audit;
+pub mod colour;
 pub mod document;
 pub mod ids;
 pub mod resident;
@@ -9,6 +10,7 @@ pub mod role;
 pub mod user;
 
 pub use audit::{AuditDraft, ChainHash};
+pub use colour::{Colour, OrderLevel};
 pub use document::{IdDocument, IdType};
 pub use ids::{ResidentId, StatusIndex, UserId};
 pub use resident::{

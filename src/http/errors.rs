@@ -95,6 +95,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden => {
                 ApiError::new(S::FORBIDDEN, "forbidden", "your role may not do this")
             }
+            ServiceError::OutsideJurisdiction => ApiError::new(
+                S::FORBIDDEN,
+                "outside_jurisdiction",
+                "this lies outside your jurisdiction",
+            ),
+            ServiceError::SameOfficial => ApiError::new(
+                S::FORBIDDEN,
+                "same_official",
+                "a second, different official must decide a request",
+            ),
             ServiceError::NotFound(what) => {
                 ApiError::new(S::NOT_FOUND, "not_found", format!("no such {what}"))
             }
@@ -208,7 +218,7 @@ pub fn json_error(
         J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            "JSON bodies are limited to 1 MiB",
+            "the JSON body is over the limit (1 MiB; 8 MiB for zones)",
         ),
         J::Deserialize(d) if d.is_data() => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

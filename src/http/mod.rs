@@ -8,7 +8,7 @@ pub mod routes;
 
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{HttpResponse, web};
-use routes::{audit, residents, users};
+use routes::{appeals, audit, overrides, residents, rules, users, zones};
 use utoipa::OpenApi;
 
 /// JSON bodies are small; uploads (photos) and imports have their own limits.
@@ -17,6 +17,15 @@ pub const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
 
 async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(openapi::ApiDoc::openapi())
+}
+
+/// A zone of 100,000 vertices is about 4 MB of GeoJSON.
+pub const ZONE_JSON_LIMIT: usize = 8 * 1024 * 1024;
+
+fn zone_json() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(ZONE_JSON_LIMIT)
+        .error_handler(errors::json_error)
 }
 
 /// Every route and the framework settings that make its errors problem details.
@@ -41,12 +50,61 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // `me` and `import` come before `{id}`.
     .service(web::resource("/v1/residents").route(web::post().to(residents::register)))
     .service(web::resource("/v1/residents/me").route(web::get().to(residents::me)))
+    .service(
+        web::resource("/v1/residents/me/appeals")
+            .route(web::get().to(appeals::mine))
+            .route(web::post().to(appeals::appeal)),
+    )
     .service(web::resource("/v1/residents/import").route(web::post().to(residents::import_csv)))
     .service(
         web::resource("/v1/residents/{id}")
             .route(web::get().to(residents::get))
             .route(web::patch().to(residents::update)),
     )
+    .service(
+        web::resource("/v1/residents/{id}/overrides").route(web::post().to(overrides::request)),
+    )
+    .service(
+        web::resource("/v1/residents/{id}/overrides/{oid}")
+            .route(web::delete().to(overrides::clear)),
+    )
+    .service(web::resource("/v1/overrides/bulk").route(web::post().to(overrides::request_bulk)))
+    .service(web::resource("/v1/approvals").route(web::get().to(overrides::approvals)))
+    .service(web::resource("/v1/approvals/{id}/approve").route(web::post().to(overrides::approve)))
+    .service(web::resource("/v1/approvals/{id}/reject").route(web::post().to(overrides::reject)))
+    .service(
+        web::resource("/v1/zones")
+            .app_data(zone_json())
+            .route(web::get().to(zones::list))
+            .route(web::post().to(zones::create)),
+    )
+    .service(
+        web::resource("/v1/zones/{id}")
+            .app_data(zone_json())
+            .route(web::get().to(zones::get))
+            .route(web::patch().to(zones::update))
+            .route(web::delete().to(zones::delete)),
+    )
+    .service(web::resource("/v1/zones/{id}/residents").route(web::get().to(zones::residents)))
+    .service(web::resource("/v1/zones/{id}/orders").route(web::post().to(zones::issue)))
+    .service(web::resource("/v1/zones/{id}/orders/preview").route(web::post().to(zones::preview)))
+    .service(web::resource("/v1/orders").route(web::get().to(zones::list_orders)))
+    .service(web::resource("/v1/orders/{id}/lift").route(web::post().to(zones::lift)))
+    .service(
+        web::resource("/v1/incidents")
+            .route(web::get().to(zones::incidents))
+            .route(web::post().to(zones::open_incident)),
+    )
+    .service(web::resource("/v1/incidents/{id}/all-clear").route(web::post().to(zones::all_clear)))
+    .service(
+        web::resource("/v1/rules")
+            .route(web::get().to(rules::list))
+            .route(web::post().to(rules::create)),
+    )
+    .service(web::resource("/v1/rules/preview").route(web::post().to(rules::preview)))
+    .service(web::resource("/v1/rules/{version}/activate").route(web::post().to(rules::activate)))
+    .service(web::resource("/v1/appeals").route(web::get().to(appeals::list)))
+    .service(web::resource("/v1/appeals/{id}/decision").route(web::post().to(appeals::decide)))
     .service(web::resource("/v1/users").route(web::post().to(users::create)))
     .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))
     .service(web::resource("/v1/tokens/current").route(web::delete().to(users::sign_out)))

@@ -9,6 +9,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     pub actor: Option<String>,
+    pub action: Option<String>,
     pub subject: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub after_seq: Option<i64>,
@@ -37,6 +38,7 @@ pub async fn list(ctx: &Ctx, p: &Principal, q: Query) -> Result<Vec<EntryView>> 
     authz::authorize(p, Action::ReadAudit)?;
     let mut filter = audit::Filter {
         actor: q.actor,
+        action: q.action,
         subjects: q.subject.map(|s| vec![s]),
         since: q.since,
         after_seq: q.after_seq,

@@ -1,7 +1,8 @@
 //! Who may do what: every role check in one table.
 
 use super::{Result, ServiceError};
-use crate::domain::{ResidentId, Role, UserId};
+use crate::domain::{Location, ResidentId, Role, UserId};
+use crate::geo::Area;
 use uuid::Uuid;
 
 /// The holder of a valid bearer token.
@@ -47,6 +48,14 @@ pub enum Action {
     ReadOwnProfile,
     ReadAudit,
     VerifyAudit,
+    /// Zones, orders, incidents, per-zone counts and lists.
+    ManageZones,
+    /// Request an override, approve or reject one, clear one.
+    ManageOverrides,
+    ReadRules,
+    ManageRules,
+    Appeal,
+    DecideAppeals,
 }
 
 /// The single table of which role may do what.
@@ -60,6 +69,47 @@ pub fn allowed(role: Role, action: Action) -> bool {
         // A resident reads the entries about themselves; the service narrows the filter.
         ReadAudit => matches!(role, Official | Admin | Resident),
         VerifyAudit => matches!(role, Official | Admin),
+        ManageZones | ManageOverrides | DecideAppeals => role == Official,
+        ReadRules => matches!(role, Official | Admin),
+        ManageRules => matches!(role, Official | Admin),
+        Appeal => role == Resident,
+    }
+}
+
+/// An official's district, if they were given one.
+pub fn jurisdiction(p: &Principal) -> Option<Area> {
+    match p {
+        Principal::User {
+            jurisdiction: Some(j),
+            ..
+        } => match Area::from_geometry(j) {
+            Ok(a) => Some(a),
+            // Stored jurisdictions were checked on the way in; if one no longer parses, deny
+            // everything rather than grant everything.
+            Err(_) => Some(Area {
+                shape: ::geo::MultiPolygon::new(Vec::new()),
+                bbox: ::geo::Rect::new((0.0, 0.0), (0.0, 0.0)),
+                vertices: 0,
+            }),
+        },
+        _ => None,
+    }
+}
+
+/// An official with a jurisdiction acts only on zones inside it.
+pub fn ensure_zone_in_jurisdiction(p: &Principal, zone: &Area) -> Result<()> {
+    match jurisdiction(p) {
+        Some(j) if !zone.within(&j) => Err(ServiceError::OutsideJurisdiction),
+        _ => Ok(()),
+    }
+}
+
+/// An official with a jurisdiction acts only on residents located inside it.
+pub fn ensure_resident_in_jurisdiction(p: &Principal, location: Option<Location>) -> Result<()> {
+    match (jurisdiction(p), location) {
+        (None, _) => Ok(()),
+        (Some(j), Some(l)) if j.contains(l) => Ok(()),
+        _ => Err(ServiceError::OutsideJurisdiction),
     }
 }
 

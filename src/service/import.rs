@@ -422,6 +422,7 @@ async fn insert_batch(
         raise_status_space(&mut tx, slots.space).await?;
     }
     let (mut imported, mut already) = (0u64, 0u64);
+    let mut located = Vec::new();
     for chunk in rows.chunks_mut(STATEMENT_ROWS) {
         let mut pending: Vec<&mut ResidentRow> = chunk.iter_mut().map(|(_, r)| r).collect();
         // A slot taken meanwhile by a registration on another server: draw again.
@@ -431,7 +432,12 @@ async fn insert_batch(
             let mut retry = Vec::new();
             for (r, o) in pending.into_iter().zip(outcome) {
                 match o {
-                    Inserted::Yes(_) => imported += 1,
+                    Inserted::Yes(id) => {
+                        imported += 1;
+                        if let (Some(lat), Some(lon)) = (r.lat, r.lon) {
+                            located.push((id, Location { lat, lon }));
+                        }
+                    }
                     Inserted::DuplicateDocument => already += 1,
                     Inserted::SlotTaken => {
                         r.status_index = slots.draw(rng);
@@ -458,6 +464,7 @@ async fn insert_batch(
         Utc::now(),
     )
     .await?;
+    super::zones::place(&mut tx, &located).await?;
     tx.commit().await?;
     report.imported += imported;
     report.already_registered += already;

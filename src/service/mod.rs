@@ -1,11 +1,17 @@
 //! Use cases: transactions, authorisation decisions, audit entries. One module per area.
 
+pub mod appeals;
 pub mod audit;
 pub mod authz;
+pub mod colour;
 pub mod import;
+pub mod orders;
+pub mod overrides;
 pub mod residents;
+pub mod rules;
 pub mod tokens;
 pub mod users;
+pub mod zones;
 
 use crate::domain::Invalid;
 use crate::keys::IdHashKey;
@@ -19,6 +25,9 @@ pub use authz::{Action, Principal};
 pub struct Ctx {
     pub db: Db,
     pub id_key: IdHashKey,
+    pub rules: colour::RuleCache,
+    /// An appeal without a decision after this long is flagged overdue.
+    pub appeal_deadline: chrono::Duration,
 }
 
 impl Ctx {
@@ -36,6 +45,10 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("this role may not do that")]
     Forbidden,
+    #[error("outside your jurisdiction")]
+    OutsideJurisdiction,
+    #[error("a second, different official must decide this")]
+    SameOfficial,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{detail}")]

@@ -5,9 +5,10 @@ use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::ids::MIN_STATUS_SPACE;
 use crate::domain::resident::{ResidentForm, ResidentPatchForm};
 use crate::domain::{
-    AuditDraft, Flag, Invalid, Location, Need, NewResident, ResidentId, ResidentPatch,
+    AuditDraft, Colour, Flag, Invalid, Location, Need, NewResident, ResidentId, ResidentPatch,
 };
 use crate::keys::IdHashKey;
+use crate::rules::Reason;
 use crate::store::{self, audit, idempotency, meta, residents, users};
 use chrono::{DateTime, Datelike, Utc};
 use rand::Rng;
@@ -192,13 +193,15 @@ pub async fn register(
         .await?
         .ok_or_else(duplicate)?;
     let resident_id = ResidentId(head_row.public_id);
+    let mut located: Vec<(i64, Location)> =
+        head.location.map(|l| (head_id, l)).into_iter().collect();
     let mut trail = vec![AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
         .subject(format!("resident:{resident_id}"))
         .after(json!({"dependents": deps.len(), "needs": head.needs, "located": head.location.is_some()}))];
     let mut dependents = Vec::with_capacity(deps.len());
     for (i, d) in deps.iter().enumerate() {
         let mut r = row(&ctx.id_key, d, Some(head_id), "self", now);
-        insert_on_random_slot(&mut tx, &mut r)
+        let dep_internal = insert_on_random_slot(&mut tx, &mut r)
             .await?
             .ok_or_else(|| ServiceError::Conflict {
                 code: "duplicate_resident",
@@ -206,6 +209,9 @@ pub async fn register(
                     "dependents[{i}]: a resident with this identity document is already registered"
                 ),
             })?;
+        if let Some(l) = d.location {
+            located.push((dep_internal, l));
+        }
         let dep_id = ResidentId(r.public_id);
         trail.push(
             AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
@@ -237,6 +243,9 @@ pub async fn register(
     for draft in &trail {
         audit::append(&mut tx, draft, now).await?;
     }
+    // With the chain's lock held: a zone being drawn now either sees these residents or is
+    // seen by them.
+    super::zones::place(&mut tx, &located).await?;
     tx.commit().await?;
     Ok(Registered {
         resident_id,
@@ -276,11 +285,32 @@ pub struct ResidentView {
     pub needs: Vec<Need>,
     pub flags: Vec<Flag>,
     pub household: Household,
+    /// The colour now, computed from the facts by the active rule set.
+    pub colour: Colour,
+    /// Why: every matching rule, or the override that decides alone.
+    pub reasons: Vec<Reason>,
+    /// The zones the resident is in.
+    pub zones: Vec<ZoneRef>,
     pub registered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneRef {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub name: String,
+}
+
 async fn view(ctx: &Ctx, r: residents::ResidentRecord) -> Result<ResidentView> {
+    let verdict = super::colour::verdict_of(ctx, r.id)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    let zones = crate::store::zones::zones_of(&ctx.db, r.id)
+        .await?
+        .into_iter()
+        .map(|(id, name)| ZoneRef { id, name })
+        .collect();
     let dependents = residents::dependents(&ctx.db, r.id)
         .await?
         .into_iter()
@@ -305,6 +335,9 @@ async fn view(ctx: &Ctx, r: residents::ResidentRecord) -> Result<ResidentView> {
             head: r.head_public_id,
             dependents,
         },
+        colour: verdict.colour,
+        reasons: verdict.reasons,
+        zones,
         registered_at: r.created_at,
         updated_at: r.updated_at,
     })
@@ -326,6 +359,10 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentVie
     let r = residents::by_public_id(&ctx.db, id.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
+    authz::ensure_resident_in_jurisdiction(
+        p,
+        r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon }),
+    )?;
     view(ctx, r).await
 }
 
@@ -343,6 +380,10 @@ pub async fn patch(
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
     let old_location = r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon });
+    authz::ensure_resident_in_jurisdiction(p, old_location)?;
+    if let Some(new) = patch.location {
+        authz::ensure_resident_in_jurisdiction(p, new)?;
+    }
     let needs = patch.needs.clone().unwrap_or_else(|| r.needs.0.clone());
     let flags = patch.flags.clone().unwrap_or_else(|| r.flags.0.clone());
     let location = patch.location.unwrap_or(old_location);
@@ -394,6 +435,9 @@ pub async fn patch(
         draft = draft.reason(reason);
     }
     audit::append(&mut tx, &draft, now).await?;
+    if location != old_location {
+        super::zones::replace(&mut tx, r.id, location).await?;
+    }
     tx.commit().await?;
     let r = residents::by_public_id(&ctx.db, id.0)
         .await?

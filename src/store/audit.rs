@@ -46,9 +46,22 @@ pub async fn append(tx: &mut Tx, draft: &AuditDraft, now: DateTime<Utc>) -> Resu
     })
 }
 
+/// Takes the chain's lock without appending yet. A transaction that reads many rows and then
+/// writes (zone membership) takes it first, so that no registration commits in between
+/// unseen; every writer of colour-moving facts queues on it.
+pub async fn lock_chain(tx: &mut Tx) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(c)
+            .await?;
+    });
+    Ok(())
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub actor: Option<String>,
+    pub action: Option<String>,
     pub subjects: Option<Vec<String>>,
     pub since: Option<DateTime<Utc>>,
     pub after_seq: Option<i64>,
@@ -96,6 +109,9 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<StoredEntry>> {
         q.push(" WHERE 1 = 1");
         if let Some(a) = &f.actor {
             q.push(" AND actor = ").push_bind(a.clone());
+        }
+        if let Some(a) = &f.action {
+            q.push(" AND action = ").push_bind(a.clone());
         }
         if let Some(subjects) = &f.subjects {
             q.push(" AND subject IN (");

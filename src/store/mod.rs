@@ -2,11 +2,17 @@
 //! once and run on either through [`on_db!`] / [`on_tx!`] (placeholders are `$n`, which both
 //! understand).
 
+pub mod appeals;
 pub mod audit;
+pub mod colour;
 pub mod idempotency;
 pub mod meta;
+pub mod orders;
+pub mod overrides;
 pub mod residents;
+pub mod rules;
 pub mod users;
+pub mod zones;
 
 use crate::config::DatabaseUrl;
 use sqlx::postgres::{PgPool, PgPoolOptions};

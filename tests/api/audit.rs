@@ -20,11 +20,12 @@ async fn the_chain_verifies_and_a_tampered_row_is_found() {
     patch(&app, &official, &id, json!(["medical"])).await;
     patch(&app, &official, &id, json!([])).await;
     let v = app.audit_verify().await;
-    assert_eq!(v, json!({"ok": true, "entries": 5, "first_broken": null}));
+    // The default rule set, the first admin, the official, the registration, two changes.
+    assert_eq!(v, json!({"ok": true, "entries": 6, "first_broken": null}));
 
     // The log refuses edits through SQL...
     let refused = safecode::on_db!(&app.ctx.db, |c| {
-        sqlx::query("UPDATE audit_log SET reason = 'x' WHERE seq = 4")
+        sqlx::query("UPDATE audit_log SET reason = 'x' WHERE seq = 5")
             .execute(c)
             .await
             .is_err()
@@ -32,13 +33,13 @@ async fn the_chain_verifies_and_a_tampered_row_is_found() {
     assert!(refused, "audit_log is append-only");
     // ...and someone who removes that guard is still caught.
     app.tamper_with_audit_log(
-        "UPDATE audit_log SET after = '{\"needs\":[\"elderly\"]}' WHERE seq = 4",
+        "UPDATE audit_log SET after = '{\"needs\":[\"elderly\"]}' WHERE seq = 5",
     )
     .await;
     let v = app.audit_verify().await;
     assert_eq!(v["ok"], false);
-    assert_eq!(v["first_broken"]["seq"], 4);
-    assert_eq!(v["entries"], 3);
+    assert_eq!(v["first_broken"]["seq"], 5);
+    assert_eq!(v["entries"], 4);
 }
 
 #[tokio::test]
@@ -47,11 +48,11 @@ async fn a_deleted_entry_is_found() {
     let official = app.official().await;
     let (id, _) = app.registered().await;
     patch(&app, &official, &id, json!(["medical"])).await;
-    app.tamper_with_audit_log("DELETE FROM audit_log WHERE seq = 4")
+    app.tamper_with_audit_log("DELETE FROM audit_log WHERE seq = 5")
         .await;
     let v = app.audit_verify().await;
     assert_eq!(v["ok"], false);
-    assert_eq!(v["first_broken"]["seq"], 4);
+    assert_eq!(v["first_broken"]["seq"], 5);
 }
 
 #[tokio::test]
@@ -96,7 +97,7 @@ async fn concurrent_writers_keep_one_unbroken_chain() {
     }
     let v = app.audit_verify().await;
     assert_eq!(v["ok"], true, "{v}");
-    assert_eq!(v["entries"], 3 + 24 + 24);
+    assert_eq!(v["entries"], 4 + 24 + 24);
 }
 
 #[tokio::test]

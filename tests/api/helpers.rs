@@ -53,6 +53,7 @@ pub async fn test_settings() -> (Settings, tempfile::TempDir) {
         log_format: LogFormat::Text,
         workers: Some(2),
         import_limit_bytes: 200 * 1024 * 1024,
+        appeal_deadline_hours: 24,
     };
     (settings, dir)
 }
@@ -91,6 +92,35 @@ pub fn bad_checksum(id: &str) -> String {
     let last = id.as_bytes()[17];
     let wrong = if last == b'0' { '1' } else { '0' };
     format!("{}{wrong}", &id[..17])
+}
+
+/// A resident registered at a given place; returns (resident_id, access_token).
+pub async fn resident_at(app: &TestApp, lat: f64, lon: f64, needs: &[&str]) -> (String, String) {
+    let mut body = resident_body();
+    body["location"] = json!({"lat": lat, "lon": lon});
+    body["needs"] = json!(needs);
+    let res = app.register(&body).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v: Value = res.json().await.unwrap();
+    (
+        v["resident_id"].as_str().unwrap().to_owned(),
+        v["access_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A closed ring around a lon/lat rectangle, as GeoJSON positions.
+pub fn rect(lon0: f64, lat0: f64, lon1: f64, lat1: f64) -> Value {
+    json!([
+        [lon0, lat0],
+        [lon1, lat0],
+        [lon1, lat1],
+        [lon0, lat1],
+        [lon0, lat0]
+    ])
+}
+
+pub fn feature(name: &str, geometry: Value) -> Value {
+    json!({"type": "Feature", "properties": {"name": name}, "geometry": geometry})
 }
 
 pub fn resident_body() -> Value {
@@ -239,6 +269,52 @@ impl TestApp {
             }
             sqlx::query(sql).execute(c).await.unwrap();
         });
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a zone and returns its id.
+    pub async fn zone(&self, official: &str, feature: &Value) -> String {
+        let res = self.post("/v1/zones", official, feature).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+        let v: Value = res.json().await.unwrap();
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A resident's colour as an official sees it.
+    pub async fn colour(&self, official: &str, resident: &str) -> String {
+        let v: Value = self
+            .get(&format!("/v1/residents/{resident}"), official)
+            .await
+            .json()
+            .await
+            .unwrap();
+        v["colour"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{v}"))
+            .to_owned()
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let v: Value = self
+            .get("/v1/audit?limit=1000", &self.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     pub async fn audit_verify(&self) -> Value {

@@ -125,7 +125,7 @@ async fn a_larger_file_streams_through_in_batches() {
     assert_eq!(report["imported"], rows, "{report}");
     assert_eq!(report["rejected"], 0);
     let entries = app.audit_verify().await["entries"].as_i64().unwrap();
-    assert_eq!(entries, 2 + 2, "one audit entry per batch");
+    assert_eq!(entries, 3 + 2, "one audit entry per batch");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod audit;
 mod cli;
+mod colour;
 mod errors;
 mod health;
 mod helpers;

@@ -122,8 +122,8 @@ async fn each_validation_rule_has_its_own_code() {
     // Nothing of the above was stored.
     assert_eq!(
         app.audit_verify().await["entries"],
-        1,
-        "only the first admin's creation is audited"
+        2,
+        "only the default rule set and the first admin are audited"
     );
 }
 

@@ -74,5 +74,8 @@ async fn several_servers_start_together_and_agree() {
         .await
         .unwrap();
     assert_eq!(v["ok"], true);
-    assert_eq!(v["entries"], 2, "the first admin and the one registration");
+    assert_eq!(
+        v["entries"], 3,
+        "the default rules, the first admin, the one registration"
+    );
 }

@@ -10,6 +10,8 @@ use serde::Deserialize;
 pub struct AuditQuery {
     /// e.g. `official:<uuid>`
     pub actor: Option<String>,
+    /// e.g. `order.issue`
+    pub action: Option<String>,
     /// e.g. `resident:<uuid>`
     pub subject: Option<String>,
     /// RFC 3339 time
@@ -34,6 +36,7 @@ pub async fn list(
         &p,
         audit::Query {
             actor: q.actor,
+            action: q.action,
             subject: q.subject,
             since: q.since,
             after_seq: q.after_seq,

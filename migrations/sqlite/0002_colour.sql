@@ -1,0 +1,103 @@
+-- Colour: rule sets, incidents, zones and their members, evacuation orders, overrides awaiting a
+-- second official, appeals. Colours themselves are never stored: they are computed from these.
+
+CREATE TABLE rule_sets (
+    version      INTEGER PRIMARY KEY,
+    document     TEXT NOT NULL,
+    created_by   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    activated_at TEXT,
+    active       BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE UNIQUE INDEX rule_sets_one_active ON rule_sets (active) WHERE active;
+
+CREATE TABLE incidents (
+    id           INTEGER PRIMARY KEY,
+    public_id    BLOB NOT NULL UNIQUE,
+    name         TEXT NOT NULL,
+    created_by   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    all_clear_at TEXT,
+    all_clear_by TEXT
+);
+
+CREATE TABLE zones (
+    id         INTEGER PRIMARY KEY,
+    public_id  BLOB NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    geometry   TEXT NOT NULL,
+    min_lon    REAL NOT NULL,
+    min_lat    REAL NOT NULL,
+    max_lon    REAL NOT NULL,
+    max_lat    REAL NOT NULL,
+    vertices   INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+
+CREATE TABLE zone_members (
+    zone_id     INTEGER NOT NULL REFERENCES zones (id),
+    resident_id INTEGER NOT NULL REFERENCES residents (id),
+    PRIMARY KEY (zone_id, resident_id)
+);
+CREATE INDEX zone_members_resident ON zone_members (resident_id);
+
+CREATE TABLE orders (
+    id          INTEGER PRIMARY KEY,
+    public_id   BLOB NOT NULL UNIQUE,
+    zone_id     INTEGER NOT NULL REFERENCES zones (id),
+    level       INTEGER NOT NULL CHECK (level IN (1, 2)),
+    reason      TEXT NOT NULL,
+    incident_id INTEGER REFERENCES incidents (id),
+    issued_by   TEXT NOT NULL,
+    issued_at   TEXT NOT NULL,
+    expires_at  TEXT,
+    lifted_at   TEXT,
+    lifted_by   TEXT
+);
+CREATE INDEX orders_zone ON orders (zone_id);
+
+CREATE TABLE approvals (
+    id              INTEGER PRIMARY KEY,
+    public_id       BLOB NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('override')),
+    colour          INTEGER NOT NULL CHECK (colour IN (0, 1, 2)),
+    reason_code     TEXT NOT NULL,
+    reason_text     TEXT NOT NULL,
+    expires_at      TEXT NOT NULL,
+    requested_by    TEXT NOT NULL,
+    requester_id    INTEGER NOT NULL REFERENCES users (id),
+    requested_at    TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+    decided_by      TEXT,
+    decided_at      TEXT,
+    decision_reason TEXT,
+    residents       INTEGER NOT NULL
+);
+
+CREATE TABLE overrides (
+    id          INTEGER PRIMARY KEY,
+    public_id   BLOB NOT NULL UNIQUE,
+    approval_id INTEGER NOT NULL REFERENCES approvals (id),
+    resident_id INTEGER NOT NULL REFERENCES residents (id),
+    cleared_at  TEXT,
+    cleared_by  TEXT
+);
+CREATE INDEX overrides_resident ON overrides (resident_id);
+CREATE INDEX overrides_approval ON overrides (approval_id);
+
+CREATE TABLE appeals (
+    id              INTEGER PRIMARY KEY,
+    public_id       BLOB NOT NULL UNIQUE,
+    resident_id     INTEGER NOT NULL REFERENCES residents (id),
+    text            TEXT NOT NULL,
+    colour          INTEGER NOT NULL,
+    created_at      TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('open', 'upheld', 'rejected')),
+    decided_by      TEXT,
+    decided_at      TEXT,
+    decision_reason TEXT
+);
+CREATE INDEX appeals_status ON appeals (status, created_at);

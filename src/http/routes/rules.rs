@@ -1,0 +1,42 @@
+use crate::http::errors::{ApiError, Problem};
+use crate::rules::RuleSetDoc;
+use crate::service::rules::{self, RuleSetView, RulesPreview};
+use crate::service::{Ctx, Principal};
+use actix_web::{HttpResponse, web};
+
+#[utoipa::path(get, path = "/v1/rules", tag = "rules", security(("bearer" = [])), responses((status = 200, body = [RuleSetView])))]
+pub async fn list(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(rules::list(&ctx, &p).await?))
+}
+
+/// Store a new rule set version (validated; not active until activated).
+#[utoipa::path(post, path = "/v1/rules", tag = "rules", security(("bearer" = [])), request_body = RuleSetDoc,
+    responses((status = 201, body = RuleSetView), (status = 422, body = Problem)))]
+pub async fn create(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    doc: web::Json<RuleSetDoc>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Created().json(rules::create(&ctx, &p, doc.into_inner()).await?))
+}
+
+/// How many residents a candidate rule set would move, by from → to.
+#[utoipa::path(post, path = "/v1/rules/preview", tag = "rules", security(("bearer" = [])), request_body = RuleSetDoc,
+    responses((status = 200, body = RulesPreview), (status = 422, body = Problem)))]
+pub async fn preview(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    doc: web::Json<RuleSetDoc>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(rules::preview(&ctx, &p, doc.into_inner()).await?))
+}
+
+#[utoipa::path(post, path = "/v1/rules/{version}/activate", tag = "rules", security(("bearer" = [])), params(("version" = i64, Path)),
+    responses((status = 200, body = RuleSetView), (status = 404, body = Problem)))]
+pub async fn activate(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    version: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(rules::activate(&ctx, &p, *version).await?))
+}

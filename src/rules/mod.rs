@@ -1,0 +1,431 @@
+//! The rules engine: facts about one resident → a colour with its reasons. Pure, no IO.
+//!
+//! A rule set is a JSON document of ordered rules, each a JsonLogic condition with a colour and
+//! a reason in Chinese and English. An unexpired override decides alone; otherwise the worst
+//! colour among the matching rules wins and every matching rule's reason is given. Nothing
+//! matching means green. A condition that fails to evaluate counts as matched, at least
+//! yellow, with a reason saying so: a broken rule draws attention, it never turns anyone green.
+
+use crate::domain::{Colour, Flag, Invalid, Need, OrderLevel};
+use datalogic_rs::{DataValue, Engine, Logic};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+/// The default rule set, compiled into the binary and activated on first start.
+pub const DEFAULT_RULES: &str = include_str!("../../fixtures/rules/default.json");
+
+/// Everything the rules may look at for one resident. Zone ids are not among them on
+/// purpose: a colour needs a basis (an order, a flag, an override), not just an address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Facts {
+    pub order_level: OrderLevel,
+    pub sheltered: bool,
+    pub safe_with_relatives: bool,
+    pub needs: Vec<Need>,
+    pub flags: Vec<Flag>,
+    pub age: Option<i32>,
+    /// An approved, unexpired override and its reason.
+    pub override_colour: Option<(Colour, String)>,
+}
+
+/// The names a condition may read with `{"var": …}`.
+pub const VARIABLES: [&str; 6] = [
+    "order_level",
+    "sheltered",
+    "safe_with_relatives",
+    "needs",
+    "flags",
+    "age",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Text {
+    pub en: String,
+    pub zh: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    pub id: String,
+    /// A JsonLogic condition over the facts.
+    #[serde(rename = "if")]
+    #[schema(value_type = Object)]
+    pub condition: serde_json::Value,
+    pub colour: Colour,
+    pub reason: Text,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSetDoc {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub rules: Vec<RuleDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Reason {
+    pub rule: String,
+    pub text: String,
+    pub text_zh: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Verdict {
+    pub colour: Colour,
+    pub reasons: Vec<Reason>,
+}
+
+struct Rule {
+    id: String,
+    logic: Logic,
+    colour: Colour,
+    reason: Text,
+}
+
+/// A validated rule set, its conditions compiled once.
+pub struct RuleSet {
+    pub version: i64,
+    pub doc: RuleSetDoc,
+    engine: Engine,
+    rules: Vec<Rule>,
+    uses: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RuleSet(v{}, {} rules)", self.version, self.rules.len())
+    }
+}
+
+pub const MAX_RULES: usize = 100;
+
+thread_local! {
+    static ARENA: RefCell<datalogic_rs::bumpalo::Bump> = RefCell::new(datalogic_rs::bumpalo::Bump::new());
+}
+
+/// Calls `f` with the facts as a JsonLogic data object, built on the stack.
+fn with_data<R>(facts: &Facts, f: impl FnOnce(&DataValue<'_>) -> R) -> R {
+    let needs: Vec<DataValue<'_>> = facts
+        .needs
+        .iter()
+        .map(|n| DataValue::String(n.as_str()))
+        .collect();
+    let flags: Vec<DataValue<'_>> = facts
+        .flags
+        .iter()
+        .map(|n| DataValue::String(n.as_str()))
+        .collect();
+    let fields = [
+        ("order_level", DataValue::String(facts.order_level.as_str())),
+        ("sheltered", DataValue::Bool(facts.sheltered)),
+        (
+            "safe_with_relatives",
+            DataValue::Bool(facts.safe_with_relatives),
+        ),
+        ("needs", DataValue::Array(&needs)),
+        ("flags", DataValue::Array(&flags)),
+        (
+            "age",
+            facts.age.map_or(DataValue::Null, |a| {
+                DataValue::Number(datalogic_rs::datavalue::NumberValue::Integer(i64::from(a)))
+            }),
+        ),
+    ];
+    f(&DataValue::Object(&fields))
+}
+
+/// Facts that exercise every branch a rule is likely to test, for validation.
+fn sample_facts() -> Vec<Facts> {
+    let mut out = Vec::new();
+    for level in [
+        OrderLevel::None,
+        OrderLevel::Advisory,
+        OrderLevel::Mandatory,
+    ] {
+        for (sheltered, safe) in [(false, false), (true, false), (false, true)] {
+            for (needs, flags, age) in [
+                (vec![], vec![], None),
+                (Need::ALL.to_vec(), Flag::ALL.to_vec(), Some(90)),
+                (vec![Need::Infant], vec![Flag::Injured], Some(0)),
+            ] {
+                out.push(Facts {
+                    order_level: level,
+                    sheltered,
+                    safe_with_relatives: safe,
+                    needs,
+                    flags,
+                    age,
+                    override_colour: None,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn collect_vars(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, inner) in m {
+                if k == "var" {
+                    let name = match inner {
+                        serde_json::Value::String(s) => Some(s.as_str()),
+                        serde_json::Value::Array(a) => a.first().and_then(|x| x.as_str()),
+                        _ => None,
+                    };
+                    if let Some(n) = name {
+                        out.insert(n.split('.').next().unwrap_or("").to_owned());
+                    }
+                }
+                collect_vars(inner, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_vars(x, out)),
+        _ => {}
+    }
+}
+
+fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+impl RuleSet {
+    /// Checks and compiles a rule set document. Every error names the rule and the reason.
+    pub fn compile(version: i64, doc: RuleSetDoc) -> Result<Self, Invalid> {
+        let bad = |rule: &str, code: &'static str, msg: String| {
+            Invalid::new(format!("rules[{rule}]"), code, msg)
+        };
+        if doc.name.trim().is_empty() || doc.name.chars().count() > 100 {
+            return Err(Invalid::new(
+                "name",
+                "invalid_rule_set",
+                "name must be 1 to 100 characters",
+            ));
+        }
+        if doc.rules.is_empty() || doc.rules.len() > MAX_RULES {
+            return Err(Invalid::new(
+                "rules",
+                "invalid_rule_set",
+                format!("a rule set has 1 to {MAX_RULES} rules"),
+            ));
+        }
+        let engine = Engine::new();
+        let mut rules = Vec::with_capacity(doc.rules.len());
+        let mut seen = BTreeSet::new();
+        let mut uses = BTreeSet::new();
+        for r in &doc.rules {
+            let id_ok = !r.id.is_empty()
+                && r.id.len() <= 64
+                && r.id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !id_ok {
+                return Err(Invalid::new(
+                    "rules",
+                    "invalid_rule_id",
+                    "rule ids are 1 to 64 characters of a-z, 0-9, _ and -",
+                ));
+            }
+            if !seen.insert(r.id.clone()) {
+                return Err(bad(
+                    &r.id,
+                    "duplicate_rule_id",
+                    format!("rule id {} appears twice", r.id),
+                ));
+            }
+            if r.reason.en.trim().is_empty() || r.reason.zh.trim().is_empty() {
+                return Err(bad(
+                    &r.id,
+                    "missing_reason",
+                    "every rule needs a reason in en and zh".into(),
+                ));
+            }
+            if depth(&r.condition) > 32 {
+                return Err(bad(
+                    &r.id,
+                    "invalid_condition",
+                    "the condition is nested too deeply".into(),
+                ));
+            }
+            let mut vars = BTreeSet::new();
+            collect_vars(&r.condition, &mut vars);
+            if let Some(unknown) = vars
+                .iter()
+                .find(|v| !v.is_empty() && !VARIABLES.contains(&v.as_str()))
+            {
+                return Err(bad(
+                    &r.id,
+                    "unknown_variable",
+                    format!("unknown fact {unknown:?}; known: {}", VARIABLES.join(", ")),
+                ));
+            }
+            uses.extend(vars.into_iter().filter(|v| !v.is_empty()));
+            let logic = engine.compile(&r.condition).map_err(|e| {
+                bad(
+                    &r.id,
+                    "invalid_condition",
+                    format!("not valid JsonLogic: {e}"),
+                )
+            })?;
+            rules.push(Rule {
+                id: r.id.clone(),
+                logic,
+                colour: r.colour,
+                reason: r.reason.clone(),
+            });
+        }
+        let set = RuleSet {
+            version,
+            doc,
+            engine,
+            rules,
+            uses,
+        };
+        // A condition that fails on ordinary facts is refused now, not discovered at 3 a.m.
+        for facts in sample_facts() {
+            for rule in &set.rules {
+                if let Err(e) = set.test(rule, &facts) {
+                    return Err(bad(
+                        &rule.id,
+                        "condition_fails",
+                        format!("the condition fails to evaluate: {e}"),
+                    ));
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    pub fn parse(version: i64, json: &str) -> Result<Self, Invalid> {
+        let doc: RuleSetDoc = serde_json::from_str(json).map_err(|e| {
+            Invalid::new(
+                "body",
+                "invalid_rule_set",
+                format!("not a rule set document: {e}"),
+            )
+        })?;
+        Self::compile(version, doc)
+    }
+
+    pub fn default_set() -> Self {
+        Self::parse(1, DEFAULT_RULES).expect("the built-in rule set is valid")
+    }
+
+    /// The facts the conditions read: only these need to differ for colours to differ.
+    pub fn uses(&self, fact: &str) -> bool {
+        self.uses.contains(fact)
+    }
+
+    fn test(&self, rule: &Rule, facts: &Facts) -> Result<bool, String> {
+        ARENA.with(|arena| {
+            let mut arena = arena.borrow_mut();
+            arena.reset();
+            with_data(facts, |data| {
+                self.engine
+                    .evaluate(&rule.logic, data, &arena)
+                    .map(|v| self.engine.truthy(v))
+                    .map_err(|e| e.to_string())
+            })
+        })
+    }
+
+    pub fn evaluate(&self, facts: &Facts) -> Verdict {
+        if let Some((colour, reason)) = &facts.override_colour {
+            return Verdict {
+                colour: *colour,
+                reasons: vec![Reason {
+                    rule: "override".into(),
+                    text: reason.clone(),
+                    text_zh: reason.clone(),
+                }],
+            };
+        }
+        let mut colour = Colour::Green;
+        let mut reasons = Vec::new();
+        for rule in &self.rules {
+            match self.test(rule, facts) {
+                Ok(false) => {}
+                Ok(true) => {
+                    colour = colour.max(rule.colour);
+                    reasons.push(Reason {
+                        rule: rule.id.clone(),
+                        text: rule.reason.en.clone(),
+                        text_zh: rule.reason.zh.clone(),
+                    });
+                }
+                Err(_) => {
+                    colour = colour.max(rule.colour).max(Colour::Yellow);
+                    reasons.push(Reason {
+                        rule: rule.id.clone(),
+                        text: format!(
+                            "Rule {} could not be evaluated; an official will check your status.",
+                            rule.id
+                        ),
+                        text_zh: format!("规则 {} 无法计算，工作人员将核实您的状态。", rule.id),
+                    });
+                }
+            }
+        }
+        if reasons.is_empty() {
+            reasons.push(Reason {
+                rule: "none".into(),
+                text: "No evacuation order or risk flag applies to you.".into(),
+                text_zh: "目前没有适用于您的转移令或风险标记。".into(),
+            });
+        }
+        Verdict { colour, reasons }
+    }
+
+    /// The colour alone, without building reasons: for counting many residents.
+    pub fn colour(&self, facts: &Facts) -> Colour {
+        if let Some((c, _)) = &facts.override_colour {
+            return *c;
+        }
+        let mut colour = Colour::Green;
+        for rule in &self.rules {
+            match self.test(rule, facts) {
+                Ok(false) => {}
+                Ok(true) => colour = colour.max(rule.colour),
+                Err(_) => colour = colour.max(rule.colour).max(Colour::Yellow),
+            }
+        }
+        colour
+    }
+}
+
+/// The default rule set written as plain Rust: the benchmark's baseline, and a cross-check
+/// in tests that the JSON document says what it is meant to say.
+pub fn default_by_hand(f: &Facts) -> Colour {
+    if let Some((c, _)) = &f.override_colour {
+        return *c;
+    }
+    let transferred = f.sheltered || f.safe_with_relatives;
+    let needs_help = f.needs.iter().any(|n| {
+        matches!(
+            n,
+            Need::Elderly | Need::Disabled | Need::Medical | Need::Pregnant | Need::Infant
+        )
+    });
+    let flagged = f
+        .flags
+        .iter()
+        .any(|x| matches!(x, Flag::Quarantine | Flag::Injured));
+    match f.order_level {
+        OrderLevel::Mandatory if !transferred => Colour::Red,
+        OrderLevel::Advisory if !transferred && needs_help => Colour::Red,
+        OrderLevel::Mandatory | OrderLevel::Advisory => Colour::Yellow,
+        OrderLevel::None if flagged => Colour::Yellow,
+        OrderLevel::None => Colour::Green,
+    }
+}
+
+#[cfg(test)]
+mod tests;

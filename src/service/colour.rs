@@ -1,0 +1,142 @@
+//! Colours, computed from facts at read time with the active rule set.
+
+use super::{Ctx, Result};
+use crate::domain::{Colour, OrderLevel};
+use crate::rules::{Facts, RuleSet, Verdict};
+use crate::store::colour::{self as facts_store, FactGroup};
+use crate::store::{self, rules as rules_store};
+use chrono::{DateTime, Datelike, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// The compiled active rule set, shared by the requests of one server. Every use checks the
+/// active version in the database, so an activation on another server is seen at once.
+#[derive(Clone, Default, Debug)]
+pub struct RuleCache(Arc<RwLock<Option<Arc<RuleSet>>>>);
+
+pub async fn active_rules(ctx: &Ctx) -> Result<Arc<RuleSet>> {
+    let version = rules_store::active_version(&ctx.db).await?;
+    if let Ok(guard) = ctx.rules.0.read()
+        && let Some(rs) = guard.as_ref()
+        && Some(rs.version) == version
+    {
+        return Ok(rs.clone());
+    }
+    let compiled = match rules_store::active(&ctx.db).await? {
+        Some(stored) => RuleSet::parse(stored.version, &stored.document).map_err(|e| {
+            store::StoreError::Corrupt(format!(
+                "active rule set v{} no longer compiles: {e}",
+                stored.version
+            ))
+        })?,
+        None => RuleSet::default_set(),
+    };
+    let compiled = Arc::new(compiled);
+    if let Ok(mut guard) = ctx.rules.0.write() {
+        *guard = Some(compiled.clone());
+    }
+    Ok(compiled)
+}
+
+fn age(birth_year: Option<i32>, now: DateTime<Utc>) -> Option<i32> {
+    birth_year.map(|y| now.year() - y)
+}
+
+fn override_of(colour: Option<i32>, reason: Option<String>) -> Option<(Colour, String)> {
+    colour
+        .and_then(|c| Colour::from_code(i64::from(c)))
+        .map(|c| (c, reason.unwrap_or_else(|| "Set by an official.".into())))
+}
+
+/// The facts of one resident now. Shelter stays and "safe with relatives" reports arrive
+/// with their own features; until then they are false for everyone.
+pub async fn facts_of(ctx: &Ctx, resident_id: i64, now: DateTime<Utc>) -> Result<Option<Facts>> {
+    let Some(f) = facts_store::of_resident(&ctx.db, resident_id, now).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Facts {
+        order_level: OrderLevel::from_rank(i64::from(f.level)),
+        sheltered: false,
+        safe_with_relatives: false,
+        needs: f.needs.0,
+        flags: f.flags.0,
+        age: age(f.birth_year, now),
+        override_colour: override_of(f.override_colour, f.override_reason),
+    }))
+}
+
+pub async fn verdict_of(ctx: &Ctx, resident_id: i64) -> Result<Option<Verdict>> {
+    let rules = active_rules(ctx).await?;
+    let now = ctx.now();
+    Ok(facts_of(ctx, resident_id, now)
+        .await?
+        .map(|f| rules.evaluate(&f)))
+}
+
+pub fn group_facts(g: &FactGroup, now: DateTime<Utc>) -> Facts {
+    Facts {
+        order_level: OrderLevel::from_rank(i64::from(g.level)),
+        sheltered: false,
+        safe_with_relatives: false,
+        needs: g.needs.0.clone(),
+        flags: g.flags.0.clone(),
+        age: age(g.birth_year, now),
+        override_colour: override_of(g.override_colour, None),
+    }
+}
+
+/// How many residents of each colour, per zone (`None` for a scope without zones).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub green: i64,
+    pub yellow: i64,
+    pub red: i64,
+}
+
+impl Tally {
+    pub fn add(&mut self, c: Colour, n: i64) {
+        match c {
+            Colour::Green => self.green += n,
+            Colour::Yellow => self.yellow += n,
+            Colour::Red => self.red += n,
+        }
+    }
+
+    pub fn total(&self) -> i64 {
+        self.green + self.yellow + self.red
+    }
+}
+
+/// Colours of everyone in `scope`, evaluated once per distinct set of facts.
+pub async fn tally(
+    ctx: &Ctx,
+    rules: &RuleSet,
+    scope: facts_store::Scope,
+) -> Result<HashMap<Option<i64>, Tally>> {
+    let now = ctx.now();
+    let groups = facts_store::grouped(&ctx.db, scope, rules.uses("age"), now).await?;
+    let mut out: HashMap<Option<i64>, Tally> = HashMap::new();
+    for g in &groups {
+        out.entry(g.zone_id)
+            .or_default()
+            .add(rules.colour(&group_facts(g, now)), g.n);
+    }
+    Ok(out)
+}
+
+/// From → to counts when facts or rules change, evaluated once per distinct set of facts.
+pub fn transitions<F>(
+    groups: &[FactGroup],
+    now: DateTime<Utc>,
+    mut before_after: F,
+) -> HashMap<(Colour, Colour), i64>
+where
+    F: FnMut(&Facts) -> (Colour, Colour),
+{
+    let mut out = HashMap::new();
+    for g in groups {
+        let (from, to) = before_after(&group_facts(g, now));
+        *out.entry((from, to)).or_insert(0) += g.n;
+    }
+    out
+}

@@ -1,0 +1,471 @@
+//! Flood zones: drawing, changing and deleting them, who lives in them, live counts.
+
+use super::colour::{Tally, active_rules, tally};
+use super::{Action, Ctx, Principal, Result, ServiceError, authz};
+use crate::domain::{AuditDraft, Colour, Invalid, Location, Need, OrderLevel};
+use crate::geo::{Area, PointIndex};
+use crate::store::colour::{self as facts_store, Scope};
+use crate::store::{self, audit, orders, zones};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// A zone as drawn: a GeoJSON Feature with `properties.name`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ZoneFeature {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub geometry: serde_json::Value,
+}
+
+fn parse_name(props: &serde_json::Value) -> Result<String, Invalid> {
+    let name = props
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(str::trim)
+        .unwrap_or("");
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            "properties.name",
+            "invalid_zone_name",
+            "a zone needs properties.name of 1 to 100 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn parse_feature(f: &ZoneFeature) -> Result<(String, Area), Invalid> {
+    if f.kind != "Feature" {
+        return Err(Invalid::new(
+            "type",
+            "not_a_feature",
+            "send a GeoJSON Feature",
+        ));
+    }
+    Ok((
+        parse_name(&f.properties)?,
+        Area::from_geometry(&f.geometry)?,
+    ))
+}
+
+fn bbox(a: &Area) -> zones::Bbox {
+    zones::Bbox {
+        min_lon: a.bbox.min().x,
+        min_lat: a.bbox.min().y,
+        max_lon: a.bbox.max().x,
+        max_lat: a.bbox.max().y,
+    }
+}
+
+fn stored_area(z: &zones::ZoneRow) -> Result<Area> {
+    Area::from_geometry(&z.geometry.0)
+        .map_err(|e| store::StoreError::Corrupt(format!("zone geometry: {e}")).into())
+}
+
+/// Recomputes a zone's members from every located resident (inside the caller's transaction,
+/// which holds the chain's lock: no registration can slip in between).
+async fn set_members(tx: &mut store::Tx, zone_id: i64, area: &Area) -> Result<usize> {
+    let points = zones::located_residents(tx).await?;
+    let index = PointIndex::new(
+        points
+            .into_iter()
+            .map(|(id, lat, lon)| (id, Location { lat, lon }))
+            .collect(),
+    );
+    let members = index.members(area);
+    zones::clear_members(tx, zone_id).await?;
+    let pairs: Vec<(i64, i64)> = members.iter().map(|r| (zone_id, *r)).collect();
+    zones::add_members(tx, &pairs).await?;
+    Ok(members.len())
+}
+
+/// Puts residents into the zones that contain them. Called after the chain's lock is held.
+pub async fn place(tx: &mut store::Tx, residents: &[(i64, Location)]) -> Result<()> {
+    if residents.is_empty() {
+        return Ok(());
+    }
+    let mut pairs = Vec::new();
+    if residents.len() == 1 {
+        let (id, loc) = residents[0];
+        for z in zones::around(tx, loc.lat, loc.lon).await? {
+            if stored_area(&z)?.contains(loc) {
+                pairs.push((z.id, id));
+            }
+        }
+    } else {
+        let areas: Vec<(i64, Area)> = zones::all_tx(tx)
+            .await?
+            .iter()
+            .map(|z| Ok((z.id, stored_area(z)?)))
+            .collect::<Result<_>>()?;
+        for (id, loc) in residents {
+            for (zone, area) in &areas {
+                if area.contains(*loc) {
+                    pairs.push((*zone, *id));
+                }
+            }
+        }
+    }
+    Ok(zones::add_members(tx, &pairs).await?)
+}
+
+/// A resident moved: their zones are computed again.
+pub async fn replace(
+    tx: &mut store::Tx,
+    resident_id: i64,
+    location: Option<Location>,
+) -> Result<()> {
+    zones::clear_memberships_of(tx, resident_id).await?;
+    if let Some(l) = location {
+        place(tx, &[(resident_id, l)]).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneCreated {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub name: String,
+    /// Residents inside the zone.
+    pub residents: usize,
+}
+
+pub async fn create(ctx: &Ctx, p: &Principal, f: &ZoneFeature) -> Result<ZoneCreated> {
+    authz::authorize(p, Action::ManageZones)?;
+    let (name, area) = parse_feature(f)?;
+    authz::ensure_zone_in_jurisdiction(p, &area)?;
+    let now = ctx.now();
+    let public_id = Uuid::new_v4();
+    let mut tx = ctx.db.begin().await?;
+    audit::lock_chain(&mut tx).await?;
+    let id = zones::insert(
+        &mut tx,
+        public_id,
+        &name,
+        &area.to_geojson(),
+        &bbox(&area),
+        area.vertices as i32,
+        &p.actor(),
+        now,
+    )
+    .await?;
+    let residents = set_members(&mut tx, id, &area).await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "zone.create")
+            .subject(format!("zone:{public_id}"))
+            .after(json!({"name": name, "vertices": area.vertices, "residents": residents})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ZoneCreated {
+        id: public_id,
+        name,
+        residents,
+    })
+}
+
+/// A change to a zone: a new name, a new geometry, or both.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZonePatch {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<serde_json::Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub geometry: Option<serde_json::Value>,
+}
+
+pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, patch: &ZonePatch) -> Result<ZoneView> {
+    authz::authorize(p, Action::ManageZones)?;
+    let name = patch.properties.as_ref().map(parse_name).transpose()?;
+    let area = patch
+        .geometry
+        .as_ref()
+        .map(Area::from_geometry)
+        .transpose()?;
+    if name.is_none() && area.is_none() {
+        return Err(Invalid::new(
+            "body",
+            "empty_patch",
+            "give properties.name, geometry, or both",
+        )
+        .into());
+    }
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    audit::lock_chain(&mut tx).await?;
+    let z = zones::get_tx(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("zone"))?;
+    let old_area = stored_area(&z)?;
+    authz::ensure_zone_in_jurisdiction(p, &old_area)?;
+    if let Some(a) = &area {
+        authz::ensure_zone_in_jurisdiction(p, a)?;
+    }
+    let new_area = area.clone().unwrap_or_else(|| old_area.clone());
+    let new_name = name.clone().unwrap_or_else(|| z.name.clone());
+    zones::update(
+        &mut tx,
+        z.id,
+        &new_name,
+        &new_area.to_geojson(),
+        &bbox(&new_area),
+        new_area.vertices as i32,
+        now,
+    )
+    .await?;
+    let before_members = zones::member_count(&mut tx, z.id).await?;
+    let members = if area.is_some() {
+        set_members(&mut tx, z.id, &new_area).await? as i64
+    } else {
+        before_members
+    };
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "zone.update")
+            .subject(format!("zone:{id}"))
+            .before(json!({"name": z.name, "vertices": z.vertices, "residents": before_members}))
+            .after(json!({"name": new_name, "vertices": new_area.vertices, "residents": members})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    get(ctx, p, id).await
+}
+
+pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<()> {
+    authz::authorize(p, Action::ManageZones)?;
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    audit::lock_chain(&mut tx).await?;
+    let z = zones::get_tx(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("zone"))?;
+    authz::ensure_zone_in_jurisdiction(p, &stored_area(&z)?)?;
+    let members = zones::member_count(&mut tx, z.id).await?;
+    let lifted = orders::lift_in_zone(&mut tx, z.id, &p.actor(), now).await?;
+    zones::delete(&mut tx, z.id, now).await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "zone.delete")
+            .subject(format!("zone:{id}"))
+            .before(json!({"name": z.name, "residents": members}))
+            .after(json!({"orders_lifted": lifted})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+pub struct ZoneCounts {
+    pub residents: i64,
+    pub red: i64,
+    pub yellow: i64,
+    pub green: i64,
+    /// In a shelter now (counted once shelters admit people).
+    pub sheltered: i64,
+    /// Said they are safe with relatives (counted once residents can say so).
+    pub safe_with_relatives: i64,
+    /// Neither sheltered nor safe with relatives: still to be reached.
+    pub not_reached: i64,
+}
+
+impl ZoneCounts {
+    fn from_tally(t: Tally) -> Self {
+        let residents = t.total();
+        ZoneCounts {
+            residents,
+            red: t.red,
+            yellow: t.yellow,
+            green: t.green,
+            sheltered: 0,
+            safe_with_relatives: 0,
+            not_reached: residents,
+        }
+    }
+}
+
+/// A zone as a GeoJSON Feature with its live counts in `properties`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneView {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    #[schema(value_type = Object)]
+    pub geometry: Option<serde_json::Value>,
+    pub properties: ZoneProperties,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneProperties {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub name: String,
+    pub order_level: OrderLevel,
+    #[serde(flatten)]
+    pub counts: ZoneCounts,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneCollection {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub features: Vec<ZoneView>,
+}
+
+fn zone_view(z: zones::ZoneRow, level: i32, t: Tally, with_geometry: bool) -> ZoneView {
+    ZoneView {
+        kind: "Feature",
+        id: z.public_id,
+        geometry: with_geometry.then_some(z.geometry.0),
+        properties: ZoneProperties {
+            id: z.public_id,
+            name: z.name,
+            order_level: OrderLevel::from_rank(i64::from(level)),
+            counts: ZoneCounts::from_tally(t),
+        },
+    }
+}
+
+pub async fn list(ctx: &Ctx, p: &Principal, with_geometry: bool) -> Result<ZoneCollection> {
+    authz::authorize(p, Action::ManageZones)?;
+    let rules = active_rules(ctx).await?;
+    let now = ctx.now();
+    let counts = tally(ctx, &rules, Scope::EachZone).await?;
+    let levels: HashMap<i64, i32> = orders::zone_levels(&ctx.db, now)
+        .await?
+        .into_iter()
+        .collect();
+    let features = zones::list(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|z| {
+            let t = counts.get(&Some(z.id)).copied().unwrap_or_default();
+            let level = levels.get(&z.id).copied().unwrap_or(0);
+            zone_view(z, level, t, with_geometry)
+        })
+        .collect();
+    Ok(ZoneCollection {
+        kind: "FeatureCollection",
+        features,
+    })
+}
+
+pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<ZoneView> {
+    authz::authorize(p, Action::ManageZones)?;
+    let z = zones::get(&ctx.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("zone"))?;
+    let rules = active_rules(ctx).await?;
+    let counts = tally(ctx, &rules, Scope::Zone(z.id)).await?;
+    let level = orders::zone_level(&ctx.db, z.id, ctx.now()).await?;
+    let t = counts.get(&Some(z.id)).copied().unwrap_or_default();
+    Ok(zone_view(z, level, t, true))
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneResident {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub name: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub needs: Vec<Need>,
+    pub colour: Colour,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneResidents {
+    pub residents: Vec<ZoneResident>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The residents of a zone, optionally of one colour, for the transfer teams. Personal
+/// data: officials only, within their jurisdiction, and every read is audited.
+pub async fn residents(
+    ctx: &Ctx,
+    p: &Principal,
+    id: Uuid,
+    colour: Option<Colour>,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<ZoneResidents> {
+    authz::authorize(p, Action::ManageZones)?;
+    let z = zones::get(&ctx.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("zone"))?;
+    authz::ensure_zone_in_jurisdiction(p, &stored_area(&z)?)?;
+    let after: i64 = match cursor {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| {
+            Invalid::new(
+                "cursor",
+                "invalid_cursor",
+                "cursor is not one this server gave",
+            )
+        })?,
+    };
+    let rules = active_rules(ctx).await?;
+    let now = ctx.now();
+    let limit = limit.clamp(1, 1000);
+    let mut out = Vec::new();
+    let mut last = after;
+    let mut more = false;
+    for m in facts_store::zone_members(&ctx.db, z.id, after, now).await? {
+        let g = facts_store::FactGroup {
+            zone_id: None,
+            needs: m.needs.clone(),
+            flags: m.flags.clone(),
+            birth_year: m.birth_year,
+            level: m.level,
+            override_colour: m.override_colour,
+            n: 1,
+        };
+        let c = rules.colour(&super::colour::group_facts(&g, now));
+        if colour.is_some_and(|want| want != c) {
+            continue;
+        }
+        if out.len() == limit {
+            more = true;
+            break;
+        }
+        last = m.id;
+        out.push(ZoneResident {
+            id: m.public_id,
+            name: m.name,
+            phone: m.phone,
+            address: m.address,
+            needs: m.needs.0,
+            colour: c,
+        });
+    }
+    let mut tx = ctx.db.begin().await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "zone.residents.read")
+            .subject(format!("zone:{id}"))
+            .after(json!({"colour": colour, "returned": out.len()})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ZoneResidents {
+        residents: out,
+        next_cursor: more.then(|| last.to_string()),
+    })
+}

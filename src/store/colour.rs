@@ -1,0 +1,155 @@
+//! The facts colours are computed from, read in the shapes the rules engine needs: for one
+//! resident, per resident of a zone, or grouped (identical facts counted once) for counts
+//! over many residents.
+
+use super::{Db, Result};
+use crate::domain::{Flag, Need};
+use crate::on_db;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// The highest order in force over the resident's zones (`$1` is now).
+const LEVEL_OF: &str = "LEFT JOIN (SELECT m2.resident_id, MAX(o.level) AS level FROM orders o \
+    JOIN zone_members m2 ON m2.zone_id = o.zone_id \
+    WHERE o.lifted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > $1) GROUP BY m2.resident_id) lv \
+    ON lv.resident_id = r.id";
+
+/// The most severe approved, uncleared, unexpired override (`$1` is now).
+const OVERRIDE_OF: &str = "LEFT JOIN (SELECT ov.resident_id, MAX(a.colour) AS colour FROM overrides ov \
+    JOIN approvals a ON a.id = ov.approval_id \
+    WHERE a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 GROUP BY ov.resident_id) ovr \
+    ON ovr.resident_id = r.id";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ResidentFacts {
+    pub needs: Json<Vec<Need>>,
+    pub flags: Json<Vec<Flag>>,
+    pub birth_year: Option<i32>,
+    pub level: i32,
+    pub override_colour: Option<i32>,
+    pub override_reason: Option<String>,
+}
+
+pub async fn of_resident(
+    db: &Db,
+    resident_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<ResidentFacts>> {
+    Ok(on_db!(db, |c| {
+        sqlx::query_as(
+            "SELECT r.needs, r.flags, r.birth_year, \
+             (SELECT COALESCE(MAX(o.level), 0) FROM zone_members m JOIN orders o ON o.zone_id = m.zone_id \
+              WHERE m.resident_id = r.id AND o.lifted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > $1)) AS level, \
+             (SELECT a.colour FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
+              AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_colour, \
+             (SELECT a.reason_text FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
+              AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason \
+             FROM residents r WHERE r.id = $2",
+        )
+        .bind(now)
+        .bind(resident_id)
+        .fetch_optional(c)
+        .await?
+    }))
+}
+
+/// Residents whose facts are identical, counted once.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FactGroup {
+    pub zone_id: Option<i64>,
+    pub needs: Json<Vec<Need>>,
+    pub flags: Json<Vec<Flag>>,
+    pub birth_year: Option<i32>,
+    pub level: i32,
+    pub override_colour: Option<i32>,
+    pub n: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// Every resident.
+    Everyone,
+    /// The members of one zone.
+    Zone(i64),
+    /// The members of every zone in use, per zone.
+    EachZone,
+}
+
+/// Grouped facts. `with_birth_year` only when a rule reads `age`: fewer groups otherwise.
+pub async fn grouped(
+    db: &Db,
+    scope: Scope,
+    with_birth_year: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<FactGroup>> {
+    let (zone_col, from) = match scope {
+        Scope::Everyone => ("CAST(NULL AS BIGINT)", "residents r".to_owned()),
+        Scope::Zone(_) => ("zm.zone_id", "zone_members zm JOIN residents r ON r.id = zm.resident_id".to_owned()),
+        Scope::EachZone => (
+            "zm.zone_id",
+            "zone_members zm JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL JOIN residents r ON r.id = zm.resident_id".to_owned(),
+        ),
+    };
+    let birth = if with_birth_year {
+        "r.birth_year"
+    } else {
+        "CAST(NULL AS INTEGER)"
+    };
+    let filter = if matches!(scope, Scope::Zone(_)) {
+        "WHERE zm.zone_id = $2"
+    } else {
+        "WHERE $2 = $2"
+    };
+    let sql = format!(
+        "SELECT {zone_col} AS zone_id, r.needs, r.flags, {birth} AS birth_year, COALESCE(lv.level, 0) AS level, \
+         ovr.colour AS override_colour, COUNT(*) AS n FROM {from} {LEVEL_OF} {OVERRIDE_OF} {filter} \
+         GROUP BY {zone_col}, r.needs, r.flags, {birth}, COALESCE(lv.level, 0), ovr.colour"
+    );
+    let zone = match scope {
+        Scope::Zone(z) => z,
+        _ => 0,
+    };
+    let sql = sqlx::AssertSqlSafe(sql);
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(now)
+        .bind(zone)
+        .fetch_all(c)
+        .await?))
+}
+
+/// One member of a zone with what a transfer team needs to reach them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberFacts {
+    pub id: i64,
+    pub public_id: Uuid,
+    pub name: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub needs: Json<Vec<Need>>,
+    pub flags: Json<Vec<Flag>>,
+    pub birth_year: Option<i32>,
+    pub level: i32,
+    pub override_colour: Option<i32>,
+}
+
+/// Members of a zone after `after_id`, in id order.
+pub async fn zone_members(
+    db: &Db,
+    zone_id: i64,
+    after_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<MemberFacts>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT r.id, r.public_id, r.name, r.phone, r.address, r.needs, r.flags, r.birth_year, \
+         COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour \
+         FROM zone_members zm JOIN residents r ON r.id = zm.resident_id {LEVEL_OF} {OVERRIDE_OF} \
+         WHERE zm.zone_id = $2 AND r.id > $3 ORDER BY r.id"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(now)
+        .bind(zone_id)
+        .bind(after_id)
+        .fetch_all(c)
+        .await?))
+}

@@ -1,0 +1,198 @@
+//! Individual colour overrides and the second-official approvals they wait for.
+
+use super::{Db, Result, Tx};
+use crate::{on_db, on_tx};
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+pub struct NewRequest<'a> {
+    pub public_id: Uuid,
+    pub colour: i32,
+    pub reason_code: &'a str,
+    pub reason_text: &'a str,
+    pub expires_at: DateTime<Utc>,
+    pub requested_by: &'a str,
+    pub requester_id: i64,
+}
+
+/// Records a request and its overrides (one per resident), pending approval.
+/// Returns the override public ids in the order of `residents`.
+pub async fn request(
+    tx: &mut Tx,
+    r: &NewRequest<'_>,
+    residents: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(i64, Vec<Uuid>)> {
+    let approval_id: i64 = on_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO approvals (public_id, kind, colour, reason_code, reason_text, expires_at, requested_by, \
+             requester_id, requested_at, status, residents) \
+             VALUES ($1, 'override', $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
+        )
+        .bind(r.public_id)
+        .bind(r.colour)
+        .bind(r.reason_code)
+        .bind(r.reason_text)
+        .bind(r.expires_at)
+        .bind(r.requested_by)
+        .bind(r.requester_id)
+        .bind(now)
+        .bind(residents.len() as i32)
+        .fetch_one(c)
+        .await?
+    });
+    let ids: Vec<Uuid> = residents.iter().map(|_| Uuid::new_v4()).collect();
+    for (chunk_ids, chunk) in ids.chunks(5000).zip(residents.chunks(5000)) {
+        on_tx!(tx, |c| {
+            let mut q =
+                QueryBuilder::new("INSERT INTO overrides (public_id, approval_id, resident_id) ");
+            q.push_values(chunk_ids.iter().zip(chunk), |mut b, (id, resident)| {
+                b.push_bind(*id).push_bind(approval_id).push_bind(*resident);
+            });
+            q.build().execute(c).await?;
+        });
+    }
+    Ok((approval_id, ids))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApprovalRow {
+    pub id: i64,
+    pub public_id: Uuid,
+    pub colour: i32,
+    pub reason_code: String,
+    pub reason_text: String,
+    pub expires_at: DateTime<Utc>,
+    pub requested_by: String,
+    pub requester_id: i64,
+    pub requested_at: DateTime<Utc>,
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+    pub residents: i32,
+}
+
+const APPROVAL_COLUMNS: &str = "SELECT id, public_id, colour, reason_code, reason_text, expires_at, requested_by, requester_id, \
+    requested_at, status, decided_by, decided_at, decision_reason, residents FROM approvals";
+
+pub async fn approval(db: &Db, public_id: Uuid) -> Result<Option<ApprovalRow>> {
+    let sql = sqlx::AssertSqlSafe(format!("{APPROVAL_COLUMNS} WHERE public_id = $1"));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(public_id)
+        .fetch_optional(c)
+        .await?))
+}
+
+pub async fn approvals(db: &Db, status: Option<&str>) -> Result<Vec<ApprovalRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{APPROVAL_COLUMNS} WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT 500"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(status)
+        .fetch_all(c)
+        .await?))
+}
+
+/// Decides a pending request in one statement: only if still pending and only by someone
+/// other than the requester. `false` when either condition fails.
+pub async fn decide(
+    tx: &mut Tx,
+    id: i64,
+    approve: bool,
+    decider: &str,
+    decider_id: i64,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let n = on_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE approvals SET status = $2, decided_by = $3, decided_at = $4, decision_reason = $5 \
+             WHERE id = $1 AND status = 'pending' AND requester_id <> $6",
+        )
+        .bind(id)
+        .bind(if approve { "approved" } else { "rejected" })
+        .bind(decider)
+        .bind(now)
+        .bind(reason)
+        .bind(decider_id)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Residents (internal id, location) covered by a request, for the jurisdiction check.
+pub async fn residents_of(
+    db: &Db,
+    approval_id: i64,
+) -> Result<Vec<(i64, Option<f64>, Option<f64>, Uuid)>> {
+    Ok(on_db!(db, |c| {
+        sqlx::query_as(
+            "SELECT r.id, r.lat, r.lon, r.public_id FROM overrides o JOIN residents r ON r.id = o.resident_id WHERE o.approval_id = $1",
+        )
+        .bind(approval_id)
+        .fetch_all(c)
+        .await?
+    }))
+}
+
+/// Clears one override of a resident; `false` if there is no such uncleared override.
+pub async fn clear(
+    tx: &mut Tx,
+    resident_id: i64,
+    override_id: Uuid,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let n = on_tx!(tx, |c| {
+        sqlx::query("UPDATE overrides SET cleared_at = $3, cleared_by = $4 WHERE resident_id = $1 AND public_id = $2 AND cleared_at IS NULL")
+            .bind(resident_id)
+            .bind(override_id)
+            .bind(now)
+            .bind(by)
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Clears every override of a resident (an upheld appeal).
+pub async fn clear_all(tx: &mut Tx, resident_id: i64, by: &str, now: DateTime<Utc>) -> Result<u64> {
+    Ok(on_tx!(tx, |c| {
+        sqlx::query("UPDATE overrides SET cleared_at = $2, cleared_by = $3 WHERE resident_id = $1 AND cleared_at IS NULL")
+            .bind(resident_id)
+            .bind(now)
+            .bind(by)
+            .execute(c)
+            .await?
+            .rows_affected()
+    }))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OverrideRow {
+    pub public_id: Uuid,
+    pub approval_public_id: Uuid,
+    pub colour: i32,
+    pub reason_code: String,
+    pub reason_text: String,
+    pub expires_at: DateTime<Utc>,
+    pub status: String,
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
+pub async fn of_resident(db: &Db, resident_id: i64) -> Result<Vec<OverrideRow>> {
+    Ok(on_db!(db, |c| {
+        sqlx::query_as(
+            "SELECT o.public_id, a.public_id AS approval_public_id, a.colour, a.reason_code, a.reason_text, a.expires_at, \
+             a.status, o.cleared_at FROM overrides o JOIN approvals a ON a.id = o.approval_id WHERE o.resident_id = $1 ORDER BY o.id DESC",
+        )
+        .bind(resident_id)
+        .fetch_all(c)
+        .await?
+    }))
+}
