@@ -49,6 +49,8 @@ pub struct Settings {
     pub import_limit_bytes: usize,
     /// An appeal without a decision after this many hours is flagged overdue.
     pub appeal_deadline_hours: u32,
+    /// A rule set activation moving more residents than this waits for a second official.
+    pub approval_threshold: u32,
 }
 
 /// A value as it may appear in the file; everything optional so that a file may set one thing.
@@ -63,6 +65,7 @@ struct FileSettings {
     workers: Option<usize>,
     import_limit_mb: Option<usize>,
     appeal_deadline_hours: Option<u32>,
+    approval_threshold: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -237,6 +240,19 @@ impl Settings {
             ),
             positive::<u32>,
         )?;
+        let approval_threshold = parse(
+            pick(
+                env,
+                &["SAFECODE_APPROVAL_THRESHOLD"],
+                "approval_threshold",
+                num(f.approval_threshold),
+                "50",
+            ),
+            |s| {
+                s.parse::<u32>()
+                    .map_err(|_| format!("must be a whole number, got {s:?}"))
+            },
+        )?;
         Ok(Self {
             bind,
             database_url,
@@ -246,6 +262,7 @@ impl Settings {
             workers,
             import_limit_bytes: import_limit_mb.saturating_mul(1024 * 1024),
             appeal_deadline_hours,
+            approval_threshold,
         })
     }
 }

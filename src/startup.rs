@@ -25,6 +25,11 @@ pub enum StartError {
 
 /// Connects, migrates and loads the keys: what `serve` and every CLI command need.
 pub async fn context(settings: &Settings) -> Result<Ctx, StartError> {
+    let _lock = crate::store::startup_lock(&settings.database_url).await?;
+    prepare(settings).await
+}
+
+async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
     let db = Db::connect(&settings.database_url, settings.max_db_connections).await?;
     db.migrate().await?;
     let id_key = IdHashKey::load_or_create(&settings.keys_dir)?;
@@ -33,6 +38,7 @@ pub async fn context(settings: &Settings) -> Result<Ctx, StartError> {
         id_key,
         rules: Default::default(),
         appeal_deadline: chrono::Duration::hours(i64::from(settings.appeal_deadline_hours)),
+        approval_threshold: i64::from(settings.approval_threshold),
     };
     crate::service::rules::install_default(&ctx)
         .await
@@ -50,8 +56,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartError> {
-        let ctx = context(settings).await?;
+        let lock = crate::store::startup_lock(&settings.database_url).await?;
+        let ctx = prepare(settings).await?;
         let bootstrap_admin_token = users::bootstrap_admin(&ctx).await?.map(|u| u.token);
+        drop(lock);
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.to_string(),
             source,

@@ -43,6 +43,10 @@ CREATE TABLE zone_members (
     PRIMARY KEY (zone_id, resident_id)
 );
 CREATE INDEX zone_members_resident ON zone_members (resident_id);
+-- The facts colours are computed from, by resident id: counting a zone's members reads this
+-- small index instead of seeking into the wide residents table once per member. Keyed by the
+-- sequential id, so inserts only append to it.
+CREATE INDEX residents_facts ON residents (id, needs, flags, birth_year);
 
 CREATE TABLE orders (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -62,11 +66,13 @@ CREATE INDEX orders_zone ON orders (zone_id);
 CREATE TABLE approvals (
     id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     public_id       UUID NOT NULL UNIQUE,
-    kind            TEXT NOT NULL CHECK (kind IN ('override')),
-    colour          INTEGER NOT NULL CHECK (colour IN (0, 1, 2)),
+    kind            TEXT NOT NULL CHECK (kind IN ('override', 'rules')),
+    -- override: the colour and its expiry; rules: the version to activate.
+    colour          INTEGER CHECK (colour IN (0, 1, 2)),
+    rule_version    BIGINT,
     reason_code     TEXT NOT NULL,
     reason_text     TEXT NOT NULL,
-    expires_at      TIMESTAMPTZ NOT NULL,
+    expires_at      TIMESTAMPTZ,
     requested_by    TEXT NOT NULL,
     requester_id    BIGINT NOT NULL REFERENCES users (id),
     requested_at    TIMESTAMPTZ NOT NULL,

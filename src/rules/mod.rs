@@ -11,6 +11,7 @@ use datalogic_rs::{DataValue, Engine, Logic};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The default rule set, compiled into the binary and activated on first start.
 pub const DEFAULT_RULES: &str = include_str!("../../fixtures/rules/default.json");
@@ -93,7 +94,15 @@ pub struct RuleSet {
     engine: Engine,
     rules: Vec<Rule>,
     uses: BTreeSet<String>,
+    /// Colours already worked out, by packed facts (see [`RuleSet::memo_key`]): 0 unknown,
+    /// else colour code + 1. Facts take few distinct values, so after a short warm-up nearly
+    /// every evaluation is one array read; lock-free across threads.
+    memo: Box<[AtomicU8]>,
 }
+
+const NEED_BITS: usize = Need::ALL.len();
+const FLAG_BITS: usize = Flag::ALL.len();
+const BASE_BITS: usize = 4 + NEED_BITS + FLAG_BITS;
 
 impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -282,12 +291,19 @@ impl RuleSet {
                 reason: r.reason.clone(),
             });
         }
+        let memo_bits = if uses.contains("age") {
+            BASE_BITS + 8
+        } else {
+            BASE_BITS
+        };
+        let memo = (0..1usize << memo_bits).map(|_| AtomicU8::new(0)).collect();
         let set = RuleSet {
             version,
             doc,
             engine,
             rules,
             uses,
+            memo,
         };
         // A condition that fails on ordinary facts is refused now, not discovered at 3 a.m.
         for facts in sample_facts() {
@@ -384,8 +400,51 @@ impl RuleSet {
         Verdict { colour, reasons }
     }
 
-    /// The colour alone, without building reasons: for counting many residents.
+    /// The facts packed into an index of `memo`; `None` for facts it cannot hold (an age
+    /// outside 0–254 when the rules read age).
+    fn memo_key(&self, f: &Facts) -> Option<usize> {
+        let mut k = f.order_level as usize
+            | usize::from(f.sheltered) << 2
+            | usize::from(f.safe_with_relatives) << 3;
+        for n in &f.needs {
+            k |= 1 << (4 + *n as usize);
+        }
+        for x in &f.flags {
+            k |= 1 << (4 + NEED_BITS + *x as usize);
+        }
+        if self.uses.contains("age") {
+            let age = match f.age {
+                None => 0,
+                Some(a @ 0..=254) => a as usize + 1,
+                Some(_) => return None,
+            };
+            k |= age << BASE_BITS;
+        }
+        Some(k)
+    }
+
+    /// The colour alone, without building reasons: for counting many residents and for
+    /// every scan. Worked out once per distinct set of facts, then read from the memo.
     pub fn colour(&self, facts: &Facts) -> Colour {
+        if let Some((c, _)) = &facts.override_colour {
+            return *c;
+        }
+        let key = self.memo_key(facts);
+        let known = key
+            .and_then(|k| self.memo.get(k))
+            .and_then(|m| Colour::from_code(i64::from(m.load(Ordering::Relaxed)) - 1));
+        if let Some(c) = known {
+            return c;
+        }
+        let c = self.colour_uncached(facts);
+        if let Some(slot) = key.and_then(|k| self.memo.get(k)) {
+            slot.store(c.code() + 1, Ordering::Relaxed);
+        }
+        c
+    }
+
+    /// The colour by evaluating every condition, never from the memo.
+    pub fn colour_uncached(&self, facts: &Facts) -> Colour {
         if let Some((c, _)) = &facts.override_colour {
             return *c;
         }

@@ -116,7 +116,8 @@ fn the_json_default_says_what_the_hand_written_rules_say_for_every_combination()
                 override_colour: None,
             };
             assert_eq!(rs.evaluate(&f).colour, default_by_hand(&f), "{f:?}");
-            assert_eq!(rs.colour(&f), default_by_hand(&f));
+            assert_eq!(rs.colour(&f), default_by_hand(&f), "from the memo");
+            assert_eq!(rs.colour_uncached(&f), default_by_hand(&f));
             n += 1;
         }
     }

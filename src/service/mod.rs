@@ -28,6 +28,9 @@ pub struct Ctx {
     pub rules: colour::RuleCache,
     /// An appeal without a decision after this long is flagged overdue.
     pub appeal_deadline: chrono::Duration,
+    /// A change (other than a zone order) that moves more residents than this needs a
+    /// second official's approval.
+    pub approval_threshold: i64,
 }
 
 impl Ctx {

@@ -134,10 +134,12 @@ async fn request(
         &mut tx,
         &overrides::NewRequest {
             public_id: approval_id,
-            colour: i32::from(v.colour.code()),
+            kind: "override",
+            colour: Some(i32::from(v.colour.code())),
+            rule_version: None,
             reason_code: &v.reason_code,
             reason_text: &v.reason,
-            expires_at: v.expires_at,
+            expires_at: Some(v.expires_at),
             requested_by: &p.actor(),
             requester_id: requester(p)?,
         },
@@ -234,12 +236,15 @@ pub async fn request_bulk(
 pub struct ApprovalView {
     #[schema(value_type = String, format = Uuid)]
     pub id: Uuid,
-    pub kind: &'static str,
+    /// `override` (a colour for residents) or `rules` (activating a rule set version).
+    pub kind: String,
     pub status: String,
-    pub colour: Colour,
+    pub colour: Option<Colour>,
+    pub rule_version: Option<i64>,
     pub reason_code: String,
     pub reason: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Residents whose colour it changes.
     pub residents: i32,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
@@ -248,12 +253,13 @@ pub struct ApprovalView {
     pub decision_reason: Option<String>,
 }
 
-fn view(a: overrides::ApprovalRow) -> ApprovalView {
+pub fn view(a: overrides::ApprovalRow) -> ApprovalView {
     ApprovalView {
         id: a.public_id,
-        kind: "override",
+        kind: a.kind,
         status: a.status,
-        colour: Colour::from_code(i64::from(a.colour)).unwrap_or(Colour::Red),
+        colour: a.colour.and_then(|c| Colour::from_code(i64::from(c))),
+        rule_version: a.rule_version,
         reason_code: a.reason_code,
         reason: a.reason_text,
         expires_at: a.expires_at,
@@ -304,11 +310,20 @@ pub async fn decide(
     approve: bool,
     form: &DecisionForm,
 ) -> Result<ApprovalView> {
-    authz::authorize(p, Action::ManageOverrides)?;
     let decider_id = requester(p)?;
     let a = overrides::approval(&ctx.db, id)
         .await?
         .ok_or(ServiceError::NotFound("approval"))?;
+    let rules = a.kind == "rules";
+    if rules {
+        authz::authorize(p, Action::ManageRules)?;
+        if authz::jurisdiction(p).is_some() {
+            // A rule set applies everywhere: only someone without a district decides it.
+            return Err(ServiceError::OutsideJurisdiction);
+        }
+    } else {
+        authz::authorize(p, Action::ManageOverrides)?;
+    }
     if a.requester_id == decider_id {
         return Err(ServiceError::SameOfficial);
     }
@@ -336,7 +351,29 @@ pub async fn decide(
             detail: "this request was already decided".into(),
         });
     }
-    let mut draft = AuditDraft::new(p.actor(), if approve { "override.approve" } else { "override.reject" })
+    if approve && rules {
+        let version = a.rule_version.ok_or_else(|| {
+            crate::store::StoreError::Corrupt("rules approval without a version".into())
+        })?;
+        let previous = crate::store::rules::activate(&mut tx, version, now)
+            .await?
+            .ok_or(ServiceError::NotFound("rule set"))?;
+        audit::append(
+            &mut tx,
+            &AuditDraft::new(p.actor(), "rules.activate")
+                .before(json!({"version": previous}))
+                .after(json!({"version": version, "approval": id, "residents_moved": a.residents})),
+            now,
+        )
+        .await?;
+    }
+    let action = match (rules, approve) {
+        (false, true) => "override.approve",
+        (false, false) => "override.reject",
+        (true, true) => "rules.approve",
+        (true, false) => "rules.reject",
+    };
+    let mut draft = AuditDraft::new(p.actor(), action)
         .subject(format!("approval:{id}"))
         .before(json!({"status": "pending"}))
         .after(json!({"status": if approve { "approved" } else { "rejected" }, "colour": a.colour, "residents": a.residents, "requested_by": a.requested_by}));
@@ -402,15 +439,18 @@ pub async fn of_resident(ctx: &Ctx, resident_id: i64) -> Result<Vec<OverrideView
         .map(|o| OverrideView {
             id: o.public_id,
             approval_id: o.approval_public_id,
-            colour: Colour::from_code(i64::from(o.colour)).unwrap_or(Colour::Red),
+            colour: o
+                .colour
+                .and_then(|c| Colour::from_code(i64::from(c)))
+                .unwrap_or(Colour::Red),
             reason_code: o.reason_code,
             reason: o.reason_text,
-            expires_at: o.expires_at,
+            expires_at: o.expires_at.unwrap_or(now),
             status: match (o.status.as_str(), o.cleared_at) {
                 (_, Some(_)) => "cleared",
                 ("pending", _) => "pending_approval",
                 ("rejected", _) => "rejected",
-                _ if o.expires_at <= now => "expired",
+                _ if o.expires_at.is_none_or(|e| e <= now) => "expired",
                 _ => "in_force",
             },
         })

@@ -142,13 +142,28 @@ async fn preview_against(ctx: &Ctx, candidate: &RuleSet) -> Result<RulesPreview>
     Ok(out)
 }
 
-pub async fn activate(ctx: &Ctx, p: &Principal, version: i64) -> Result<RuleSetView> {
+/// What an activation did: took effect, or waits for a second official because it moves
+/// more residents than the configured threshold.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Activation {
+    Activated(RuleSetView),
+    Pending(super::overrides::ApprovalView),
+}
+
+pub async fn activate(ctx: &Ctx, p: &Principal, version: i64) -> Result<Activation> {
     authz::authorize(p, Action::ManageRules)?;
     let stored = store::get(&ctx.db, version)
         .await?
         .ok_or(ServiceError::NotFound("rule set"))?;
     let candidate = RuleSet::parse(version, &stored.document)?;
     let effect = preview_against(ctx, &candidate).await?;
+    let moved = effect.to_red + effect.to_yellow + effect.to_green;
+    if moved > ctx.approval_threshold {
+        return request_approval(ctx, p, version, &effect, moved)
+            .await
+            .map(Activation::Pending);
+    }
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     let previous = store::activate(&mut tx, version, now)
@@ -165,6 +180,57 @@ pub async fn activate(ctx: &Ctx, p: &Principal, version: i64) -> Result<RuleSetV
     tx.commit().await?;
     store::get(&ctx.db, version)
         .await?
-        .map(view)
+        .map(|v| Activation::Activated(view(v)))
         .ok_or(ServiceError::NotFound("rule set"))
+}
+
+/// A rule set that moves many residents takes effect only once a second official approves
+/// (DESIGN.md, Safeguards: any change that moves many residents other than a zone order).
+async fn request_approval(
+    ctx: &Ctx,
+    p: &Principal,
+    version: i64,
+    effect: &RulesPreview,
+    moved: i64,
+) -> Result<super::overrides::ApprovalView> {
+    let Principal::User { internal, .. } = p else {
+        return Err(ServiceError::Forbidden);
+    };
+    let now = ctx.now();
+    let public_id = uuid::Uuid::new_v4();
+    let text = format!(
+        "activate rule set v{version}: {} to red, {} to yellow, {} to green",
+        effect.to_red, effect.to_yellow, effect.to_green
+    );
+    let mut tx = ctx.db.begin().await?;
+    crate::store::overrides::insert_approval(
+        &mut tx,
+        &crate::store::overrides::NewRequest {
+            public_id,
+            kind: "rules",
+            colour: None,
+            rule_version: Some(version),
+            reason_code: "rules_activation",
+            reason_text: &text,
+            expires_at: None,
+            requested_by: &p.actor(),
+            requester_id: *internal,
+        },
+        moved,
+        now,
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "rules.activation_requested")
+            .subject(format!("approval:{public_id}"))
+            .after(json!({"version": version, "to_red": effect.to_red, "to_yellow": effect.to_yellow, "to_green": effect.to_green})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    crate::store::overrides::approval(&ctx.db, public_id)
+        .await?
+        .map(super::overrides::view)
+        .ok_or(ServiceError::NotFound("approval"))
 }

@@ -144,25 +144,11 @@ impl Db {
     }
 
     /// Applies the embedded migrations. On PostgreSQL sqlx holds an advisory lock while it
-    /// migrates, so several servers starting at once apply each migration exactly once.
+    /// migrates, so several servers starting at once apply each migration exactly once; on
+    /// SQLite the caller holds [`startup_lock`].
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Db::Sqlite { write, .. } => {
-                // sqlx takes no lock on SQLite: servers starting together on one file take
-                // turns through a lock file beside it.
-                let lock_path = write
-                    .connect_options()
-                    .get_filename()
-                    .with_extension("migrate-lock");
-                let lock = std::fs::File::create(&lock_path).map_err(StoreError::Folder)?;
-                let lock = tokio::task::spawn_blocking(move || lock.lock().map(|_| lock))
-                    .await
-                    .map_err(|e| StoreError::Folder(std::io::Error::other(e)))?
-                    .map_err(StoreError::Folder)?;
-                let result = SQLITE_MIGRATIONS.run(write).await;
-                drop(lock);
-                result?
-            }
+            Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         Ok(())
@@ -219,6 +205,29 @@ impl Db {
             Db::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// Start-up work on one SQLite file (switching it to WAL, migrating, first-start rows) done by
+/// one process at a time: SQLite answers "database is locked" to some of it rather than
+/// waiting. The lock is a file beside the database, released when the returned file is
+/// dropped. PostgreSQL needs none (advisory lock for migrations, atomic statements after).
+pub async fn startup_lock(url: &DatabaseUrl) -> Result<Option<std::fs::File>> {
+    let DatabaseUrl::Sqlite(u) = url else {
+        return Ok(None);
+    };
+    let opts = SqliteConnectOptions::from_str(u)?;
+    let path = opts.get_filename().with_extension("startup-lock");
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(StoreError::Folder)?;
+    }
+    let file = std::fs::File::create(&path).map_err(StoreError::Folder)?;
+    let file = tokio::task::spawn_blocking(move || file.lock().map(|_| file))
+        .await
+        .map_err(|e| StoreError::Folder(std::io::Error::other(e)))?
+        .map_err(StoreError::Folder)?;
+    Ok(Some(file))
 }
 
 impl Tx {

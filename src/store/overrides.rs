@@ -8,15 +8,47 @@ use uuid::Uuid;
 
 pub struct NewRequest<'a> {
     pub public_id: Uuid,
-    pub colour: i32,
+    /// `override` or `rules`
+    pub kind: &'static str,
+    pub colour: Option<i32>,
+    pub rule_version: Option<i64>,
     pub reason_code: &'a str,
     pub reason_text: &'a str,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub requested_by: &'a str,
     pub requester_id: i64,
 }
 
-/// Records a request and its overrides (one per resident), pending approval.
+/// Records a request awaiting a second official; `residents` is how many it moves.
+pub async fn insert_approval(
+    tx: &mut Tx,
+    r: &NewRequest<'_>,
+    residents: i64,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    Ok(on_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO approvals (public_id, kind, colour, rule_version, reason_code, reason_text, expires_at, \
+             requested_by, requester_id, requested_at, status, residents) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11) RETURNING id",
+        )
+        .bind(r.public_id)
+        .bind(r.kind)
+        .bind(r.colour)
+        .bind(r.rule_version)
+        .bind(r.reason_code)
+        .bind(r.reason_text)
+        .bind(r.expires_at)
+        .bind(r.requested_by)
+        .bind(r.requester_id)
+        .bind(now)
+        .bind(residents as i32)
+        .fetch_one(c)
+        .await?
+    }))
+}
+
+/// Records an override request and its overrides (one per resident), pending approval.
 /// Returns the override public ids in the order of `residents`.
 pub async fn request(
     tx: &mut Tx,
@@ -24,24 +56,7 @@ pub async fn request(
     residents: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(i64, Vec<Uuid>)> {
-    let approval_id: i64 = on_tx!(tx, |c| {
-        sqlx::query_scalar(
-            "INSERT INTO approvals (public_id, kind, colour, reason_code, reason_text, expires_at, requested_by, \
-             requester_id, requested_at, status, residents) \
-             VALUES ($1, 'override', $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
-        )
-        .bind(r.public_id)
-        .bind(r.colour)
-        .bind(r.reason_code)
-        .bind(r.reason_text)
-        .bind(r.expires_at)
-        .bind(r.requested_by)
-        .bind(r.requester_id)
-        .bind(now)
-        .bind(residents.len() as i32)
-        .fetch_one(c)
-        .await?
-    });
+    let approval_id = insert_approval(tx, r, residents.len() as i64, now).await?;
     let ids: Vec<Uuid> = residents.iter().map(|_| Uuid::new_v4()).collect();
     for (chunk_ids, chunk) in ids.chunks(5000).zip(residents.chunks(5000)) {
         on_tx!(tx, |c| {
@@ -60,10 +75,12 @@ pub async fn request(
 pub struct ApprovalRow {
     pub id: i64,
     pub public_id: Uuid,
-    pub colour: i32,
+    pub kind: String,
+    pub colour: Option<i32>,
+    pub rule_version: Option<i64>,
     pub reason_code: String,
     pub reason_text: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub requested_by: String,
     pub requester_id: i64,
     pub requested_at: DateTime<Utc>,
@@ -74,7 +91,7 @@ pub struct ApprovalRow {
     pub residents: i32,
 }
 
-const APPROVAL_COLUMNS: &str = "SELECT id, public_id, colour, reason_code, reason_text, expires_at, requested_by, requester_id, \
+const APPROVAL_COLUMNS: &str = "SELECT id, public_id, kind, colour, rule_version, reason_code, reason_text, expires_at, requested_by, requester_id, \
     requested_at, status, decided_by, decided_at, decision_reason, residents FROM approvals";
 
 pub async fn approval(db: &Db, public_id: Uuid) -> Result<Option<ApprovalRow>> {
@@ -177,10 +194,10 @@ pub async fn clear_all(tx: &mut Tx, resident_id: i64, by: &str, now: DateTime<Ut
 pub struct OverrideRow {
     pub public_id: Uuid,
     pub approval_public_id: Uuid,
-    pub colour: i32,
+    pub colour: Option<i32>,
     pub reason_code: String,
     pub reason_text: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub status: String,
     pub cleared_at: Option<DateTime<Utc>>,
 }

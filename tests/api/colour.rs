@@ -891,3 +891,62 @@ async fn an_appeal_past_its_deadline_is_flagged_and_listed_first() {
     assert_eq!(list[0]["overdue"], true);
     assert_eq!(list[1]["overdue"], false);
 }
+
+#[tokio::test]
+async fn a_rule_set_that_moves_many_residents_needs_a_second_official() {
+    let (mut settings, dir) = test_settings().await;
+    settings.approval_threshold = 1;
+    let app = spawn_with(settings, dir).await;
+    let first = app.official().await;
+    let second = app.official().await;
+    let (a, _) = resident_at(&app, 30.5, 120.5, &["medical"]).await;
+    resident_at(&app, 30.5, 120.5, &["medical"]).await;
+    let candidate = json!({"name": "medical watch", "rules": [
+        {"id": "medical", "if": {"in": ["medical", {"var": "needs"}]}, "colour": "red", "reason": {"en": "Medical.", "zh": "医疗。"}}
+    ]});
+    let created: Value = app
+        .post("/v1/rules", &first, &candidate)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let version = created["version"].as_i64().unwrap();
+    let res = app
+        .post(&format!("/v1/rules/{version}/activate"), &first, &json!({}))
+        .await;
+    assert_eq!(
+        res.status(),
+        202,
+        "two residents move: over the threshold of one"
+    );
+    let pending: Value = res.json().await.unwrap();
+    assert_eq!(pending["status"], "pending");
+    assert_eq!(pending["kind"], "rules");
+    assert_eq!(pending["residents"], 2);
+    assert_eq!(
+        app.colour(&first, &a).await,
+        "green",
+        "not active before approval"
+    );
+    let approval = pending["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/approvals/{approval}/approve"),
+            &first,
+            &json!({}),
+        )
+        .await;
+    assert_problem(res, 403, "same_official").await;
+    let res = app
+        .post(
+            &format!("/v1/approvals/{approval}/approve"),
+            &second,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.colour(&first, &a).await, "red");
+    let list: Value = app.get("/v1/rules", &first).await.json().await.unwrap();
+    assert_eq!(list[0]["version"], version);
+    assert_eq!(list[0]["active"], true);
+}

@@ -54,6 +54,7 @@ pub async fn test_settings() -> (Settings, tempfile::TempDir) {
         workers: Some(2),
         import_limit_bytes: 200 * 1024 * 1024,
         appeal_deadline_hours: 24,
+        approval_threshold: 50,
     };
     (settings, dir)
 }
