@@ -103,6 +103,11 @@ pub struct Location {
 }
 
 impl Location {
+    /// A stored position, if both halves are there.
+    pub fn from_columns(lat: Option<f64>, lon: Option<f64>) -> Option<Self> {
+        lat.zip(lon).map(|(lat, lon)| Location { lat, lon })
+    }
+
     pub fn parse(lat: f64, lon: f64) -> Result<Self, Invalid> {
         if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
             return Err(Invalid::new(
@@ -322,6 +327,20 @@ pub struct ResidentPatch {
     pub reason: Option<String>,
 }
 
+/// An optional free-text reason for the audit trail: trimmed, empty means none, at most
+/// `max` characters.
+pub fn optional_reason(raw: Option<&str>, max: usize) -> Result<Option<String>, Invalid> {
+    let reason = raw.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > max) {
+        return Err(Invalid::new(
+            "reason",
+            "invalid_reason",
+            format!("reason is longer than {max} characters"),
+        ));
+    }
+    Ok(reason.map(str::to_owned))
+}
+
 /// A patch as it arrives: `null` clears, an absent field is left alone.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -391,20 +410,8 @@ impl ResidentPatch {
                 "nothing to change: give at least one of needs, flags, location, address, phone",
             ));
         }
-        let reason = form
-            .reason
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty());
-        if reason.is_some_and(|r| r.chars().count() > 500) {
-            return Err(Invalid::new(
-                "reason",
-                "invalid_reason",
-                "reason is longer than 500 characters",
-            ));
-        }
         Ok(Self {
-            reason: reason.map(str::to_owned),
+            reason: optional_reason(form.reason.as_deref(), 500)?,
             ..patch
         })
     }

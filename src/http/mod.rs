@@ -1,6 +1,7 @@
 //! actix-web: routes, the auth extractor, problem details, metrics, OpenAPI. No SQL here.
 
 pub mod auth;
+pub mod body;
 pub mod errors;
 pub mod metrics;
 pub mod openapi;

@@ -159,10 +159,7 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> 
     let r = residents::by_public_id(&ctx.db, a.resident_public_id)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
-    authz::ensure_resident_in_jurisdiction(
-        p,
-        r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon }),
-    )?;
+    authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     if !appeals::decide(

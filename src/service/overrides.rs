@@ -115,10 +115,6 @@ fn requester(p: &Principal) -> Result<i64> {
     }
 }
 
-fn location(lat: Option<f64>, lon: Option<f64>) -> Option<Location> {
-    lat.zip(lon).map(|(lat, lon)| Location { lat, lon })
-}
-
 async fn request(
     ctx: &Ctx,
     p: &Principal,
@@ -188,7 +184,7 @@ pub async fn request_one(
     let r = residents::by_public_id(&ctx.db, resident.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
-    authz::ensure_resident_in_jurisdiction(p, location(r.lat, r.lon))?;
+    authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
     request(ctx, p, v, vec![(r.id, r.public_id)], "override.request").await
 }
 
@@ -226,7 +222,7 @@ pub async fn request_bulk(
                 format!("no resident {id}"),
             ))
         })?;
-        authz::ensure_resident_in_jurisdiction(p, location(r.lat, r.lon))?;
+        authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
         targets.push((r.id, r.public_id));
     }
     request(ctx, p, v, targets, "override.request_bulk").await
@@ -328,21 +324,10 @@ pub async fn decide(
         return Err(ServiceError::SameOfficial);
     }
     for (_, lat, lon, _) in overrides::residents_of(&ctx.db, a.id).await? {
-        authz::ensure_resident_in_jurisdiction(p, location(lat, lon))?;
+        authz::ensure_resident_in_jurisdiction(p, Location::from_columns(lat, lon))?;
     }
-    let reason = form
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    if reason.is_some_and(|r| r.chars().count() > 500) {
-        return Err(Invalid::new(
-            "reason",
-            "invalid_reason",
-            "reason is longer than 500 characters",
-        )
-        .into());
-    }
+    let reason = crate::domain::resident::optional_reason(form.reason.as_deref(), 500)?;
+    let reason = reason.as_deref();
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     if !overrides::decide(&mut tx, a.id, approve, &p.actor(), decider_id, reason, now).await? {
@@ -398,7 +383,7 @@ pub async fn clear(
     let r = residents::by_public_id(&ctx.db, resident.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
-    authz::ensure_resident_in_jurisdiction(p, location(r.lat, r.lon))?;
+    authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     if !overrides::clear(&mut tx, r.id, override_id, &p.actor(), now).await? {

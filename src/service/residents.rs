@@ -327,7 +327,7 @@ async fn view(ctx: &Ctx, r: residents::ResidentRecord) -> Result<ResidentView> {
         id_last4: r.id_last4,
         phone: r.phone,
         address: r.address,
-        location: r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon }),
+        location: Location::from_columns(r.lat, r.lon),
         birth_year: r.birth_year,
         needs: r.needs.0,
         flags: r.flags.0,
@@ -359,10 +359,7 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentVie
     let r = residents::by_public_id(&ctx.db, id.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
-    authz::ensure_resident_in_jurisdiction(
-        p,
-        r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon }),
-    )?;
+    authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
     view(ctx, r).await
 }
 
@@ -379,7 +376,7 @@ pub async fn patch(
     let r = residents::by_public_id_tx(&mut tx, id.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
-    let old_location = r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon });
+    let old_location = Location::from_columns(r.lat, r.lon);
     authz::ensure_resident_in_jurisdiction(p, old_location)?;
     if let Some(new) = patch.location {
         authz::ensure_resident_in_jurisdiction(p, new)?;

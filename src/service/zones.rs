@@ -426,33 +426,45 @@ pub async fn residents(
     let mut out = Vec::new();
     let mut last = after;
     let mut more = false;
-    for m in facts_store::zone_members(&ctx.db, z.id, after, now).await? {
-        let g = facts_store::FactGroup {
-            zone_id: None,
-            needs: m.needs.clone(),
-            flags: m.flags.clone(),
-            birth_year: m.birth_year,
-            level: m.level,
-            override_colour: m.override_colour,
-            n: 1,
-        };
-        let c = rules.colour(&super::colour::group_facts(&g, now));
-        if colour.is_some_and(|want| want != c) {
-            continue;
+    // Members are read a chunk at a time until the page is full: the colour filter runs
+    // here, so a page of red residents may take several chunks.
+    const CHUNK: i64 = 2000;
+    let mut read_to = after;
+    'pages: loop {
+        let chunk = facts_store::zone_members(&ctx.db, z.id, read_to, CHUNK, now).await?;
+        let done = (chunk.len() as i64) < CHUNK;
+        for m in chunk {
+            read_to = m.id;
+            let g = facts_store::FactGroup {
+                zone_id: None,
+                needs: m.needs.clone(),
+                flags: m.flags.clone(),
+                birth_year: m.birth_year,
+                level: m.level,
+                override_colour: m.override_colour,
+                n: 1,
+            };
+            let c = rules.colour(&super::colour::group_facts(&g, now));
+            if colour.is_some_and(|want| want != c) {
+                continue;
+            }
+            if out.len() == limit {
+                more = true;
+                break 'pages;
+            }
+            last = m.id;
+            out.push(ZoneResident {
+                id: m.public_id,
+                name: m.name,
+                phone: m.phone,
+                address: m.address,
+                needs: m.needs.0,
+                colour: c,
+            });
         }
-        if out.len() == limit {
-            more = true;
+        if done {
             break;
         }
-        last = m.id;
-        out.push(ZoneResident {
-            id: m.public_id,
-            name: m.name,
-            phone: m.phone,
-            address: m.address,
-            needs: m.needs.0,
-            colour: c,
-        });
     }
     let mut tx = ctx.db.begin().await?;
     audit::append(

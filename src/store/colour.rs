@@ -133,23 +133,25 @@ pub struct MemberFacts {
     pub override_colour: Option<i32>,
 }
 
-/// Members of a zone after `after_id`, in id order.
+/// Up to `limit` members of a zone after `after_id`, in id order.
 pub async fn zone_members(
     db: &Db,
     zone_id: i64,
     after_id: i64,
+    limit: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<MemberFacts>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT r.id, r.public_id, r.name, r.phone, r.address, r.needs, r.flags, r.birth_year, \
          COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour \
          FROM zone_members zm JOIN residents r ON r.id = zm.resident_id {LEVEL_OF} {OVERRIDE_OF} \
-         WHERE zm.zone_id = $2 AND r.id > $3 ORDER BY r.id"
+         WHERE zm.zone_id = $2 AND r.id > $3 ORDER BY r.id LIMIT $4"
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(now)
         .bind(zone_id)
         .bind(after_id)
+        .bind(limit)
         .fetch_all(c)
         .await?))
 }

@@ -950,3 +950,48 @@ async fn a_rule_set_that_moves_many_residents_needs_a_second_official() {
     assert_eq!(list[0]["version"], version);
     assert_eq!(list[0]["active"], true);
 }
+
+#[tokio::test]
+async fn a_malformed_decision_body_is_an_error_not_ignored() {
+    let app = spawn_app().await;
+    let first = app.official().await;
+    let second = app.official().await;
+    let (r, _) = resident_at(&app, 30.5, 120.5, &[]).await;
+    let req = request_override(&app, &first, &r, "red").await;
+    let url = app.url(&format!(
+        "/v1/approvals/{}/approve",
+        req["approval_id"].as_str().unwrap()
+    ));
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&second)
+        .header("content-type", "application/json")
+        .body("{\"reason\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "malformed_json").await;
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&second)
+        .json(&json!({"why": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "invalid_body").await;
+    assert_eq!(
+        app.colour(&first, &r).await,
+        "green",
+        "nothing was approved"
+    );
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "no body at all is fine");
+}

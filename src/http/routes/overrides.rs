@@ -1,4 +1,5 @@
 use crate::domain::ResidentId;
+use crate::http::body::OptionalJson;
 use crate::http::errors::{ApiError, Problem};
 use crate::service::overrides::{
     self, ApprovalView, BulkOverrideForm, DecisionForm, OverrideForm, OverrideRequested,
@@ -61,8 +62,8 @@ pub async fn approvals(
     Ok(HttpResponse::Ok().json(overrides::approvals(&ctx, &p, q.status.as_deref()).await?))
 }
 
-fn form(body: Option<web::Json<DecisionForm>>) -> DecisionForm {
-    body.map(|b| b.into_inner()).unwrap_or_default()
+fn form(body: OptionalJson<DecisionForm>) -> DecisionForm {
+    body.0.unwrap_or_default()
 }
 
 /// Approve (a different official than the requester).
@@ -72,7 +73,7 @@ pub async fn approve(
     ctx: web::Data<Ctx>,
     p: Principal,
     id: web::Path<Uuid>,
-    body: Option<web::Json<DecisionForm>>,
+    body: OptionalJson<DecisionForm>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(overrides::decide(&ctx, &p, *id, true, &form(body)).await?))
 }
@@ -83,7 +84,7 @@ pub async fn reject(
     ctx: web::Data<Ctx>,
     p: Principal,
     id: web::Path<Uuid>,
-    body: Option<web::Json<DecisionForm>>,
+    body: OptionalJson<DecisionForm>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(overrides::decide(&ctx, &p, *id, false, &form(body)).await?))
 }
