@@ -187,10 +187,27 @@ async fn database(n: u64) {
     // 1,000 grid cells covering everyone: memberships computed in one pass for the setup.
     let mut tx = ctx.db.begin().await.unwrap();
     let points = store::zones::located_residents(&mut tx).await.unwrap();
+    let facts: std::collections::HashMap<i64, i32> = points
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                safecode::domain::resident::pack_facts(&r.needs.0, &r.flags.0),
+            )
+        })
+        .collect();
     let index = PointIndex::new(
         points
             .into_iter()
-            .map(|(id, lat, lon)| (id, Location { lat, lon }))
+            .map(|r| {
+                (
+                    r.id,
+                    Location {
+                        lat: r.lat,
+                        lon: r.lon,
+                    },
+                )
+            })
             .collect(),
     );
     let now = chrono::Utc::now();
@@ -218,8 +235,11 @@ async fn database(n: u64) {
             )
             .await
             .unwrap();
-            let pairs: Vec<(i64, i64)> =
-                index.members(&area).into_iter().map(|r| (id, r)).collect();
+            let pairs: Vec<(i64, i64, i32)> = index
+                .members(&area)
+                .into_iter()
+                .map(|r| (id, r, facts[&r]))
+                .collect();
             store::zones::add_members(&mut tx, &pairs).await.unwrap();
         }
     }

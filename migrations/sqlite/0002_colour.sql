@@ -37,9 +37,13 @@ CREATE TABLE zones (
     deleted_at TEXT
 );
 
+-- facts: the member's needs and flags packed as bits (domain::resident::pack_facts), kept
+-- with the membership so that per-zone counts need not visit a million resident rows.
+-- Written wherever needs, flags or memberships change.
 CREATE TABLE zone_members (
     zone_id     INTEGER NOT NULL REFERENCES zones (id),
     resident_id INTEGER NOT NULL REFERENCES residents (id),
+    facts       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (zone_id, resident_id)
 );
 CREATE INDEX zone_members_resident ON zone_members (resident_id);

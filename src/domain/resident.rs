@@ -180,6 +180,33 @@ vocabulary!(
     }
 );
 
+/// Needs and flags as bits (needs first, in vocabulary order): a compact key under which
+/// residents with the same facts are counted together.
+pub fn pack_facts(needs: &[Need], flags: &[Flag]) -> i32 {
+    let mut bits = 0;
+    for n in needs {
+        bits |= 1 << (*n as u32);
+    }
+    for f in flags {
+        bits |= 1 << (Need::ALL.len() as u32 + *f as u32);
+    }
+    bits
+}
+
+pub fn unpack_facts(bits: i32) -> (Vec<Need>, Vec<Flag>) {
+    let needs = Need::ALL
+        .iter()
+        .copied()
+        .filter(|n| bits & (1 << (*n as u32)) != 0)
+        .collect();
+    let flags = Flag::ALL
+        .iter()
+        .copied()
+        .filter(|f| bits & (1 << (Need::ALL.len() as u32 + *f as u32)) != 0)
+        .collect();
+    (needs, flags)
+}
+
 /// A plausible year of birth: not before 1900, not in the future.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -512,6 +539,14 @@ mod tests {
             NewResident::parse(&f, 2026).unwrap_err().code,
             "invalid_need"
         );
+    }
+
+    #[test]
+    fn facts_pack_and_unpack() {
+        for bits in 0..(1 << (Need::ALL.len() + Flag::ALL.len())) {
+            let (n, f) = unpack_facts(bits);
+            assert_eq!(pack_facts(&n, &f), bits);
+        }
     }
 
     #[test]

@@ -107,6 +107,31 @@ impl Tally {
     }
 }
 
+/// Colours per zone for every zone in use, from the facts kept on the memberships.
+pub async fn tally_zones(ctx: &Ctx, rules: &RuleSet) -> Result<HashMap<Option<i64>, Tally>> {
+    if rules.uses("age") {
+        return tally(ctx, rules, facts_store::Scope::EachZone).await;
+    }
+    let now = ctx.now();
+    let mut out: HashMap<Option<i64>, Tally> = HashMap::new();
+    for g in facts_store::grouped_by_zone(&ctx.db, now).await? {
+        let (needs, flags) = crate::domain::resident::unpack_facts(g.facts);
+        let facts = Facts {
+            order_level: OrderLevel::from_rank(i64::from(g.level)),
+            sheltered: false,
+            safe_with_relatives: false,
+            needs,
+            flags,
+            age: None,
+            override_colour: override_of(g.override_colour, None),
+        };
+        out.entry(Some(g.zone_id))
+            .or_default()
+            .add(rules.colour(&facts), g.n);
+    }
+    Ok(out)
+}
+
 /// Colours of everyone in `scope`, evaluated once per distinct set of facts.
 pub async fn tally(
     ctx: &Ctx,

@@ -3,9 +3,11 @@
 //! already registered is counted, not duplicated, so a file can be imported again safely.
 
 use super::residents::{raise_status_space, row, status_space};
+use super::zones::Placed;
 use super::{Action, Ctx, Principal, Result, authz};
 use crate::domain::ids::status_space_for;
 use crate::domain::resident::ResidentForm;
+use crate::domain::resident::pack_facts;
 use crate::domain::{AuditDraft, IdType, Invalid, Location, NewResident};
 use crate::keys::IdHashKey;
 use crate::store::residents::{self, Inserted, ResidentRow};
@@ -435,7 +437,11 @@ async fn insert_batch(
                     Inserted::Yes(id) => {
                         imported += 1;
                         if let (Some(lat), Some(lon)) = (r.lat, r.lon) {
-                            located.push((id, Location { lat, lon }));
+                            located.push(Placed {
+                                id,
+                                location: Location { lat, lon },
+                                facts: pack_facts(&r.needs, &[]),
+                            });
                         }
                     }
                     Inserted::DuplicateDocument => already += 1,

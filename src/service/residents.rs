@@ -1,8 +1,10 @@
 //! Residents: registration (with dependents), profile reads, fact changes by officials.
 
 use super::tokens::BearerToken;
+use super::zones::Placed;
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::ids::MIN_STATUS_SPACE;
+use crate::domain::resident::pack_facts;
 use crate::domain::resident::{ResidentForm, ResidentPatchForm};
 use crate::domain::{
     AuditDraft, Colour, Flag, Invalid, Location, Need, NewResident, ResidentId, ResidentPatch,
@@ -193,8 +195,15 @@ pub async fn register(
         .await?
         .ok_or_else(duplicate)?;
     let resident_id = ResidentId(head_row.public_id);
-    let mut located: Vec<(i64, Location)> =
-        head.location.map(|l| (head_id, l)).into_iter().collect();
+    let mut located: Vec<Placed> = head
+        .location
+        .map(|location| Placed {
+            id: head_id,
+            location,
+            facts: pack_facts(&head.needs, &[]),
+        })
+        .into_iter()
+        .collect();
     let mut trail = vec![AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
         .subject(format!("resident:{resident_id}"))
         .after(json!({"dependents": deps.len(), "needs": head.needs, "located": head.location.is_some()}))];
@@ -210,7 +219,11 @@ pub async fn register(
                 ),
             })?;
         if let Some(l) = d.location {
-            located.push((dep_internal, l));
+            located.push(Placed {
+                id: dep_internal,
+                location: l,
+                facts: pack_facts(&d.needs, &[]),
+            });
         }
         let dep_id = ResidentId(r.public_id);
         trail.push(
@@ -433,7 +446,9 @@ pub async fn patch(
     }
     audit::append(&mut tx, &draft, now).await?;
     if location != old_location {
-        super::zones::replace(&mut tx, r.id, location).await?;
+        super::zones::replace(&mut tx, r.id, location, pack_facts(&needs, &flags)).await?;
+    } else if needs != r.needs.0 || flags != r.flags.0 {
+        crate::store::zones::set_member_facts(&mut tx, r.id, pack_facts(&needs, &flags)).await?;
     }
     tx.commit().await?;
     let r = residents::by_public_id(&ctx.db, id.0)

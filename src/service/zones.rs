@@ -2,6 +2,7 @@
 
 use super::colour::{Tally, active_rules, tally};
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
+use crate::domain::resident::pack_facts;
 use crate::domain::{AuditDraft, Colour, Invalid, Location, Need, OrderLevel};
 use crate::geo::{Area, PointIndex};
 use crate::store::colour::{self as facts_store, Scope};
@@ -70,31 +71,54 @@ fn stored_area(z: &zones::ZoneRow) -> Result<Area> {
 /// Recomputes a zone's members from every located resident (inside the caller's transaction,
 /// which holds the chain's lock: no registration can slip in between).
 async fn set_members(tx: &mut store::Tx, zone_id: i64, area: &Area) -> Result<usize> {
-    let points = zones::located_residents(tx).await?;
+    let residents = zones::located_residents(tx).await?;
+    let facts: HashMap<i64, i32> = residents
+        .iter()
+        .map(|r| (r.id, pack_facts(&r.needs.0, &r.flags.0)))
+        .collect();
     let index = PointIndex::new(
-        points
+        residents
             .into_iter()
-            .map(|(id, lat, lon)| (id, Location { lat, lon }))
+            .map(|r| {
+                (
+                    r.id,
+                    Location {
+                        lat: r.lat,
+                        lon: r.lon,
+                    },
+                )
+            })
             .collect(),
     );
     let members = index.members(area);
     zones::clear_members(tx, zone_id).await?;
-    let pairs: Vec<(i64, i64)> = members.iter().map(|r| (zone_id, *r)).collect();
-    zones::add_members(tx, &pairs).await?;
+    let rows: Vec<(i64, i64, i32)> = members
+        .iter()
+        .map(|r| (zone_id, *r, facts.get(r).copied().unwrap_or(0)))
+        .collect();
+    zones::add_members(tx, &rows).await?;
     Ok(members.len())
 }
 
+/// A resident to put into the zones that contain them.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    pub id: i64,
+    pub location: Location,
+    /// `pack_facts` of their needs and flags.
+    pub facts: i32,
+}
+
 /// Puts residents into the zones that contain them. Called after the chain's lock is held.
-pub async fn place(tx: &mut store::Tx, residents: &[(i64, Location)]) -> Result<()> {
+pub async fn place(tx: &mut store::Tx, residents: &[Placed]) -> Result<()> {
     if residents.is_empty() {
         return Ok(());
     }
-    let mut pairs = Vec::new();
-    if residents.len() == 1 {
-        let (id, loc) = residents[0];
-        for z in zones::around(tx, loc.lat, loc.lon).await? {
-            if stored_area(&z)?.contains(loc) {
-                pairs.push((z.id, id));
+    let mut rows = Vec::new();
+    if let [one] = residents {
+        for z in zones::around(tx, one.location.lat, one.location.lon).await? {
+            if stored_area(&z)?.contains(one.location) {
+                rows.push((z.id, one.id, one.facts));
             }
         }
     } else {
@@ -103,26 +127,35 @@ pub async fn place(tx: &mut store::Tx, residents: &[(i64, Location)]) -> Result<
             .iter()
             .map(|z| Ok((z.id, stored_area(z)?)))
             .collect::<Result<_>>()?;
-        for (id, loc) in residents {
+        for r in residents {
             for (zone, area) in &areas {
-                if area.contains(*loc) {
-                    pairs.push((*zone, *id));
+                if area.contains(r.location) {
+                    rows.push((*zone, r.id, r.facts));
                 }
             }
         }
     }
-    Ok(zones::add_members(tx, &pairs).await?)
+    Ok(zones::add_members(tx, &rows).await?)
 }
 
-/// A resident moved: their zones are computed again.
+/// A resident moved or their needs or flags changed: their memberships follow.
 pub async fn replace(
     tx: &mut store::Tx,
     resident_id: i64,
     location: Option<Location>,
+    facts: i32,
 ) -> Result<()> {
     zones::clear_memberships_of(tx, resident_id).await?;
-    if let Some(l) = location {
-        place(tx, &[(resident_id, l)]).await?;
+    if let Some(location) = location {
+        place(
+            tx,
+            &[Placed {
+                id: resident_id,
+                location,
+                facts,
+            }],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -345,7 +378,7 @@ pub async fn list(ctx: &Ctx, p: &Principal, with_geometry: bool) -> Result<ZoneC
     authz::authorize(p, Action::ManageZones)?;
     let rules = active_rules(ctx).await?;
     let now = ctx.now();
-    let counts = tally(ctx, &rules, Scope::EachZone).await?;
+    let counts = super::colour::tally_zones(ctx, &rules).await?;
     let levels: HashMap<i64, i32> = orders::zone_levels(&ctx.db, now)
         .await?
         .into_iter()

@@ -118,6 +118,31 @@ pub async fn grouped(
         .await?))
 }
 
+/// Members of a zone with identical facts, counted once, from the facts kept on each
+/// membership: no resident row is read. (Rules that read `age` use [`grouped`] instead.)
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ZoneFactGroup {
+    pub zone_id: i64,
+    pub facts: i32,
+    pub level: i32,
+    pub override_colour: Option<i32>,
+    pub n: i64,
+}
+
+pub async fn grouped_by_zone(db: &Db, now: DateTime<Utc>) -> Result<Vec<ZoneFactGroup>> {
+    // The level and override tables are keyed by resident: `r` names the membership here.
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT r.zone_id, r.facts, COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, COUNT(*) AS n \
+         FROM (SELECT zm.zone_id, zm.facts, zm.resident_id AS id FROM zone_members zm \
+               JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL) r {LEVEL_OF} {OVERRIDE_OF} \
+         GROUP BY r.zone_id, r.facts, COALESCE(lv.level, 0), ovr.colour"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(now)
+        .fetch_all(c)
+        .await?))
+}
+
 /// One member of a zone with what a transfer team needs to reach them.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberFacts {

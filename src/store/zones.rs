@@ -148,11 +148,21 @@ pub async fn all_tx(tx: &mut Tx) -> Result<Vec<ZoneRow>> {
     Ok(on_tx!(tx, |c| sqlx::query_as(sql).fetch_all(c).await?))
 }
 
+/// A located resident with the facts kept beside their memberships.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LocatedResident {
+    pub id: i64,
+    pub lat: f64,
+    pub lon: f64,
+    pub needs: Json<Vec<crate::domain::Need>>,
+    pub flags: Json<Vec<crate::domain::Flag>>,
+}
+
 /// Every located resident, read inside the caller's transaction.
-pub async fn located_residents(tx: &mut Tx) -> Result<Vec<(i64, f64, f64)>> {
+pub async fn located_residents(tx: &mut Tx) -> Result<Vec<LocatedResident>> {
     Ok(on_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT id, lat, lon FROM residents WHERE lat IS NOT NULL AND lon IS NOT NULL",
+            "SELECT id, lat, lon, needs, flags FROM residents WHERE lat IS NOT NULL AND lon IS NOT NULL",
         )
         .fetch_all(c)
         .await?
@@ -161,13 +171,14 @@ pub async fn located_residents(tx: &mut Tx) -> Result<Vec<(i64, f64, f64)>> {
 
 const PAIRS_PER_STATEMENT: usize = 5000;
 
-/// Adds (zone, resident) pairs.
-pub async fn add_members(tx: &mut Tx, pairs: &[(i64, i64)]) -> Result<()> {
+/// Adds (zone, resident, packed facts) memberships.
+pub async fn add_members(tx: &mut Tx, pairs: &[(i64, i64, i32)]) -> Result<()> {
     for chunk in pairs.chunks(PAIRS_PER_STATEMENT) {
         on_tx!(tx, |c| {
-            let mut q = QueryBuilder::new("INSERT INTO zone_members (zone_id, resident_id) ");
-            q.push_values(chunk, |mut b, (z, r)| {
-                b.push_bind(*z).push_bind(*r);
+            let mut q =
+                QueryBuilder::new("INSERT INTO zone_members (zone_id, resident_id, facts) ");
+            q.push_values(chunk, |mut b, (z, r, f)| {
+                b.push_bind(*z).push_bind(*r).push_bind(*f);
             });
             q.push(" ON CONFLICT DO NOTHING");
             q.build().execute(c).await?;
@@ -180,6 +191,18 @@ pub async fn clear_members(tx: &mut Tx, zone_id: i64) -> Result<()> {
     on_tx!(tx, |c| {
         sqlx::query("DELETE FROM zone_members WHERE zone_id = $1")
             .bind(zone_id)
+            .execute(c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// A resident's needs or flags changed: their memberships carry the new facts.
+pub async fn set_member_facts(tx: &mut Tx, resident_id: i64, facts: i32) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query("UPDATE zone_members SET facts = $2 WHERE resident_id = $1")
+            .bind(resident_id)
+            .bind(facts)
             .execute(c)
             .await?;
     });

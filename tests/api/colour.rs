@@ -995,3 +995,53 @@ async fn a_malformed_decision_body_is_an_error_not_ignored() {
         .unwrap();
     assert_eq!(res.status(), 200, "no body at all is fine");
 }
+
+#[tokio::test]
+async fn zone_counts_follow_a_change_of_needs() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app
+        .zone(
+            &official,
+            &feature(
+                "z",
+                json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]}),
+            ),
+        )
+        .await;
+    let (r, _) = resident_at(&app, 30.05, 120.05, &[]).await;
+    resident_at(&app, 30.06, 120.06, &[]).await;
+    app.post(
+        &format!("/v1/zones/{zone}/orders"),
+        &official,
+        &json!({"level": "advisory", "reason": "rain"}),
+    )
+    .await;
+    let counts = |v: Value| {
+        (
+            v["features"][0]["properties"]["red"].as_i64(),
+            v["features"][0]["properties"]["yellow"].as_i64(),
+        )
+    };
+    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    assert_eq!(counts(zones), (Some(0), Some(2)));
+    app.patch(
+        &format!("/v1/residents/{r}"),
+        &official,
+        &json!({"needs": ["disabled"]}),
+    )
+    .await;
+    let zones: Value = app
+        .get("/v1/zones?geometry=false", &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(zones.clone()),
+        (Some(1), Some(1)),
+        "the map agrees with the resident's own colour"
+    );
+    assert!(zones["features"][0]["geometry"].is_null());
+    assert_eq!(app.colour(&official, &r).await, "red");
+}
