@@ -1,0 +1,266 @@
+//! The SC1 signed token: `SC1:` + base45(COSE_Sign1 over a CWT claims set), Ed25519.
+//! Pure: no IO, no database, no clock (the caller passes `now`).
+//!
+//! Verification follows DESIGN.md's order: prefix → base45 (strict, size-capped) → CBOR
+//! (size-capped, so depth is bounded too) → COSE_Sign1 (tag 18 optional) → alg exactly -8 →
+//! kid from the protected header → every known key with that kid, revoked ones refused →
+//! signature over the RFC 9052 Sig_structure → `iat` not in the future beyond the skew →
+//! `exp` not passed. Each failure has its own error; nothing here panics, whatever the input.
+
+use crate::domain::Colour;
+use coset::cbor::value::Value;
+use coset::{
+    CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable, cwt, iana,
+};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub const PREFIX: &str = "SC1:";
+/// Longest token text accepted: real tokens stay under ~320 characters.
+pub const MAX_TEXT: usize = 1024;
+/// Allowed clock difference between issuer and verifier for `iat`.
+pub const SKEW_SECONDS: i64 = 300;
+
+const CLAIM_COLOUR: i64 = -65537;
+const CLAIM_STATUS_INDEX: i64 = -65538;
+const CLAIM_RULES_VERSION: i64 = -65539;
+const CLAIM_DISPLAY: i64 = -65540;
+
+/// A key id: the first 8 bytes of SHA-256 of the raw 32-byte public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Kid(pub [u8; 8]);
+
+impl Kid {
+    pub fn of(key: &VerifyingKey) -> Self {
+        let h = Sha256::digest(key.as_bytes());
+        let mut k = [0u8; 8];
+        k.copy_from_slice(&h[..8]);
+        Kid(k)
+    }
+
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Option<Self> {
+        hex::decode(s).ok()?.try_into().ok().map(Kid)
+    }
+}
+
+impl std::fmt::Display for Kid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// What a code says about its holder. No personal data beyond the masked display text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Claims {
+    pub issuer: String,
+    /// The resident's public id.
+    pub subject: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub token_id: [u8; 8],
+    pub colour: Colour,
+    pub status_index: u32,
+    pub rules_version: u32,
+    /// Masked name and last 4 ID characters, for the check against the ID card.
+    pub display: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenError {
+    #[error("the token is not a well-formed SC1 token")]
+    Malformed,
+    #[error("the token is not signed with Ed25519")]
+    UnsupportedAlg,
+    #[error("the token's key is not known")]
+    UnknownKey,
+    #[error("the token's key has been revoked")]
+    RevokedKey,
+    #[error("the signature does not verify")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token was issued in the future")]
+    NotYetValid,
+}
+
+impl TokenError {
+    pub fn code(self) -> &'static str {
+        match self {
+            TokenError::Malformed => "malformed",
+            TokenError::UnsupportedAlg => "unsupported_alg",
+            TokenError::UnknownKey => "unknown_key",
+            TokenError::RevokedKey => "revoked_key",
+            TokenError::BadSignature => "bad_signature",
+            TokenError::Expired => "expired",
+            TokenError::NotYetValid => "not_yet_valid",
+        }
+    }
+}
+
+/// A key a verifier knows, with whether it may still be trusted.
+#[derive(Debug, Clone)]
+pub struct KnownKey {
+    pub key: VerifyingKey,
+    pub revoked: bool,
+}
+
+/// Signs claims into SC1 text.
+pub fn encode(claims: &Claims, key: &SigningKey) -> String {
+    let kid = Kid::of(&key.verifying_key());
+    let payload = cwt::ClaimsSetBuilder::new()
+        .issuer(claims.issuer.clone())
+        .subject(claims.subject.clone())
+        .issued_at(cwt::Timestamp::WholeSeconds(claims.issued_at))
+        .expiration_time(cwt::Timestamp::WholeSeconds(claims.expires_at))
+        .cwt_id(claims.token_id.to_vec())
+        .private_claim(CLAIM_COLOUR, Value::from(claims.colour.code()))
+        .private_claim(CLAIM_STATUS_INDEX, Value::from(claims.status_index))
+        .private_claim(CLAIM_RULES_VERSION, Value::from(claims.rules_version))
+        .private_claim(CLAIM_DISPLAY, Value::Text(claims.display.clone()))
+        .build()
+        .to_vec()
+        .unwrap_or_default();
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::EdDSA)
+        .key_id(kid.0.to_vec())
+        .build();
+    let sign1 = CoseSign1Builder::new()
+        .protected(protected)
+        .payload(payload)
+        .create_signature(&[], |tbs| key.sign(tbs).to_bytes().to_vec())
+        .build();
+    format!(
+        "{PREFIX}{}",
+        base45::encode(sign1.to_tagged_vec().unwrap_or_default())
+    )
+}
+
+/// Decodes the text into a COSE_Sign1 without checking anything cryptographic.
+fn decode_sign1(text: &str) -> Result<CoseSign1, TokenError> {
+    if text.len() > MAX_TEXT {
+        return Err(TokenError::Malformed);
+    }
+    let body = text.strip_prefix(PREFIX).ok_or(TokenError::Malformed)?;
+    let bytes = base45::decode(body).map_err(|_| TokenError::Malformed)?;
+    // Tag 18 is optional: try tagged first, then untagged.
+    CoseSign1::from_tagged_slice(&bytes)
+        .or_else(|_| CoseSign1::from_slice(&bytes))
+        .map_err(|_| TokenError::Malformed)
+}
+
+fn claims_of(payload: &[u8]) -> Result<Claims, TokenError> {
+    let set = cwt::ClaimsSet::from_slice(payload).map_err(|_| TokenError::Malformed)?;
+    let ts = |t: Option<cwt::Timestamp>| match t {
+        Some(cwt::Timestamp::WholeSeconds(s)) => Ok(s),
+        _ => Err(TokenError::Malformed),
+    };
+    let private = |id: i64| {
+        set.rest
+            .iter()
+            .find(|(name, _)| *name == cwt::ClaimName::PrivateUse(id))
+            .map(|(_, v)| v.clone())
+            .ok_or(TokenError::Malformed)
+    };
+    let uint = |v: Value| -> Result<u32, TokenError> {
+        v.as_integer()
+            .and_then(|i| u32::try_from(i).ok())
+            .ok_or(TokenError::Malformed)
+    };
+    let colour =
+        Colour::from_code(i64::from(uint(private(CLAIM_COLOUR)?)?)).ok_or(TokenError::Malformed)?;
+    let token_id: [u8; 8] = set
+        .cwt_id
+        .clone()
+        .and_then(|c| c.try_into().ok())
+        .ok_or(TokenError::Malformed)?;
+    Ok(Claims {
+        issuer: set.issuer.clone().ok_or(TokenError::Malformed)?,
+        subject: set.subject.clone().ok_or(TokenError::Malformed)?,
+        issued_at: ts(set.issued_at.clone())?,
+        expires_at: ts(set.expiration_time.clone())?,
+        token_id,
+        colour,
+        status_index: uint(private(CLAIM_STATUS_INDEX)?)?,
+        rules_version: uint(private(CLAIM_RULES_VERSION)?)?,
+        display: match private(CLAIM_DISPLAY)? {
+            Value::Text(t) => t,
+            _ => return Err(TokenError::Malformed),
+        },
+    })
+}
+
+/// A verified token: its claims and the key that signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub claims: Claims,
+    pub kid: Kid,
+}
+
+/// Verifies SC1 text. `keys` returns every known key with a kid (several may share one).
+pub fn verify<'k>(
+    text: &str,
+    keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
+    now: i64,
+) -> Result<Verified, TokenError> {
+    let sign1 = decode_sign1(text.trim())?;
+    let alg_ok = matches!(
+        sign1.protected.header.alg,
+        Some(coset::RegisteredLabelWithPrivate::Assigned(
+            iana::Algorithm::EdDSA
+        ))
+    );
+    if !alg_ok {
+        return Err(TokenError::UnsupportedAlg);
+    }
+    let kid: [u8; 8] = sign1
+        .protected
+        .header
+        .key_id
+        .clone()
+        .try_into()
+        .map_err(|_| TokenError::Malformed)?;
+    let kid = Kid(kid);
+    let candidates = keys(&kid);
+    if candidates.is_empty() {
+        return Err(TokenError::UnknownKey);
+    }
+    let signature =
+        Signature::from_slice(&sign1.signature).map_err(|_| TokenError::BadSignature)?;
+    let tbs = sign1.tbs_data(&[]);
+    let mut revoked_match = false;
+    let mut verified = false;
+    for k in candidates {
+        if k.key.verify(&tbs, &signature).is_ok() {
+            if k.revoked {
+                revoked_match = true;
+            } else {
+                verified = true;
+                break;
+            }
+        }
+    }
+    if !verified {
+        return Err(if revoked_match {
+            TokenError::RevokedKey
+        } else {
+            TokenError::BadSignature
+        });
+    }
+    let claims = claims_of(sign1.payload.as_deref().ok_or(TokenError::Malformed)?)?;
+    if claims.issued_at > now + SKEW_SECONDS {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims.expires_at <= now {
+        return Err(TokenError::Expired);
+    }
+    Ok(Verified { claims, kid })
+}
+
+#[cfg(test)]
+mod tests;
