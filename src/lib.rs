@@ -8,6 +8,7 @@ pub mod domain;
 pub mod geo;
 pub mod http;
 pub mod keys;
+pub mod qr;
 pub mod rules;
 pub mod service;
 pub mod startup;

@@ -30,6 +30,20 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Check a code with no server and no database: a token, or a photo of one.
+    /// Exit 0 valid, 1 invalid, 2 usage error.
+    Verify {
+        /// The token text (SC1:...) or the path of a PNG/JPEG image.
+        token_or_image: String,
+        /// A JWKS file (from GET /v1/keys); without it, the keys folder.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+    },
+    /// Signing keys in the keys folder (no database needed).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Bulk imports.
     Import {
         #[command(subcommand)]
@@ -54,6 +68,20 @@ enum UsersCommand {
         #[arg(long = "shelter")]
         shelters: Vec<uuid::Uuid>,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new active key (the newest active key signs).
+    Generate,
+    /// Show every key with its status.
+    List,
+    /// Add a new key and retire the active ones (they still verify their codes).
+    Rotate,
+    /// Stop signing with a key; codes it signed still verify until they expire.
+    Retire { kid: String },
+    /// Never trust a key again: codes it signed stop verifying.
+    Revoke { kid: String },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +113,20 @@ fn main() -> anyhow::Result<()> {
     }
     let settings =
         Settings::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    if let Command::Keys { command } = &cli.command {
+        return keys(&settings.keys_dir, command);
+    }
+    if let Command::Verify {
+        token_or_image,
+        keys,
+    } = &cli.command
+    {
+        std::process::exit(verify_offline(
+            token_or_image,
+            keys.as_deref(),
+            &settings.keys_dir,
+        ));
+    }
     safecode::telemetry::init(settings.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -117,7 +159,9 @@ fn main() -> anyhow::Result<()> {
             Command::Import {
                 command: ImportCommand::Residents { file },
             } => import(settings, file).await,
-            Command::Dev { .. } => unreachable!("handled before the runtime starts"),
+            Command::Dev { .. } | Command::Keys { .. } | Command::Verify { .. } => {
+                unreachable!("handled before the runtime starts")
+            }
         }
     })
 }
@@ -194,6 +238,114 @@ fn peak_memory_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Offline check; returns the exit code.
+fn verify_offline(input: &str, jwks: Option<&std::path::Path>, keys_dir: &std::path::Path) -> i32 {
+    use safecode::keys::signing;
+    use safecode::token::{self, Kid};
+    let usage = |msg: String| {
+        eprintln!("{msg}");
+        2
+    };
+    let text = if std::path::Path::new(input).is_file() {
+        let bytes = match std::fs::read(input) {
+            Ok(b) => b,
+            Err(e) => return usage(format!("cannot read {input}: {e}")),
+        };
+        match safecode::qr::decode(&bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("invalid: {e}");
+                return 1;
+            }
+        }
+    } else {
+        input.to_owned()
+    };
+    let known = match jwks {
+        Some(path) => {
+            let doc = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+            match doc.as_ref().and_then(signing::known_from_jwks) {
+                Some(k) => k,
+                None => return usage(format!("{} is not a JWKS file", path.display())),
+            }
+        }
+        None => match signing::known_in(keys_dir) {
+            Ok(k) if !k.is_empty() => k,
+            _ => {
+                return usage(format!(
+                    "no keys in {}; pass --keys JWKS_FILE",
+                    keys_dir.display()
+                ));
+            }
+        },
+    };
+    let now = chrono::Utc::now().timestamp();
+    match token::verify(
+        &text,
+        |kid| known.iter().filter(|k| Kid::of(&k.key) == *kid).collect(),
+        now,
+    ) {
+        Ok(v) => {
+            let c = &v.claims;
+            let when = |t: i64| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|d| d.to_rfc3339())
+                    .unwrap_or_default()
+            };
+            println!("valid");
+            println!(
+                "colour in the code: {} (the colour when issued; the current colour needs the server or a status list)",
+                c.colour.as_str()
+            );
+            println!("holder: {}", c.display);
+            println!(
+                "issued: {}  expires: {}  key: {}",
+                when(c.issued_at),
+                when(c.expires_at),
+                v.kid
+            );
+            0
+        }
+        Err(e) => {
+            println!("invalid: {}", e.code());
+            1
+        }
+    }
+}
+
+fn keys(dir: &std::path::Path, command: &KeysCommand) -> anyhow::Result<()> {
+    use safecode::keys::signing::{self, KeyStatus, Keyring};
+    use safecode::token::Kid;
+    let kid =
+        |s: &str| Kid::from_hex(s).ok_or_else(|| anyhow::anyhow!("a kid is 16 hex characters"));
+    match command {
+        KeysCommand::Generate => println!("{}", signing::generate(dir)?.kid),
+        KeysCommand::Rotate => println!("{}", signing::rotate(dir)?.kid),
+        KeysCommand::Retire { kid: k } => signing::set_status(dir, kid(k)?, KeyStatus::Retired)?,
+        KeysCommand::Revoke { kid: k } => signing::set_status(dir, kid(k)?, KeyStatus::Revoked)?,
+        KeysCommand::List => {
+            let ring = Keyring::open(dir)?;
+            let signer = ring.signer().map(|k| k.kid);
+            for k in ring.keys().iter() {
+                let mark = if Some(k.kid) == signer {
+                    "  (signs)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}  {:?}  created {}{mark}",
+                    k.kid,
+                    k.status,
+                    k.created_at.to_rfc3339()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn gen_residents(count: u64, seed: u64, out: Option<&std::path::Path>) -> anyhow::Result<()> {

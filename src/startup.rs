@@ -33,9 +33,11 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
     let db = Db::connect(&settings.database_url, settings.max_db_connections).await?;
     db.migrate().await?;
     let id_key = IdHashKey::load_or_create(&settings.keys_dir)?;
+    let keys = crate::keys::signing::Keyring::open(&settings.keys_dir)?;
     let ctx = Ctx {
         db,
         id_key,
+        keys,
         rules: Default::default(),
         appeal_deadline: chrono::Duration::hours(i64::from(settings.appeal_deadline_hours)),
         approval_threshold: i64::from(settings.approval_threshold),

@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 pub struct Metrics {
     registry: Registry,
+    codes: IntCounterVec,
     requests: IntCounterVec,
     latency: HistogramVec,
     pool: IntGaugeVec,
@@ -42,8 +43,14 @@ impl Metrics {
             &["state"],
         )
         .expect("static metric definition");
+        let codes = IntCounterVec::new(
+            Opts::new("codes_issued_total", "signed codes issued, by format"),
+            &["format"],
+        )
+        .expect("static metric definition");
         for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(codes.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(pool.clone()),
         ] {
@@ -51,10 +58,15 @@ impl Metrics {
         }
         Self {
             registry,
+            codes,
             requests,
             latency,
             pool,
         }
+    }
+
+    pub fn code_issued(&self, format: &str) {
+        self.codes.with_label_values(&[format]).inc();
     }
 
     pub fn render(&self, ctx: &Ctx) -> String {

@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // `me` and `import` come before `{id}`.
     .service(web::resource("/v1/residents").route(web::post().to(residents::register)))
     .service(web::resource("/v1/residents/me").route(web::get().to(residents::me)))
+    .service(web::resource("/v1/residents/me/code").route(web::get().to(routes::codes::mine)))
     .service(
         web::resource("/v1/residents/me/appeals")
             .route(web::get().to(appeals::mine))
@@ -61,6 +62,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/residents/{id}")
             .route(web::get().to(residents::get))
             .route(web::patch().to(residents::update)),
+    )
+    .service(
+        web::resource("/v1/residents/{id}/code").route(web::get().to(routes::codes::for_resident)),
     )
     .service(
         web::resource("/v1/residents/{id}/overrides").route(web::post().to(overrides::request)),
@@ -106,6 +110,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/rules/{version}/activate").route(web::post().to(rules::activate)))
     .service(web::resource("/v1/appeals").route(web::get().to(appeals::list)))
     .service(web::resource("/v1/appeals/{id}/decision").route(web::post().to(appeals::decide)))
+    .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
+    .service(web::resource("/v1/verify").route(web::post().to(routes::codes::verify)))
+    .service(web::resource("/v1/keys/rotate").route(web::post().to(routes::keys::rotate)))
     .service(web::resource("/v1/users").route(web::post().to(users::create)))
     .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))
     .service(web::resource("/v1/tokens/current").route(web::delete().to(users::sign_out)))

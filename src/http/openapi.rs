@@ -60,11 +60,16 @@ impl Modify for Bearer {
         routes::appeals::mine,
         routes::appeals::list,
         routes::appeals::decide,
+        routes::keys::jwks,
+        routes::codes::mine,
+        routes::codes::for_resident,
+        routes::codes::verify,
+        routes::keys::rotate,
     ),
     components(schemas(super::errors::Problem, crate::domain::Role)),
     tags(
         (name = "health"), (name = "residents"), (name = "users"), (name = "audit"), (name = "zones"),
-        (name = "orders"), (name = "overrides"), (name = "rules"), (name = "appeals"),
+        (name = "orders"), (name = "overrides"), (name = "rules"), (name = "appeals"), (name = "keys"), (name = "codes"),
     )
 )]
 pub struct ApiDoc;

@@ -56,6 +56,9 @@ pub enum Action {
     ManageRules,
     Appeal,
     DecideAppeals,
+    RotateKeys,
+    /// Scan a code at a shelter or checkpoint.
+    Verify,
 }
 
 /// The single table of which role may do what.
@@ -73,6 +76,8 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ReadRules => matches!(role, Official | Admin),
         ManageRules => matches!(role, Official | Admin),
         Appeal => role == Resident,
+        RotateKeys => role == Admin,
+        Verify => matches!(role, Staff | Official | Admin),
     }
 }
 

@@ -3,8 +3,10 @@
 pub mod appeals;
 pub mod audit;
 pub mod authz;
+pub mod codes;
 pub mod colour;
 pub mod import;
+pub mod keys;
 pub mod orders;
 pub mod overrides;
 pub mod residents;
@@ -25,6 +27,8 @@ pub use authz::{Action, Principal};
 pub struct Ctx {
     pub db: Db,
     pub id_key: IdHashKey,
+    /// The Ed25519 keys that sign and verify codes.
+    pub keys: crate::keys::signing::Keyring,
     pub rules: colour::RuleCache,
     /// An appeal without a decision after this long is flagged overdue.
     pub appeal_deadline: chrono::Duration,

@@ -193,3 +193,72 @@ async fn a_bad_setting_stops_the_start_with_a_clear_message() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
+
+#[tokio::test]
+async fn verify_offline_from_a_token_or_a_photo_with_a_jwks_file() {
+    let app = spawn_app().await;
+    let (_, resident) = app.registered().await;
+    let code: serde_json::Value = app
+        .get("/v1/residents/me/code", &resident)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = code["token"].as_str().unwrap();
+    let png = app
+        .get("/v1/residents/me/code?format=png", &resident)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let jwks = app
+        .client
+        .get(app.url("/v1/keys"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (jwks_path, png_path) = (dir.path().join("keys.json"), dir.path().join("code.png"));
+    std::fs::write(&jwks_path, jwks).unwrap();
+    std::fs::write(&png_path, &png).unwrap();
+    let run = |arg: &std::path::Path, input: &str| {
+        Command::new(TestApp::binary())
+            .args(["verify", input, "--keys"])
+            .arg(arg)
+            .env("SAFECODE_KEYS_DIR", dir.path().join("none"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&jwks_path, token);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("valid") && text.contains("green") && text.contains("王*明"),
+        "{text}"
+    );
+    assert_eq!(
+        run(&jwks_path, png_path.to_str().unwrap()).status.code(),
+        Some(0),
+        "from the photo"
+    );
+    let out = run(&jwks_path, "SC1:NOT A TOKEN");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("invalid: malformed"));
+    assert_eq!(
+        run(&dir.path().join("missing.json"), token).status.code(),
+        Some(2)
+    );
+    let out = Command::new(TestApp::binary())
+        .args(["verify"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage error");
+}

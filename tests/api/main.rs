@@ -3,6 +3,7 @@
 
 mod audit;
 mod cli;
+mod codes;
 mod colour;
 mod errors;
 mod health;

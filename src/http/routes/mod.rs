@@ -1,6 +1,8 @@
 pub mod appeals;
 pub mod audit;
+pub mod codes;
 pub mod health;
+pub mod keys;
 pub mod overrides;
 pub mod residents;
 pub mod rules;

@@ -1,5 +1,7 @@
-//! The `keys/` folder: secrets that never go into the database. Signing keys join them with
-//! the codes (SC1); for now it holds the key of the ID-number hash.
+//! The `keys/` folder: secrets that never go into the database: the key of the ID-number
+//! hash, and the Ed25519 signing keys of the codes ([`signing`]).
+
+pub mod signing;
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -16,8 +18,12 @@ pub enum KeysError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a 64-character hex key")]
+    #[error("{path} is not a key this version can read")]
     BadKey { path: PathBuf },
+    #[error("no key {0} in the keys folder")]
+    NoSuchKey(String),
+    #[error("key {0} is revoked for good")]
+    Revoked(String),
 }
 
 /// The secret behind the keyed hash of identity document numbers. Every server of one
@@ -74,7 +80,7 @@ impl IdHashKey {
 }
 
 /// Writes a secret file readable by its owner only, never replacing an existing one.
-fn write_secret(path: &Path, content: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_secret(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

@@ -1,0 +1,183 @@
+//! Issuing signed codes and verifying them online.
+
+use super::colour::{active_rules, verdict_of};
+use super::{Action, Ctx, Principal, Result, ServiceError, authz};
+use crate::domain::resident::display_text;
+use crate::domain::{Colour, Location, Need, ResidentId};
+use crate::rules::Reason;
+use crate::store::residents::{self, ResidentRecord};
+use crate::token::{self, Claims, TokenError};
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use serde::Serialize;
+
+/// A phone code lives a day (a fresh one is issued whenever it is fetched); a printed code
+/// lives for the season, its colour always taken from the current status, never the paper.
+pub const PHONE_LIFETIME: Duration = Duration::hours(24);
+pub const ISSUER: &str = "safecode";
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Issued {
+    pub token: String,
+    pub colour: Colour,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub kid: String,
+    /// The masked name and last four ID characters the code shows.
+    pub display: String,
+}
+
+async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Result<Issued> {
+    let verdict = verdict_of(ctx, r.id)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    let rules = active_rules(ctx).await?;
+    let key = ctx
+        .keys
+        .signer()
+        .ok_or_else(|| crate::store::StoreError::Corrupt("no active signing key".into()))?;
+    let now = ctx.now();
+    let mut cti = [0u8; 8];
+    rand::rng().fill_bytes(&mut cti);
+    let display = display_text(&r.name, &r.id_last4);
+    let claims = Claims {
+        issuer: ISSUER.into(),
+        subject: r.public_id.to_string(),
+        issued_at: now.timestamp(),
+        expires_at: (now + lifetime).timestamp(),
+        token_id: cti,
+        colour: verdict.colour,
+        status_index: u32::try_from(r.status_index).unwrap_or(0),
+        rules_version: u32::try_from(rules.version).unwrap_or(0),
+        display: display.clone(),
+    };
+    let token = token::encode(&claims, &key.signing);
+    Ok(Issued {
+        token,
+        colour: verdict.colour,
+        issued_at: DateTime::from_timestamp(claims.issued_at, 0).unwrap_or(now),
+        expires_at: DateTime::from_timestamp(claims.expires_at, 0).unwrap_or(now),
+        kid: key.kid.to_hex(),
+        display,
+    })
+}
+
+/// A resident's own code, or one of their dependents' (`for_dependent`).
+pub async fn mine(ctx: &Ctx, p: &Principal, for_dependent: Option<ResidentId>) -> Result<Issued> {
+    authz::authorize(p, Action::ReadOwnProfile)?;
+    let Principal::Resident { id, internal } = p else {
+        return Err(ServiceError::Forbidden);
+    };
+    let target = match for_dependent {
+        None => residents::by_public_id(&ctx.db, id.0).await?,
+        Some(dep) => residents::dependents(&ctx.db, *internal)
+            .await?
+            .into_iter()
+            .find(|d| d.public_id == dep.0),
+    }
+    .ok_or(ServiceError::NotFound("resident"))?;
+    issue_for(ctx, &target, PHONE_LIFETIME).await
+}
+
+/// An official issues a code for someone, a printed one lasting `printed_days` when asked.
+pub async fn for_resident(
+    ctx: &Ctx,
+    p: &Principal,
+    id: ResidentId,
+    printed_days: Option<i64>,
+) -> Result<Issued> {
+    authz::authorize(p, Action::ReadResident)?;
+    let r = residents::by_public_id(&ctx.db, id.0)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
+    let lifetime = printed_days.map_or(PHONE_LIFETIME, Duration::days);
+    issue_for(ctx, &r, lifetime).await
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VerifiedResident {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: uuid::Uuid,
+    pub display_name: String,
+    pub id_last4: String,
+    pub needs: Vec<Need>,
+}
+
+/// What a scan tells the person at the shelter door.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Verification {
+    Valid {
+        valid: bool,
+        token_colour: Colour,
+        current_colour: Colour,
+        /// The colour in the code is not the colour now: go by `current_colour`.
+        stale: bool,
+        reasons: Vec<Reason>,
+        resident: VerifiedResident,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        kid: String,
+    },
+    Invalid {
+        valid: bool,
+        /// malformed, unsupported_alg, unknown_key, revoked_key, bad_signature, expired,
+        /// not_yet_valid, or unknown_resident (a genuine code of a resident since removed)
+        error: String,
+    },
+}
+
+fn invalid(code: &str) -> Verification {
+    Verification::Invalid {
+        valid: false,
+        error: code.to_owned(),
+    }
+}
+
+/// Verifies a token online: signature and expiry by the keys folder, the colour now from the
+/// database by the active rules.
+pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification> {
+    authz::authorize(p, Action::Verify)?;
+    let known = ctx.keys.known();
+    let now = ctx.now();
+    let checked = token::verify(
+        text,
+        |kid| {
+            known
+                .iter()
+                .filter(|k| token::Kid::of(&k.key) == *kid)
+                .collect()
+        },
+        now.timestamp(),
+    );
+    let v = match checked {
+        Ok(v) => v,
+        Err(e) => return Ok(invalid(TokenError::code(e))),
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&v.claims.subject) else {
+        return Ok(invalid("malformed"));
+    };
+    let Some(r) = residents::by_public_id(&ctx.db, id).await? else {
+        return Ok(invalid("unknown_resident"));
+    };
+    let verdict = verdict_of(ctx, r.id)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    Ok(Verification::Valid {
+        valid: true,
+        token_colour: v.claims.colour,
+        current_colour: verdict.colour,
+        stale: v.claims.colour != verdict.colour,
+        reasons: verdict.reasons,
+        resident: VerifiedResident {
+            id: r.public_id,
+            display_name: v.claims.display.clone(),
+            id_last4: r.id_last4,
+            needs: r.needs.0,
+        },
+        issued_at: DateTime::from_timestamp(v.claims.issued_at, 0).unwrap_or(now),
+        expires_at: DateTime::from_timestamp(v.claims.expires_at, 0).unwrap_or(now),
+        kid: v.kid.to_hex(),
+    })
+}

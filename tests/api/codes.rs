@@ -1,0 +1,370 @@
+//! Signed codes end to end: fetch, render, decode the real image, verify, rotate, revoke.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+async fn verify_token(app: &TestApp, staff: &str, token: &str) -> Value {
+    let res = app
+        .post("/v1/verify", staff, &json!({"token": token}))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn my_code(app: &TestApp, resident: &str) -> Value {
+    let res = app.get("/v1/residents/me/code?format=json", resident).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_code_fetched_as_png_decodes_and_verifies_with_its_colour_now() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let (id, resident) = resident_at(&app, 30.05, 120.05, &["elderly"]).await;
+
+    let png = app
+        .get("/v1/residents/me/code?format=png&scale=6", &resident)
+        .await;
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    let token =
+        safecode::qr::decode(&png.bytes().await.unwrap()).expect("the rendered PNG reads back");
+    assert!(token.starts_with("SC1:"));
+
+    let v = verify_token(&app, &staff, &token).await;
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["token_colour"], "green");
+    assert_eq!(v["current_colour"], "green");
+    assert_eq!(v["stale"], false);
+    assert_eq!(v["resident"]["id"], id.as_str());
+    assert_eq!(
+        v["resident"]["display_name"].as_str().unwrap(),
+        format!("王*明 {}", v["resident"]["id_last4"].as_str().unwrap())
+    );
+    assert_eq!(v["resident"]["needs"], json!(["elderly"]));
+
+    // An order turns them red: the same code now says so, flagged stale.
+    let zone = app
+        .zone(
+            &official,
+            &feature(
+                "z",
+                json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]}),
+            ),
+        )
+        .await;
+    app.post(
+        &format!("/v1/zones/{zone}/orders"),
+        &official,
+        &json!({"level": "mandatory", "reason": "surge"}),
+    )
+    .await;
+    let v = verify_token(&app, &staff, &token).await;
+    assert_eq!(
+        (
+            v["token_colour"].as_str(),
+            v["current_colour"].as_str(),
+            v["stale"].as_bool()
+        ),
+        (Some("green"), Some("red"), Some(true))
+    );
+    assert_eq!(v["reasons"][0]["rule"], "mandatory_not_transferred");
+    // A fresh code carries the new colour.
+    assert_eq!(my_code(&app, &resident).await["colour"], "red");
+}
+
+#[tokio::test]
+async fn a_photo_is_verified_from_a_multipart_upload() {
+    let app = spawn_app().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let (_, resident) = app.registered().await;
+    let png = app
+        .get("/v1/residents/me/code?format=png&scale=5", &resident)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "image",
+        reqwest::multipart::Part::bytes(png.to_vec()).file_name("code.png"),
+    );
+    let res = app
+        .client
+        .post(app.url("/v1/verify"))
+        .bearer_auth(&staff)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["valid"], true);
+
+    let blank = {
+        let img = image::GrayImage::from_pixel(300, 300, image::Luma([255]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let form =
+        reqwest::multipart::Form::new().part("image", reqwest::multipart::Part::bytes(blank));
+    let res = app
+        .client
+        .post(app.url("/v1/verify"))
+        .bearer_auth(&staff)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "no_qr_found").await;
+    let form = reqwest::multipart::Form::new().part(
+        "image",
+        reqwest::multipart::Part::bytes(b"not an image".to_vec()),
+    );
+    let res = app
+        .client
+        .post(app.url("/v1/verify"))
+        .bearer_auth(&staff)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "unreadable_image").await;
+    let form = reqwest::multipart::Form::new().text("photo", "x");
+    let res = app
+        .client
+        .post(app.url("/v1/verify"))
+        .bearer_auth(&staff)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "missing_image").await;
+}
+
+#[tokio::test]
+async fn broken_and_forged_codes_are_invalid_not_errors() {
+    let app = spawn_app().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let (_, resident) = app.registered().await;
+    let token = my_code(&app, &resident).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (bad, code) in [
+        ("hello".to_owned(), "malformed"),
+        (token.replacen("SC1:", "SC2:", 1), "malformed"),
+        (
+            format!(
+                "{}{}",
+                &token[..token.len() - 1],
+                if token.ends_with('0') { '1' } else { '0' }
+            ),
+            "bad_signature",
+        ),
+    ] {
+        let v = verify_token(&app, &staff, &bad).await;
+        assert_eq!(v["valid"], false, "{bad}");
+        // A one-character change may also break the CBOR rather than the signature.
+        let got = v["error"].as_str().unwrap();
+        assert!(
+            got == code || (code == "bad_signature" && got == "malformed"),
+            "{got}"
+        );
+    }
+    let res = app
+        .post("/v1/verify", &staff, &json!({"tokn": token}))
+        .await;
+    assert_problem(res, 422, "invalid_body").await;
+    let res = app
+        .client
+        .post(app.url("/v1/verify"))
+        .bearer_auth(&staff)
+        .body(token.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn staff_officials_and_admins_verify_residents_cannot() {
+    let app = spawn_app().await;
+    let (_, resident) = app.registered().await;
+    let token = my_code(&app, &resident).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let official = app.official().await;
+    let (_, staff) = app
+        .create_user("staff", json!({"shelter_ids": [uuid::Uuid::new_v4()]}))
+        .await;
+    for t in [&staff, &official, &app.admin_token] {
+        assert_eq!(verify_token(&app, t, &token).await["valid"], true);
+    }
+    assert_problem(
+        app.post("/v1/verify", &resident, &json!({"token": token}))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = app
+        .client
+        .post(app.url("/v1/verify"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn rotation_keeps_old_codes_valid_and_revocation_ends_them() {
+    let app = spawn_app().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let (_, resident) = app.registered().await;
+    let old = my_code(&app, &resident).await;
+    let jwks: Value = app
+        .client
+        .get(app.url("/v1/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        1,
+        "a key was generated on first start"
+    );
+    assert_eq!(jwks["keys"][0]["kid"], old["kid"]);
+    assert_eq!(jwks["keys"][0]["kty"], "OKP");
+    assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
+
+    assert_problem(
+        app.post("/v1/keys/rotate", &staff, &json!({})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = app
+        .post("/v1/keys/rotate", &app.admin_token, &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let new = my_code(&app, &resident).await;
+    assert_ne!(new["kid"], old["kid"], "the new key signs");
+    assert_eq!(
+        verify_token(&app, &staff, old["token"].as_str().unwrap()).await["valid"],
+        true,
+        "retired keys still verify"
+    );
+
+    let kid = safecode::token::Kid::from_hex(old["kid"].as_str().unwrap()).unwrap();
+    safecode::keys::signing::set_status(
+        &app.settings.keys_dir,
+        kid,
+        safecode::keys::signing::KeyStatus::Revoked,
+    )
+    .unwrap();
+    let v = verify_token(&app, &staff, old["token"].as_str().unwrap()).await;
+    assert_eq!(
+        (v["valid"].as_bool(), v["error"].as_str()),
+        (Some(false), Some("revoked_key"))
+    );
+    assert_eq!(
+        verify_token(&app, &staff, new["token"].as_str().unwrap()).await["valid"],
+        true
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"keys.rotate".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn officials_print_long_lived_codes_and_cards_and_heads_fetch_dependents_codes() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let mut body = resident_body();
+    body["dependents"] =
+        json!([{"name": "李奶奶", "id_number": new_id_number(), "needs": ["elderly"]}]);
+    let v: Value = app.register(&body).await.json().await.unwrap();
+    let (head, token) = (
+        v["resident_id"].as_str().unwrap().to_owned(),
+        v["access_token"].as_str().unwrap().to_owned(),
+    );
+    let dep = v["dependents"][0].as_str().unwrap().to_owned();
+
+    let printed: Value = app
+        .get(&format!("/v1/residents/{dep}/code?printed=true"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let issued =
+        chrono::DateTime::parse_from_rfc3339(printed["issued_at"].as_str().unwrap()).unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(printed["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!((expires - issued).num_days(), 180);
+    let card = app
+        .get(
+            &format!("/v1/residents/{dep}/code?printed=true&format=card"),
+            &official,
+        )
+        .await;
+    assert_eq!(card.headers()["content-type"], "image/svg+xml");
+    let svg = card.text().await.unwrap();
+    assert!(
+        svg.contains("李*奶")
+            && svg.contains("GREEN")
+            && svg.contains("live")
+            && svg.contains("实时核验"),
+        "{svg}"
+    );
+    assert!(!svg.contains("李奶奶"), "the full name is never printed");
+
+    let mine: Value = app
+        .get(&format!("/v1/residents/me/code?resident_id={dep}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(mine["display"].as_str().unwrap().starts_with("李*奶"));
+    let (_, stranger) = app.registered().await;
+    assert_problem(
+        app.get(
+            &format!("/v1/residents/me/code?resident_id={dep}"),
+            &stranger,
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("/v1/residents/{head}/code"), &token).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let svg = app.get("/v1/residents/me/code?format=svg", &token).await;
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"codes_issued_total{format="card"} 1"#),
+        "{metrics}"
+    );
+}
