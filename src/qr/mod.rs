@@ -8,7 +8,9 @@
 use fast_qr::convert::Builder;
 use fast_qr::convert::svg::SvgBuilder;
 use fast_qr::{ECL, Mode, QRBuilder, QRCode};
-use image::{GrayImage, ImageEncoder, Luma, imageops};
+use image::{GrayImage, imageops};
+#[cfg(test)]
+use image::{ImageEncoder, Luma};
 
 pub const QUIET_ZONE: usize = 4;
 /// Pixels per module allowed for PNG output.
@@ -37,36 +39,40 @@ pub fn version(text: &str) -> Result<usize, QrError> {
     Ok((matrix(text)?.size - 17) / 4)
 }
 
-/// A PNG of the code, `scale` pixels per module, black on white.
+/// A PNG of the code, `scale` pixels per module, black on white. One bit per pixel and the
+/// `Up` filter: rows repeat `scale` times, so the image compresses to almost nothing, fast.
 pub fn png(text: &str, scale: u32) -> Result<Vec<u8>, QrError> {
     let qr = matrix(text)?;
-    let scale = scale.clamp(*SCALES.start(), *SCALES.end());
-    let modules = qr.size + 2 * QUIET_ZONE;
-    let side = modules as u32 * scale;
-    let mut img = GrayImage::from_pixel(side, side, Luma([255]));
+    let scale = scale.clamp(*SCALES.start(), *SCALES.end()) as usize;
+    let side = (qr.size + 2 * QUIET_ZONE) * scale;
+    let row_bytes = side.div_ceil(8);
+    let mut data = vec![0xffu8; row_bytes * side];
     for y in 0..qr.size {
+        let mut row = vec![0xffu8; row_bytes];
         for x in 0..qr.size {
             if qr.data[y * qr.size + x].value() {
-                let (x0, y0) = (
-                    (x + QUIET_ZONE) as u32 * scale,
-                    (y + QUIET_ZONE) as u32 * scale,
-                );
-                for dy in 0..scale {
-                    for dx in 0..scale {
-                        img.put_pixel(x0 + dx, y0 + dy, Luma([0]));
-                    }
+                let x0 = (x + QUIET_ZONE) * scale;
+                for px in x0..x0 + scale {
+                    row[px / 8] &= !(0x80 >> (px % 8));
                 }
             }
         }
+        let y0 = (y + QUIET_ZONE) * scale;
+        for py in y0..y0 + scale {
+            data[py * row_bytes..(py + 1) * row_bytes].copy_from_slice(&row);
+        }
     }
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new_with_quality(
-        &mut out,
-        image::codecs::png::CompressionType::Fast,
-        image::codecs::png::FilterType::NoFilter,
-    )
-    .write_image(img.as_raw(), side, side, image::ExtendedColorType::L8)
-    .map_err(|_| QrError::BadImage)?;
+    let mut out = Vec::with_capacity(4096);
+    let mut enc = png::Encoder::new(&mut out, side as u32, side as u32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::One);
+    enc.set_compression(png::Compression::Fast);
+    enc.set_filter(png::Filter::Up);
+    let mut writer = enc.write_header().map_err(|_| QrError::BadImage)?;
+    writer
+        .write_image_data(&data)
+        .map_err(|_| QrError::BadImage)?;
+    writer.finish().map_err(|_| QrError::BadImage)?;
     Ok(out)
 }
 
