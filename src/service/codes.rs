@@ -5,6 +5,7 @@ use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::resident::display_text;
 use crate::domain::{Colour, Location, Need, ResidentId};
 use crate::rules::Reason;
+use crate::store::colour as facts_store;
 use crate::store::residents::{self, ResidentRecord};
 use crate::token::{self, Claims, TokenError};
 use chrono::{DateTime, Duration, Utc};
@@ -158,12 +159,15 @@ pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification
     let Ok(id) = uuid::Uuid::parse_str(&v.claims.subject) else {
         return Ok(invalid("malformed"));
     };
-    let Some(r) = residents::by_public_id(&ctx.db, id).await? else {
+    let rules = active_rules(ctx).await?;
+    let Some(f) = facts_store::of_resident(&ctx.db, facts_store::Who::PublicId(id), now).await?
+    else {
         return Ok(invalid("unknown_resident"));
     };
-    let verdict = verdict_of(ctx, r.id)
-        .await?
-        .ok_or(ServiceError::NotFound("resident"))?;
+    let id_last4 = f.id_last4.clone();
+    let facts = super::colour::facts(f, now);
+    let needs = facts.needs.clone();
+    let verdict = rules.evaluate(&facts);
     Ok(Verification::Valid {
         valid: true,
         token_colour: v.claims.colour,
@@ -171,10 +175,10 @@ pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification
         stale: v.claims.colour != verdict.colour,
         reasons: verdict.reasons,
         resident: VerifiedResident {
-            id: r.public_id,
+            id,
             display_name: v.claims.display.clone(),
-            id_last4: r.id_last4,
-            needs: r.needs.0,
+            id_last4,
+            needs,
         },
         issued_at: DateTime::from_timestamp(v.claims.issued_at, 0).unwrap_or(now),
         expires_at: DateTime::from_timestamp(v.claims.expires_at, 0).unwrap_or(now),

@@ -9,18 +9,47 @@ use chrono::{DateTime, Datelike, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// The compiled active rule set, shared by the requests of one server. Every use checks the
-/// active version in the database, so an activation on another server is seen at once.
+/// The compiled active rule set, shared by the requests of one server, with when the
+/// database last confirmed it was still the active one.
 #[derive(Clone, Default, Debug)]
-pub struct RuleCache(Arc<RwLock<Option<Arc<RuleSet>>>>);
+pub struct RuleCache(Arc<RwLock<Option<Confirmed>>>);
+
+/// A rule set and when the database last confirmed it active.
+type Confirmed = (Arc<RuleSet>, std::time::Instant);
+
+/// How long a server trusts its cached rule set before asking the database again: an
+/// activation on another server is seen within this, one on this server at once.
+const RULES_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl RuleCache {
+    pub fn invalidate(&self) {
+        if let Ok(mut g) = self.0.write() {
+            *g = None;
+        }
+    }
+}
 
 pub async fn active_rules(ctx: &Ctx) -> Result<Arc<RuleSet>> {
-    let version = rules_store::active_version(&ctx.db).await?;
     if let Ok(guard) = ctx.rules.0.read()
-        && let Some(rs) = guard.as_ref()
-        && Some(rs.version) == version
+        && let Some((rs, checked)) = guard.as_ref()
+        && checked.elapsed() < RULES_RECHECK
     {
         return Ok(rs.clone());
+    }
+    let version = rules_store::active_version(&ctx.db).await?;
+    let cached = ctx
+        .rules
+        .0
+        .read()
+        .ok()
+        .and_then(|g| g.as_ref().map(|(rs, _)| rs.clone()));
+    if let Some(rs) = cached
+        && Some(rs.version) == version
+    {
+        if let Ok(mut g) = ctx.rules.0.write() {
+            *g = Some((rs.clone(), std::time::Instant::now()));
+        }
+        return Ok(rs);
     }
     let compiled = match rules_store::active(&ctx.db).await? {
         Some(stored) => RuleSet::parse(stored.version, &stored.document).map_err(|e| {
@@ -33,7 +62,7 @@ pub async fn active_rules(ctx: &Ctx) -> Result<Arc<RuleSet>> {
     };
     let compiled = Arc::new(compiled);
     if let Ok(mut guard) = ctx.rules.0.write() {
-        *guard = Some(compiled.clone());
+        *guard = Some((compiled.clone(), std::time::Instant::now()));
     }
     Ok(compiled)
 }
@@ -51,10 +80,15 @@ fn override_of(colour: Option<i32>, reason: Option<String>) -> Option<(Colour, S
 /// The facts of one resident now. Shelter stays and "safe with relatives" reports arrive
 /// with their own features; until then they are false for everyone.
 pub async fn facts_of(ctx: &Ctx, resident_id: i64, now: DateTime<Utc>) -> Result<Option<Facts>> {
-    let Some(f) = facts_store::of_resident(&ctx.db, resident_id, now).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Facts {
+    Ok(
+        facts_store::of_resident(&ctx.db, facts_store::Who::Id(resident_id), now)
+            .await?
+            .map(|f| facts(f, now)),
+    )
+}
+
+pub fn facts(f: facts_store::ResidentFacts, now: DateTime<Utc>) -> Facts {
+    Facts {
         order_level: OrderLevel::from_rank(i64::from(f.level)),
         sheltered: false,
         safe_with_relatives: false,
@@ -62,7 +96,7 @@ pub async fn facts_of(ctx: &Ctx, resident_id: i64, now: DateTime<Utc>) -> Result
         flags: f.flags.0,
         age: age(f.birth_year, now),
         override_colour: override_of(f.override_colour, f.override_reason),
-    }))
+    }
 }
 
 pub async fn verdict_of(ctx: &Ctx, resident_id: i64) -> Result<Option<Verdict>> {

@@ -367,6 +367,9 @@ pub async fn decide(
     }
     audit::append(&mut tx, &draft, now).await?;
     tx.commit().await?;
+    if rules {
+        ctx.rules.invalidate();
+    }
     overrides::approval(&ctx.db, id)
         .await?
         .map(view)

@@ -178,6 +178,7 @@ pub async fn activate(ctx: &Ctx, p: &Principal, version: i64) -> Result<Activati
     )
     .await?;
     tx.commit().await?;
+    ctx.rules.invalidate();
     store::get(&ctx.db, version)
         .await?
         .map(|v| Activation::Activated(view(v)))

@@ -23,6 +23,8 @@ const OVERRIDE_OF: &str = "LEFT JOIN (SELECT ov.resident_id, MAX(a.colour) AS co
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResidentFacts {
+    pub id: i64,
+    pub id_last4: String,
     pub needs: Json<Vec<Need>>,
     pub flags: Json<Vec<Flag>>,
     pub birth_year: Option<i32>,
@@ -31,26 +33,35 @@ pub struct ResidentFacts {
     pub override_reason: Option<String>,
 }
 
-pub async fn of_resident(
-    db: &Db,
-    resident_id: i64,
-    now: DateTime<Utc>,
-) -> Result<Option<ResidentFacts>> {
-    Ok(on_db!(db, |c| {
-        sqlx::query_as(
-            "SELECT r.needs, r.flags, r.birth_year, \
+/// Which resident: by the id inside the database, or by the public id a code carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Who {
+    Id(i64),
+    PublicId(uuid::Uuid),
+}
+
+/// One resident's facts in one query (a scan's hot path).
+pub async fn of_resident(db: &Db, who: Who, now: DateTime<Utc>) -> Result<Option<ResidentFacts>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT r.id, r.id_last4, r.needs, r.flags, r.birth_year, \
              (SELECT COALESCE(MAX(o.level), 0) FROM zone_members m JOIN orders o ON o.zone_id = m.zone_id \
               WHERE m.resident_id = r.id AND o.lifted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > $1)) AS level, \
              (SELECT a.colour FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
               AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_colour, \
              (SELECT a.reason_text FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
               AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason \
-             FROM residents r WHERE r.id = $2",
-        )
-        .bind(now)
-        .bind(resident_id)
-        .fetch_optional(c)
-        .await?
+             FROM residents r WHERE {}",
+        match who {
+            Who::Id(_) => "r.id = $2",
+            Who::PublicId(_) => "r.public_id = $2",
+        }
+    ));
+    Ok(on_db!(db, |c| {
+        let q = sqlx::query_as(sql).bind(now);
+        match who {
+            Who::Id(id) => q.bind(id).fetch_optional(c).await?,
+            Who::PublicId(id) => q.bind(id).fetch_optional(c).await?,
+        }
     }))
 }
 
