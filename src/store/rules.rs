@@ -15,12 +15,13 @@ pub struct StoredRuleSet {
     pub active: bool,
 }
 
-/// Stores the built-in rule set as version 1, active, once per database.
+/// Stores the built-in rule set as version 1, active, once per database. Any conflict means
+/// another server did it first (the version, or the one-active index, says no).
 pub async fn install_default(tx: &mut Tx, document: &str, now: DateTime<Utc>) -> Result<bool> {
     let n = on_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO rule_sets (version, document, created_by, created_at, activated_at, active) \
-             VALUES (1, $1, 'system', $2, $2, TRUE) ON CONFLICT (version) DO NOTHING",
+             VALUES (1, $1, 'system', $2, $2, TRUE) ON CONFLICT DO NOTHING",
         )
         .bind(document)
         .bind(now)
