@@ -211,15 +211,7 @@ async fn verify_offline_from_a_token_or_a_photo_with_a_jwks_file() {
         .bytes()
         .await
         .unwrap();
-    let jwks = app
-        .client
-        .get(app.url("/v1/keys"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jwks = app.public_text("/v1/keys").await;
     let dir = tempfile::tempdir().unwrap();
     let (jwks_path, png_path) = (dir.path().join("keys.json"), dir.path().join("code.png"));
     std::fs::write(&jwks_path, jwks).unwrap();

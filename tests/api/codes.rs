@@ -46,18 +46,10 @@ async fn a_code_fetched_as_png_decodes_and_verifies_with_its_colour_now() {
     assert_eq!(v["resident"]["needs"], json!(["elderly"]));
 
     // An order turns them red: the same code now says so, flagged stale.
-    let zone = app
-        .zone(
-            &official,
-            &feature(
-                "z",
-                json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]}),
-            ),
-        )
-        .await;
-    app.post(
-        &format!("/v1/zones/{zone}/orders"),
+    let zone = app.square_zone(&official, "z").await;
+    app.order(
         &official,
+        &zone,
         &json!({"level": "mandatory", "reason": "surge"}),
     )
     .await;
@@ -90,14 +82,7 @@ async fn a_photo_is_verified_from_a_multipart_upload() {
         "image",
         reqwest::multipart::Part::bytes(png.to_vec()).file_name("code.png"),
     );
-    let res = app
-        .client
-        .post(app.url("/v1/verify"))
-        .bearer_auth(&staff)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.verify_photo(&staff, form).await;
     assert_eq!(res.status(), 200);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["valid"], true);
@@ -110,37 +95,16 @@ async fn a_photo_is_verified_from_a_multipart_upload() {
     };
     let form =
         reqwest::multipart::Form::new().part("image", reqwest::multipart::Part::bytes(blank));
-    let res = app
-        .client
-        .post(app.url("/v1/verify"))
-        .bearer_auth(&staff)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.verify_photo(&staff, form).await;
     assert_problem(res, 422, "no_qr_found").await;
     let form = reqwest::multipart::Form::new().part(
         "image",
         reqwest::multipart::Part::bytes(b"not an image".to_vec()),
     );
-    let res = app
-        .client
-        .post(app.url("/v1/verify"))
-        .bearer_auth(&staff)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.verify_photo(&staff, form).await;
     assert_problem(res, 422, "unreadable_image").await;
     let form = reqwest::multipart::Form::new().text("photo", "x");
-    let res = app
-        .client
-        .post(app.url("/v1/verify"))
-        .bearer_auth(&staff)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.verify_photo(&staff, form).await;
     assert_problem(res, 422, "missing_image").await;
 }
 
@@ -354,15 +318,7 @@ async fn officials_print_long_lived_codes_and_cards_and_heads_fetch_dependents_c
     .await;
     let svg = app.get("/v1/residents/me/code?format=svg", &token).await;
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.public_text("/metrics").await;
     assert!(
         metrics.contains(r#"codes_issued_total{format="card"} 1"#),
         "{metrics}"

@@ -122,15 +122,7 @@ async fn a_mandatory_order_turns_exactly_the_residents_inside_red_and_lifting_re
 async fn an_advisory_is_yellow_and_red_for_those_who_need_help_and_preview_matches() {
     let app = spawn_app().await;
     let official = app.official().await;
-    let zone = app
-        .zone(
-            &official,
-            &feature(
-                "low ground",
-                json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]}),
-            ),
-        )
-        .await;
+    let zone = app.square_zone(&official, "low ground").await;
     let (plain, _) = resident_at(&app, 30.05, 120.05, &[]).await;
     let (elderly, _) = resident_at(&app, 30.05, 120.05, &["elderly"]).await;
     let (pregnant, _) = resident_at(&app, 30.06, 120.06, &["pregnant"]).await;
@@ -148,9 +140,9 @@ async fn an_advisory_is_yellow_and_red_for_those_who_need_help_and_preview_match
         preview,
         json!({"to_red": 2, "to_yellow": 1, "to_green": 0, "unchanged": 0})
     );
-    app.post(
-        &format!("/v1/zones/{zone}/orders"),
+    app.order(
         &official,
+        &zone,
         &json!({"level": "advisory", "reason": "heavy rain"}),
     )
     .await;
@@ -212,15 +204,7 @@ async fn an_advisory_is_yellow_and_red_for_those_who_need_help_and_preview_match
 async fn an_expired_order_stops_counting_on_its_own() {
     let app = spawn_app().await;
     let official = app.official().await;
-    let zone = app
-        .zone(
-            &official,
-            &feature(
-                "z",
-                json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]}),
-            ),
-        )
-        .await;
+    let zone = app.square_zone(&official, "z").await;
     let (r, _) = resident_at(&app, 30.05, 120.05, &[]).await;
     let expires = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
     let res = app
@@ -255,18 +239,10 @@ async fn an_expired_order_stops_counting_on_its_own() {
 async fn moving_a_resident_or_redrawing_a_zone_recomputes_membership() {
     let app = spawn_app().await;
     let official = app.official().await;
-    let zone = app
-        .zone(
-            &official,
-            &feature(
-                "z",
-                json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]}),
-            ),
-        )
-        .await;
-    app.post(
-        &format!("/v1/zones/{zone}/orders"),
+    let zone = app.square_zone(&official, "z").await;
+    app.order(
         &official,
+        &zone,
         &json!({"level": "mandatory", "reason": "surge"}),
     )
     .await;
@@ -582,13 +558,9 @@ async fn an_official_with_a_jurisdiction_acts_only_inside_it() {
         )
         .await;
     assert_eq!(
-        app.post(
-            &format!("/v1/zones/{inner}/orders"),
-            &local,
-            &json!({"level": "advisory", "reason": "r"})
-        )
-        .await
-        .status(),
+        app.order(&local, &inner, &json!({"level": "advisory", "reason": "r"}))
+            .await
+            .status(),
         201
     );
     let res = app
@@ -703,15 +675,7 @@ async fn rule_sets_are_validated_previewed_and_activated() {
 async fn the_all_clear_lifts_the_incidents_orders() {
     let app = spawn_app().await;
     let official = app.official().await;
-    let zone = app
-        .zone(
-            &official,
-            &feature(
-                "z",
-                json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]}),
-            ),
-        )
-        .await;
+    let zone = app.square_zone(&official, "z").await;
     let other = app
         .zone(
             &official,
@@ -734,15 +698,15 @@ async fn the_all_clear_lifts_the_incidents_orders() {
         .await
         .unwrap();
     let inc_id = inc["id"].as_str().unwrap();
-    app.post(
-        &format!("/v1/zones/{zone}/orders"),
+    app.order(
         &official,
+        &zone,
         &json!({"level": "mandatory", "reason": "In-Fa", "incident_id": inc_id}),
     )
     .await;
-    app.post(
-        &format!("/v1/zones/{other}/orders"),
+    app.order(
         &official,
+        &other,
         &json!({"level": "mandatory", "reason": "another storm"}),
     )
     .await;
@@ -1000,20 +964,12 @@ async fn a_malformed_decision_body_is_an_error_not_ignored() {
 async fn zone_counts_follow_a_change_of_needs() {
     let app = spawn_app().await;
     let official = app.official().await;
-    let zone = app
-        .zone(
-            &official,
-            &feature(
-                "z",
-                json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]}),
-            ),
-        )
-        .await;
+    let zone = app.square_zone(&official, "z").await;
     let (r, _) = resident_at(&app, 30.05, 120.05, &[]).await;
     resident_at(&app, 30.06, 120.06, &[]).await;
-    app.post(
-        &format!("/v1/zones/{zone}/orders"),
+    app.order(
         &official,
+        &zone,
         &json!({"level": "advisory", "reason": "rain"}),
     )
     .await;

@@ -34,15 +34,7 @@ async fn metrics_count_requests_by_route_pattern_not_by_path() {
     let (id, _) = app.registered().await;
     let official = app.official().await;
     app.get(&format!("/v1/residents/{id}"), &official).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.public_text("/metrics").await;
     assert!(
         text.contains(r#"http_requests_total{method="POST",route="/v1/residents",status="201"} 1"#),
         "{text}"

@@ -290,6 +290,41 @@ impl TestApp {
         v["id"].as_str().unwrap().to_owned()
     }
 
+    /// The 0.1° square zone most tests draw (lon 120.0–120.1, lat 30.0–30.1).
+    pub async fn square_zone(&self, official: &str, name: &str) -> String {
+        let geometry = json!({"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.1, 30.1)]});
+        self.zone(official, &feature(name, geometry)).await
+    }
+
+    /// Issues (or tries to issue) an order over a zone.
+    pub async fn order(&self, official: &str, zone: &str, body: &Value) -> Response {
+        self.post(&format!("/v1/zones/{zone}/orders"), official, body)
+            .await
+    }
+
+    /// The body of a page anyone may read (metrics, keys).
+    pub async fn public_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// POST /v1/verify with a multipart photo.
+    pub async fn verify_photo(&self, token: &str, form: reqwest::multipart::Form) -> Response {
+        self.client
+            .post(self.url("/v1/verify"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A resident's colour as an official sees it.
     pub async fn colour(&self, official: &str, resident: &str) -> String {
         let v: Value = self
