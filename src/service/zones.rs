@@ -109,16 +109,24 @@ pub struct Placed {
     pub facts: i32,
 }
 
+/// Up to this many residents are placed zone lookup by zone lookup; more (an import batch)
+/// load every zone once.
+const FEW: usize = 32;
+
 /// Puts residents into the zones that contain them. Called after the chain's lock is held.
 pub async fn place(tx: &mut store::Tx, residents: &[Placed]) -> Result<()> {
     if residents.is_empty() {
         return Ok(());
     }
     let mut rows = Vec::new();
-    if let [one] = residents {
-        for z in zones::around(tx, one.location.lat, one.location.lon).await? {
-            if stored_area(&z)?.contains(one.location) {
-                rows.push((z.id, one.id, one.facts));
+    if residents.len() <= FEW {
+        // A household registering: only the zones whose box holds each place, read from the
+        // index; loading every zone's geometry here would put the whole map on the hot path.
+        for r in residents {
+            for z in zones::around(tx, r.location.lat, r.location.lon).await? {
+                if stored_area(&z)?.contains(r.location) {
+                    rows.push((z.id, r.id, r.facts));
+                }
             }
         }
     } else {
