@@ -118,6 +118,7 @@ async fn database(n: u64) {
         import_limit_bytes: 1 << 30,
         appeal_deadline_hours: 24,
         approval_threshold: 50,
+        auth_cache_ms: 2000,
     };
     let ctx = startup::context(&settings).await.unwrap();
     let mut csv = Vec::new();

@@ -10,7 +10,7 @@
 //! fixed claims, seeded noise), so it can be reviewed and extended here rather than by hand.
 
 use ed25519_dalek::SigningKey;
-use image::{GrayImage, ImageEncoder, Luma, imageops};
+use image::{GrayImage, ImageEncoder, imageops};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safecode::domain::Colour;
@@ -91,8 +91,9 @@ fn homography(from: [(f64, f64); 4], to: [(f64, f64); 4]) -> [f64; 9] {
         for row in 0..8 {
             if row != col {
                 let f = a[row][col] / a[col][col];
-                for k in col..9 {
-                    a[row][k] -= f * a[col][k];
+                let pivot_row = a[col];
+                for (x, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= f * p;
                 }
             }
         }

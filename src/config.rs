@@ -51,6 +51,9 @@ pub struct Settings {
     pub appeal_deadline_hours: u32,
     /// A rule set activation moving more residents than this waits for a second official.
     pub approval_threshold: u32,
+    /// How long a bearer token's holder is remembered by one process, in milliseconds; a
+    /// token revoked through another process still works for at most this long. 0 = off.
+    pub auth_cache_ms: u64,
 }
 
 /// A value as it may appear in the file; everything optional so that a file may set one thing.
@@ -66,6 +69,7 @@ struct FileSettings {
     import_limit_mb: Option<usize>,
     appeal_deadline_hours: Option<u32>,
     approval_threshold: Option<u32>,
+    auth_cache_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -253,6 +257,23 @@ impl Settings {
                     .map_err(|_| format!("must be a whole number, got {s:?}"))
             },
         )?;
+        let auth_cache_ms = parse(
+            pick(
+                env,
+                &["SAFECODE_AUTH_CACHE_MS"],
+                "auth_cache_ms",
+                f.auth_cache_ms.map(|v| v.to_string()),
+                "2000",
+            ),
+            |s| {
+                s.parse::<u64>()
+                    .ok()
+                    .filter(|v| *v <= 60_000)
+                    .ok_or_else(|| {
+                        format!("must be a whole number of milliseconds up to 60000, got {s:?}")
+                    })
+            },
+        )?;
         Ok(Self {
             bind,
             database_url,
@@ -263,6 +284,7 @@ impl Settings {
             import_limit_bytes: import_limit_mb.saturating_mul(1024 * 1024),
             appeal_deadline_hours,
             approval_threshold,
+            auth_cache_ms,
         })
     }
 }

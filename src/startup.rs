@@ -41,6 +41,9 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         rules: Default::default(),
         appeal_deadline: chrono::Duration::hours(i64::from(settings.appeal_deadline_hours)),
         approval_threshold: i64::from(settings.approval_threshold),
+        principals: crate::service::principal_cache::PrincipalCache::new(
+            std::time::Duration::from_millis(settings.auth_cache_ms),
+        ),
     };
     crate::service::rules::install_default(&ctx)
         .await

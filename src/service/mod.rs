@@ -9,6 +9,7 @@ pub mod import;
 pub mod keys;
 pub mod orders;
 pub mod overrides;
+pub mod principal_cache;
 pub mod residents;
 pub mod rules;
 pub mod tokens;
@@ -35,6 +36,8 @@ pub struct Ctx {
     /// A change (other than a zone order) that moves more residents than this needs a
     /// second official's approval.
     pub approval_threshold: i64,
+    /// Bearer token → principal, for a moment (see `principal_cache`).
+    pub principals: principal_cache::PrincipalCache,
 }
 
 impl Ctx {

@@ -185,6 +185,7 @@ pub async fn disable(
     }
     audit::append(&mut tx, &draft, now).await?;
     tx.commit().await?;
+    ctx.principals.clear();
     Ok(())
 }
 
@@ -193,6 +194,7 @@ pub async fn sign_out(ctx: &Ctx, token: &str) -> Result<()> {
     let mut tx = ctx.db.begin().await?;
     users::revoke_token(&mut tx, &super::tokens::hash(token), ctx.now()).await?;
     tx.commit().await?;
+    ctx.principals.clear();
     Ok(())
 }
 
@@ -202,10 +204,14 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal> {
     if token.len() > 100 {
         return Err(ServiceError::Unauthenticated);
     }
-    let holder = users::find_token_holder(&ctx.db, &super::tokens::hash(token))
+    let hash = super::tokens::hash(token);
+    if let Some(p) = ctx.principals.get(&hash) {
+        return Ok(p);
+    }
+    let holder = users::find_token_holder(&ctx.db, &hash)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
-    Ok(match holder {
+    let principal = match holder {
         users::TokenHolder::User {
             id,
             public_id,
@@ -223,5 +229,7 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal> {
             id: crate::domain::ResidentId(public_id),
             internal: id,
         },
-    })
+    };
+    ctx.principals.put(hash, &principal);
+    Ok(principal)
 }

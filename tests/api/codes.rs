@@ -324,3 +324,33 @@ async fn officials_print_long_lived_codes_and_cards_and_heads_fetch_dependents_c
         "{metrics}"
     );
 }
+
+/// Several servers share one keys folder and one database: what one signs, the other
+/// verifies, and a rotation through one is used by both.
+#[tokio::test]
+async fn two_servers_on_one_keys_folder_sign_and_verify_alike() {
+    let first = spawn_app().await;
+    let second = another_server(&first).await;
+    let (_, staff) = first.create_user("staff", json!({})).await;
+    let (_, resident) = first.registered().await;
+    let from_first = my_code(&first, &resident).await;
+    assert_eq!(
+        verify_token(&second, &staff, from_first["token"].as_str().unwrap()).await["valid"],
+        true
+    );
+    let res = first
+        .post("/v1/keys/rotate", &first.admin_token, &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let from_second = my_code(&second, &resident).await;
+    assert_ne!(
+        from_second["kid"], from_first["kid"],
+        "the second server signs with the key the first one made"
+    );
+    for token in [&from_first["token"], &from_second["token"]] {
+        assert_eq!(
+            verify_token(&first, &staff, token.as_str().unwrap()).await["valid"],
+            true
+        );
+    }
+}

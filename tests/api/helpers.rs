@@ -55,6 +55,7 @@ pub async fn test_settings() -> (Settings, tempfile::TempDir) {
         import_limit_bytes: 200 * 1024 * 1024,
         appeal_deadline_hours: 24,
         approval_threshold: 50,
+        auth_cache_ms: 2000,
     };
     (settings, dir)
 }
@@ -80,6 +81,28 @@ pub async fn spawn_with(settings: Settings, dir: tempfile::TempDir) -> TestApp {
         ctx,
         settings,
         dir,
+    }
+}
+
+/// A second server process on the same database and the same keys folder as `app`.
+pub async fn another_server(app: &TestApp) -> TestApp {
+    let built = Application::build(&app.settings)
+        .await
+        .expect("build second app");
+    assert!(
+        built.bootstrap_admin_token.is_none(),
+        "the second server finds the first one's admin"
+    );
+    let address = format!("http://127.0.0.1:{}", built.port());
+    let ctx = built.ctx().clone();
+    tokio::spawn(built.run_until_stopped());
+    TestApp {
+        address,
+        client: Client::new(),
+        admin_token: app.admin_token.clone(),
+        ctx,
+        settings: app.settings.clone(),
+        dir: tempfile::tempdir().expect("temp dir"),
     }
 }
 

@@ -144,6 +144,8 @@ async fn a_disabled_user_loses_access_and_the_last_admin_stays() {
 async fn signing_out_revokes_only_that_token() {
     let app = spawn_app().await;
     let (_, resident) = app.registered().await;
+    // Used once first, so that the server has its holder in mind when it is revoked.
+    assert_eq!(app.get("/v1/residents/me", &resident).await.status(), 200);
     let res = app
         .client
         .delete(app.url("/v1/tokens/current"))
@@ -179,4 +181,35 @@ async fn tokens_are_stored_only_as_hashes() {
         assert_eq!(h.len(), 32);
         assert!(!String::from_utf8_lossy(&h).contains(&resident[3..]));
     }
+}
+
+/// Two server processes on one database: a token signed out through one stops working on the
+/// other within the configured moment (`auth_cache_ms`), never later.
+#[tokio::test]
+async fn a_token_revoked_on_one_server_is_refused_by_another_within_the_cache_time() {
+    let (mut settings, dir) = test_settings().await;
+    settings.auth_cache_ms = 300;
+    let first = spawn_with(settings, dir).await;
+    let second = another_server(&first).await;
+    let (_, resident) = first.registered().await;
+    assert_eq!(
+        second.get("/v1/residents/me", &resident).await.status(),
+        200
+    );
+    let res = first
+        .client
+        .delete(first.url("/v1/tokens/current"))
+        .bearer_auth(&resident)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(first.get("/v1/residents/me", &resident).await.status(), 401);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_problem(
+        second.get("/v1/residents/me", &resident).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
 }
