@@ -164,7 +164,15 @@ pub struct VerifyForm {
     pub token: String,
 }
 
-async fn photo_token(mut form: actix_multipart::Multipart) -> Result<String, ApiError> {
+/// How many photos are decoded at once: half the cores, at least one.
+static PHOTO_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::sync::Semaphore::new(cores.div_ceil(2))
+});
+const PHOTO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The token in a multipart photo upload (field `image`), for every endpoint that scans.
+pub(crate) async fn photo_token(mut form: actix_multipart::Multipart) -> Result<String, ApiError> {
     let mut image = Vec::new();
     let mut found = false;
     while let Some(field) = form.next().await {
@@ -205,11 +213,23 @@ async fn photo_token(mut form: actix_multipart::Multipart) -> Result<String, Api
             "send the photo in a field named image",
         ));
     }
-    // Decoding a photo takes tens of milliseconds of CPU: off the async workers, so that a
-    // burst of photos cannot stall token checks.
+    // Decoding a photo takes tens of milliseconds of CPU: off the async workers, and at most
+    // half the cores at once, so that a burst of photos cannot stall token checks. A photo
+    // that waits too long for its turn is refused rather than queued forever.
+    let busy = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many photos are being read; try again in a moment",
+        )
+    };
+    let _slot = tokio::time::timeout(PHOTO_WAIT, PHOTO_SLOTS.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
     let decoded = web::block(move || qr::decode(&image))
         .await
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "try again"))?;
+        .map_err(|_| busy())?;
     decoded.map_err(|e| match e {
         qr::QrError::BadImage => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
