@@ -7,6 +7,7 @@ pub mod document;
 pub mod ids;
 pub mod resident;
 pub mod role;
+pub mod shelter;
 pub mod user;
 
 pub use audit::{AuditDraft, ChainHash};

@@ -160,6 +160,8 @@ macro_rules! vocabulary {
     };
 }
 
+pub(crate) use vocabulary;
+
 vocabulary!(
     /// Special needs that shelters and rules must know about.
     Need, "needs", "invalid_need", {

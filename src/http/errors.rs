@@ -24,6 +24,10 @@ pub struct Problem {
     /// The offending field, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Extension members of some problems (RFC 9457 §3.2), e.g. `nearest_shelters`.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +36,7 @@ pub struct ApiError {
     pub code: String,
     pub detail: String,
     pub field: Option<String>,
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -41,6 +46,7 @@ impl ApiError {
             code: code.into(),
             detail: detail.into(),
             field: None,
+            extensions: Default::default(),
         }
     }
 
@@ -52,6 +58,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.clone(),
             field: self.field.clone(),
+            extensions: self.extensions.clone(),
         }
     }
 }
@@ -86,6 +93,7 @@ impl From<ServiceError> for ApiError {
                 code: i.code.to_owned(),
                 detail: i.to_string(),
                 field: Some(i.field),
+                extensions: Default::default(),
             },
             ServiceError::Unauthenticated => ApiError::new(
                 S::UNAUTHORIZED,
@@ -109,6 +117,19 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(S::NOT_FOUND, "not_found", format!("no such {what}"))
             }
             ServiceError::Conflict { code, detail } => ApiError::new(S::CONFLICT, code, detail),
+            ServiceError::ConflictWith {
+                code,
+                detail,
+                extensions,
+            } => ApiError {
+                extensions,
+                ..ApiError::new(S::CONFLICT, code, detail)
+            },
+            ServiceError::InvalidCode(code) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                code,
+                "the code is not valid; ask for the resident's current code or check their ID",
+            ),
             ServiceError::IdempotencyKeyReused => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

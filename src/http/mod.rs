@@ -6,6 +6,7 @@ pub mod errors;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod scan;
 
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{HttpResponse, web};
@@ -117,7 +118,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))
     .service(web::resource("/v1/tokens/current").route(web::delete().to(users::sign_out)))
     .service(web::resource("/v1/audit").route(web::get().to(audit::list)))
-    .service(web::resource("/v1/audit/verify").route(web::get().to(audit::verify)));
+    .service(web::resource("/v1/audit/verify").route(web::get().to(audit::verify)))
+    .service(
+        web::resource("/v1/shelters")
+            .route(web::get().to(routes::shelters::list))
+            .route(web::post().to(routes::shelters::create)),
+    )
+    .service(
+        web::resource("/v1/shelters/{id}")
+            .route(web::get().to(routes::shelters::get))
+            .route(web::patch().to(routes::shelters::patch)),
+    )
+    .service(
+        web::resource("/v1/shelters/{id}/checkins")
+            .route(web::post().to(routes::shelters::checkin)),
+    )
+    .service(
+        web::resource("/v1/shelters/{id}/checkouts")
+            .route(web::post().to(routes::shelters::checkout)),
+    )
+    .service(
+        web::resource("/v1/shelters/{id}/occupants")
+            .route(web::get().to(routes::shelters::occupants)),
+    )
+    .service(
+        web::resource("/v1/shelters/{id}/distributions")
+            .route(web::get().to(routes::shelters::distributions))
+            .route(web::post().to(routes::shelters::give)),
+    )
+    .service(
+        web::resource("/v1/relief-items")
+            .route(web::get().to(routes::shelters::items))
+            .route(web::post().to(routes::shelters::create_item)),
+    );
 }
 
 /// Builds the application with its middleware.

@@ -65,11 +65,23 @@ impl Modify for Bearer {
         routes::codes::for_resident,
         routes::codes::verify,
         routes::keys::rotate,
+        routes::shelters::create,
+        routes::shelters::list,
+        routes::shelters::get,
+        routes::shelters::patch,
+        routes::shelters::checkin,
+        routes::shelters::checkout,
+        routes::shelters::occupants,
+        routes::shelters::create_item,
+        routes::shelters::items,
+        routes::shelters::give,
+        routes::shelters::distributions,
     ),
     components(schemas(super::errors::Problem, crate::domain::Role)),
     tags(
         (name = "health"), (name = "residents"), (name = "users"), (name = "audit"), (name = "zones"),
         (name = "orders"), (name = "overrides"), (name = "rules"), (name = "appeals"), (name = "keys"), (name = "codes"),
+        (name = "shelters"), (name = "relief"),
     )
 )]
 pub struct ApiDoc;

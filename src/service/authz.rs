@@ -59,6 +59,14 @@ pub enum Action {
     RotateKeys,
     /// Scan a code at a shelter or checkpoint.
     Verify,
+    /// Open, change and close shelters; define relief items.
+    ManageShelters,
+    /// See shelters with their occupancy (everyone: residents look for the nearest).
+    ReadShelters,
+    /// Admit, check out, hand out relief, see who is in: staff only at their own shelters.
+    ActAtShelter,
+    /// See relief items.
+    ReadRelief,
 }
 
 /// The single table of which role may do what.
@@ -78,6 +86,9 @@ pub fn allowed(role: Role, action: Action) -> bool {
         Appeal => role == Resident,
         RotateKeys => role == Admin,
         Verify => matches!(role, Staff | Official | Admin),
+        ManageShelters => role == Official,
+        ReadShelters => true,
+        ActAtShelter | ReadRelief => matches!(role, Staff | Official),
     }
 }
 
@@ -115,6 +126,19 @@ pub fn ensure_resident_in_jurisdiction(p: &Principal, location: Option<Location>
         (None, _) => Ok(()),
         (Some(j), Some(l)) if j.contains(l) => Ok(()),
         _ => Err(ServiceError::OutsideJurisdiction),
+    }
+}
+
+/// Staff act only at the shelters they are bound to; officials at any.
+pub fn ensure_at_shelter(p: &Principal, shelter: uuid::Uuid) -> Result<()> {
+    authorize(p, Action::ActAtShelter)?;
+    match p {
+        Principal::User {
+            role: Role::Staff,
+            shelters,
+            ..
+        } if !shelters.contains(&shelter) => Err(ServiceError::Forbidden),
+        _ => Ok(()),
     }
 }
 

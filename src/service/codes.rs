@@ -136,10 +136,24 @@ fn invalid(code: &str) -> Verification {
     }
 }
 
-/// Verifies a token online: signature and expiry by the keys folder, the colour now from the
-/// database by the active rules.
-pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification> {
-    authz::authorize(p, Action::Verify)?;
+/// A genuine code, and the colour of its holder now.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    pub resident_internal: i64,
+    pub resident_id: uuid::Uuid,
+    /// The head of the resident's household (the resident themselves when they are one).
+    pub household_internal: i64,
+    pub claims: Claims,
+    pub kid: token::Kid,
+    pub id_last4: String,
+    pub facts: crate::rules::Facts,
+    pub verdict: crate::rules::Verdict,
+}
+
+/// Checks a token's signature and expiry by the keys folder and reads the colour now from
+/// the database by the active rules. `Ok(Err(code))` for a code that is not genuine (or whose
+/// resident is gone), with the verifier's error code.
+pub async fn scan(ctx: &Ctx, text: &str) -> Result<std::result::Result<Scanned, &'static str>> {
     let known = ctx.keys.known();
     let now = ctx.now();
     let checked = token::verify(
@@ -154,34 +168,54 @@ pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification
     );
     let v = match checked {
         Ok(v) => v,
-        Err(e) => return Ok(invalid(TokenError::code(e))),
+        Err(e) => return Ok(Err(TokenError::code(e))),
     };
     let Ok(id) = uuid::Uuid::parse_str(&v.claims.subject) else {
-        return Ok(invalid("malformed"));
+        return Ok(Err("malformed"));
     };
     let rules = active_rules(ctx).await?;
     let Some(f) = facts_store::of_resident(&ctx.db, facts_store::Who::PublicId(id), now).await?
     else {
-        return Ok(invalid("unknown_resident"));
+        return Ok(Err("unknown_resident"));
     };
-    let id_last4 = f.id_last4.clone();
+    let (internal, household, id_last4) = (f.id, f.head_id.unwrap_or(f.id), f.id_last4.clone());
     let facts = super::colour::facts(f, now);
-    let needs = facts.needs.clone();
     let verdict = rules.evaluate(&facts);
+    Ok(Ok(Scanned {
+        resident_internal: internal,
+        resident_id: id,
+        household_internal: household,
+        claims: v.claims,
+        kid: v.kid,
+        id_last4,
+        facts,
+        verdict,
+    }))
+}
+
+/// Verifies a token online: signature and expiry by the keys folder, the colour now from the
+/// database by the active rules.
+pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification> {
+    authz::authorize(p, Action::Verify)?;
+    let s = match scan(ctx, text).await? {
+        Ok(s) => s,
+        Err(code) => return Ok(invalid(code)),
+    };
+    let now = ctx.now();
     Ok(Verification::Valid {
         valid: true,
-        token_colour: v.claims.colour,
-        current_colour: verdict.colour,
-        stale: v.claims.colour != verdict.colour,
-        reasons: verdict.reasons,
+        token_colour: s.claims.colour,
+        current_colour: s.verdict.colour,
+        stale: s.claims.colour != s.verdict.colour,
+        reasons: s.verdict.reasons,
         resident: VerifiedResident {
-            id,
-            display_name: v.claims.display.clone(),
-            id_last4,
-            needs,
+            id: s.resident_id,
+            display_name: s.claims.display.clone(),
+            id_last4: s.id_last4,
+            needs: s.facts.needs,
         },
-        issued_at: DateTime::from_timestamp(v.claims.issued_at, 0).unwrap_or(now),
-        expires_at: DateTime::from_timestamp(v.claims.expires_at, 0).unwrap_or(now),
-        kid: v.kid.to_hex(),
+        issued_at: DateTime::from_timestamp(s.claims.issued_at, 0).unwrap_or(now),
+        expires_at: DateTime::from_timestamp(s.claims.expires_at, 0).unwrap_or(now),
+        kid: s.kid.to_hex(),
     })
 }

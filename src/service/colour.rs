@@ -77,8 +77,8 @@ fn override_of(colour: Option<i32>, reason: Option<String>) -> Option<(Colour, S
         .map(|c| (c, reason.unwrap_or_else(|| "Set by an official.".into())))
 }
 
-/// The facts of one resident now. Shelter stays and "safe with relatives" reports arrive
-/// with their own features; until then they are false for everyone.
+/// The facts of one resident now. ("Safe with relatives" reports arrive with their own
+/// feature; until then that fact is false for everyone.)
 pub async fn facts_of(ctx: &Ctx, resident_id: i64, now: DateTime<Utc>) -> Result<Option<Facts>> {
     Ok(
         facts_store::of_resident(&ctx.db, facts_store::Who::Id(resident_id), now)
@@ -90,7 +90,7 @@ pub async fn facts_of(ctx: &Ctx, resident_id: i64, now: DateTime<Utc>) -> Result
 pub fn facts(f: facts_store::ResidentFacts, now: DateTime<Utc>) -> Facts {
     Facts {
         order_level: OrderLevel::from_rank(i64::from(f.level)),
-        sheltered: false,
+        sheltered: f.sheltered > 0,
         safe_with_relatives: false,
         needs: f.needs.0,
         flags: f.flags.0,
@@ -110,7 +110,7 @@ pub async fn verdict_of(ctx: &Ctx, resident_id: i64) -> Result<Option<Verdict>> 
 pub fn group_facts(g: &FactGroup, now: DateTime<Utc>) -> Facts {
     Facts {
         order_level: OrderLevel::from_rank(i64::from(g.level)),
-        sheltered: false,
+        sheltered: g.sheltered > 0,
         safe_with_relatives: false,
         needs: g.needs.0.clone(),
         flags: g.flags.0.clone(),
@@ -125,6 +125,8 @@ pub struct Tally {
     pub green: i64,
     pub yellow: i64,
     pub red: i64,
+    /// Of those, in a shelter now.
+    pub sheltered: i64,
 }
 
 impl Tally {
@@ -152,16 +154,18 @@ pub async fn tally_zones(ctx: &Ctx, rules: &RuleSet) -> Result<HashMap<Option<i6
         let (needs, flags) = crate::domain::resident::unpack_facts(g.facts);
         let facts = Facts {
             order_level: OrderLevel::from_rank(i64::from(g.level)),
-            sheltered: false,
+            sheltered: g.sheltered > 0,
             safe_with_relatives: false,
             needs,
             flags,
             age: None,
             override_colour: override_of(g.override_colour, None),
         };
-        out.entry(Some(g.zone_id))
-            .or_default()
-            .add(rules.colour(&facts), g.n);
+        let t = out.entry(Some(g.zone_id)).or_default();
+        t.add(rules.colour(&facts), g.n);
+        if facts.sheltered {
+            t.sheltered += g.n;
+        }
     }
     Ok(out)
 }
@@ -176,9 +180,12 @@ pub async fn tally(
     let groups = facts_store::grouped(&ctx.db, scope, rules.uses("age"), now).await?;
     let mut out: HashMap<Option<i64>, Tally> = HashMap::new();
     for g in &groups {
-        out.entry(g.zone_id)
-            .or_default()
-            .add(rules.colour(&group_facts(g, now)), g.n);
+        let facts = group_facts(g, now);
+        let t = out.entry(g.zone_id).or_default();
+        t.add(rules.colour(&facts), g.n);
+        if facts.sheltered {
+            t.sheltered += g.n;
+        }
     }
     Ok(out)
 }

@@ -10,8 +10,10 @@ pub mod keys;
 pub mod orders;
 pub mod overrides;
 pub mod principal_cache;
+pub mod relief;
 pub mod residents;
 pub mod rules;
+pub mod shelters;
 pub mod tokens;
 pub mod users;
 pub mod zones;
@@ -63,6 +65,17 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// A conflict with what the caller needs to act on it (where the resident is sheltered,
+    /// the nearest shelters with room, what remains of a quota), as problem extension members.
+    #[error("{detail}")]
+    ConflictWith {
+        code: &'static str,
+        detail: String,
+        extensions: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A scanned code that is not genuine: the verifier's error code.
+    #[error("the code is not valid: {0}")]
+    InvalidCode(&'static str),
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error(transparent)]

@@ -316,7 +316,7 @@ pub struct ZoneCounts {
     pub red: i64,
     pub yellow: i64,
     pub green: i64,
-    /// In a shelter now (counted once shelters admit people).
+    /// In a shelter now.
     pub sheltered: i64,
     /// Said they are safe with relatives (counted once residents can say so).
     pub safe_with_relatives: i64,
@@ -332,9 +332,9 @@ impl ZoneCounts {
             red: t.red,
             yellow: t.yellow,
             green: t.green,
-            sheltered: 0,
+            sheltered: t.sheltered,
             safe_with_relatives: 0,
-            not_reached: residents,
+            not_reached: residents - t.sheltered,
         }
     }
 }
@@ -483,6 +483,7 @@ pub async fn residents(
                 birth_year: m.birth_year,
                 level: m.level,
                 override_colour: m.override_colour,
+                sheltered: m.sheltered,
                 n: 1,
             };
             let c = rules.colour(&super::colour::group_facts(&g, now));

@@ -21,9 +21,14 @@ const OVERRIDE_OF: &str = "LEFT JOIN (SELECT ov.resident_id, MAX(a.colour) AS co
     WHERE a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 GROUP BY ov.resident_id) ovr \
     ON ovr.resident_id = r.id";
 
+/// Whether the resident has an open shelter stay (at most one row: a partial unique index).
+const STAY_OF: &str = "LEFT JOIN stays st ON st.resident_id = r.id AND st.checked_out_at IS NULL";
+const SHELTERED: &str = "CAST(CASE WHEN st.id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResidentFacts {
     pub id: i64,
+    pub head_id: Option<i64>,
     pub id_last4: String,
     pub needs: Json<Vec<Need>>,
     pub flags: Json<Vec<Flag>>,
@@ -31,6 +36,8 @@ pub struct ResidentFacts {
     pub level: i32,
     pub override_colour: Option<i32>,
     pub override_reason: Option<String>,
+    /// 1 when the resident has an open shelter stay.
+    pub sheltered: i64,
 }
 
 /// Which resident: by the id inside the database, or by the public id a code carries.
@@ -43,13 +50,14 @@ pub enum Who {
 /// One resident's facts in one query (a scan's hot path).
 pub async fn of_resident(db: &Db, who: Who, now: DateTime<Utc>) -> Result<Option<ResidentFacts>> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT r.id, r.id_last4, r.needs, r.flags, r.birth_year, \
+        "SELECT r.id, r.head_id, r.id_last4, r.needs, r.flags, r.birth_year, \
              (SELECT COALESCE(MAX(o.level), 0) FROM zone_members m JOIN orders o ON o.zone_id = m.zone_id \
               WHERE m.resident_id = r.id AND o.lifted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > $1)) AS level, \
              (SELECT a.colour FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
               AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_colour, \
              (SELECT a.reason_text FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
-              AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason \
+              AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason, \
+             (SELECT COUNT(*) FROM stays st WHERE st.resident_id = r.id AND st.checked_out_at IS NULL) AS sheltered \
              FROM residents r WHERE {}",
         match who {
             Who::Id(_) => "r.id = $2",
@@ -74,6 +82,7 @@ pub struct FactGroup {
     pub birth_year: Option<i32>,
     pub level: i32,
     pub override_colour: Option<i32>,
+    pub sheltered: i64,
     pub n: i64,
 }
 
@@ -114,8 +123,9 @@ pub async fn grouped(
     };
     let sql = format!(
         "SELECT {zone_col} AS zone_id, r.needs, r.flags, {birth} AS birth_year, COALESCE(lv.level, 0) AS level, \
-         ovr.colour AS override_colour, COUNT(*) AS n FROM {from} {LEVEL_OF} {OVERRIDE_OF} {filter} \
-         GROUP BY {zone_col}, r.needs, r.flags, {birth}, COALESCE(lv.level, 0), ovr.colour"
+         ovr.colour AS override_colour, {SHELTERED} AS sheltered, COUNT(*) AS n \
+         FROM {from} {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {filter} \
+         GROUP BY {zone_col}, r.needs, r.flags, {birth}, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}"
     );
     let zone = match scope {
         Scope::Zone(z) => z,
@@ -137,16 +147,18 @@ pub struct ZoneFactGroup {
     pub facts: i32,
     pub level: i32,
     pub override_colour: Option<i32>,
+    pub sheltered: i64,
     pub n: i64,
 }
 
 pub async fn grouped_by_zone(db: &Db, now: DateTime<Utc>) -> Result<Vec<ZoneFactGroup>> {
     // The level and override tables are keyed by resident: `r` names the membership here.
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT r.zone_id, r.facts, COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, COUNT(*) AS n \
+        "SELECT r.zone_id, r.facts, COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, \
+         {SHELTERED} AS sheltered, COUNT(*) AS n \
          FROM (SELECT zm.zone_id, zm.facts, zm.resident_id AS id FROM zone_members zm \
-               JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL) r {LEVEL_OF} {OVERRIDE_OF} \
-         GROUP BY r.zone_id, r.facts, COALESCE(lv.level, 0), ovr.colour"
+               JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL) r {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} \
+         GROUP BY r.zone_id, r.facts, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}"
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(now)
@@ -167,6 +179,7 @@ pub struct MemberFacts {
     pub birth_year: Option<i32>,
     pub level: i32,
     pub override_colour: Option<i32>,
+    pub sheltered: i64,
 }
 
 /// Up to `limit` members of a zone after `after_id`, in id order.
@@ -179,8 +192,8 @@ pub async fn zone_members(
 ) -> Result<Vec<MemberFacts>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT r.id, r.public_id, r.name, r.phone, r.address, r.needs, r.flags, r.birth_year, \
-         COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour \
-         FROM zone_members zm JOIN residents r ON r.id = zm.resident_id {LEVEL_OF} {OVERRIDE_OF} \
+         COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, {SHELTERED} AS sheltered \
+         FROM zone_members zm JOIN residents r ON r.id = zm.resident_id {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} \
          WHERE zm.zone_id = $2 AND r.id > $3 ORDER BY r.id LIMIT $4"
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)

@@ -9,8 +9,10 @@ pub mod idempotency;
 pub mod meta;
 pub mod orders;
 pub mod overrides;
+pub mod relief;
 pub mod residents;
 pub mod rules;
+pub mod shelters;
 pub mod users;
 pub mod zones;
 

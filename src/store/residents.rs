@@ -227,3 +227,13 @@ pub async fn status_indexes(db: &Db) -> Result<Vec<i32>> {
             .await?
     }))
 }
+
+/// A resident's public id from the id inside the database.
+pub async fn public_id_of(tx: &mut Tx, id: i64) -> Result<Uuid> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT public_id FROM residents WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await?))
+}

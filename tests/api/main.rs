@@ -11,4 +11,5 @@ mod helpers;
 mod import;
 mod residents;
 mod scale;
+mod shelters;
 mod users;

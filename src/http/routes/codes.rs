@@ -213,6 +213,11 @@ pub(crate) async fn photo_token(mut form: actix_multipart::Multipart) -> Result<
             "send the photo in a field named image",
         ));
     }
+    decode_photo(image).await
+}
+
+/// Reads the code in a photo: 422 `unreadable_image` or `no_qr_found` when it cannot.
+pub(crate) async fn decode_photo(image: Vec<u8>) -> Result<String, ApiError> {
     // Decoding a photo takes tens of milliseconds of CPU: off the async workers, and at most
     // half the cores at once, so that a burst of photos cannot stall token checks. A photo
     // that waits too long for its turn is refused rather than queued forever.

@@ -6,5 +6,6 @@ pub mod keys;
 pub mod overrides;
 pub mod residents;
 pub mod rules;
+pub mod shelters;
 pub mod users;
 pub mod zones;

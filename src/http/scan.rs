@@ -1,0 +1,121 @@
+//! The body of a desk action that carries a code: JSON with `token`, or multipart with the
+//! photo in field `image` and the other fields as text.
+
+use super::errors::{ApiError, without_values};
+use super::routes::codes::decode_photo;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+/// The largest text field in a multipart scan.
+const FIELD_LIMIT: usize = 4096;
+
+fn unreadable() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "the body could not be read",
+    )
+}
+
+fn too_large(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("{what} is over the limit"),
+    )
+}
+
+fn parse_form<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            without_values(&e.to_string()),
+        )
+    })
+}
+
+/// Reads a scan's form. A photo's code becomes the form's `token`.
+pub async fn read<T: DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<T, ApiError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.starts_with("application/json") {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| unreadable())?;
+            if body.len() + chunk.len() > super::JSON_LIMIT {
+                return Err(too_large("the JSON body"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                without_values(&e.to_string()),
+            )
+        })?;
+        return parse_form(v);
+    }
+    if !ct.starts_with("multipart/form-data") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send JSON with a token, or a multipart form with the photo in field image",
+        ));
+    }
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut fields = serde_json::Map::new();
+    let mut image: Option<Vec<u8>> = None;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|_| unreadable())?;
+        let name = field.name().unwrap_or("").to_owned();
+        let (limit, what) = if name == "image" {
+            (super::UPLOAD_LIMIT, "the image")
+        } else {
+            (FIELD_LIMIT, "a form field")
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| unreadable())?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large(what));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if name == "image" {
+            image = Some(bytes);
+        } else if !name.is_empty() {
+            let text = String::from_utf8(bytes).map_err(|_| unreadable())?;
+            // Numbers and booleans arrive as text in a form.
+            let value = match text.trim() {
+                "true" => serde_json::Value::Bool(true),
+                "false" => serde_json::Value::Bool(false),
+                t => t
+                    .parse::<i64>()
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::String(text)),
+            };
+            fields.insert(name, value);
+        }
+    }
+    let image = image.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_image",
+            "send the photo in a field named image",
+        )
+    })?;
+    let token = decode_photo(image).await?;
+    fields.insert("token".into(), serde_json::Value::String(token));
+    parse_form(serde_json::Value::Object(fields))
+}

@@ -1,0 +1,551 @@
+//! Shelters: open them, find the nearest with room, admit by scanning a code, check out.
+
+use super::codes::{Scanned, scan};
+use super::{Action, Ctx, Principal, Result, ServiceError, authz};
+use crate::domain::shelter::{
+    CheckoutReason, NewShelter, ShelterForm, ShelterPatch, ShelterPatchForm, local_day_start,
+};
+use crate::domain::{AuditDraft, Colour, Location, Need};
+use crate::store::{self, audit, idempotency, residents, shelters};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShelterView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub name: String,
+    pub location: Location,
+    pub capacity: i32,
+    pub occupancy: i32,
+    /// Places left (0 when full or over capacity).
+    pub free: i32,
+    /// `open`, `full` (open, no place left) or `closed`.
+    pub status: String,
+    /// Occupancy is above a capacity lowered since: admissions wait until it falls.
+    pub over_capacity: bool,
+    pub accessibility: Vec<String>,
+    /// Residents who were red when admitted here since local midnight.
+    pub red_admitted_today: i64,
+    /// From the point asked about, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+}
+
+fn view(r: shelters::ShelterRow) -> ShelterView {
+    let status = if r.status == "closed" {
+        "closed"
+    } else if r.occupancy >= r.capacity {
+        "full"
+    } else {
+        "open"
+    };
+    ShelterView {
+        id: r.public_id,
+        name: r.name,
+        location: Location {
+            lat: r.lat,
+            lon: r.lon,
+        },
+        capacity: r.capacity,
+        occupancy: r.occupancy,
+        free: (r.capacity - r.occupancy).max(0),
+        status: status.into(),
+        over_capacity: r.occupancy > r.capacity,
+        accessibility: r.accessibility.0,
+        red_admitted_today: r.red_today,
+        distance_km: None,
+    }
+}
+
+/// Great-circle distance in kilometres.
+pub fn distance_km(a: Location, b: Location) -> f64 {
+    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = la2 - la1;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().asin()
+}
+
+pub async fn create(ctx: &Ctx, p: &Principal, form: &ShelterForm) -> Result<ShelterView> {
+    authz::authorize(p, Action::ManageShelters)?;
+    let s = NewShelter::parse(form)?;
+    authz::ensure_resident_in_jurisdiction(p, Some(s.location))?;
+    let now = ctx.now();
+    let public_id = Uuid::new_v4();
+    let accessibility: Vec<String> = s
+        .accessibility
+        .iter()
+        .map(|a| a.as_str().to_owned())
+        .collect();
+    let mut tx = ctx.db.begin().await?;
+    shelters::insert(
+        &mut tx,
+        &shelters::NewShelter {
+            public_id,
+            name: &s.name,
+            lat: s.location.lat,
+            lon: s.location.lon,
+            capacity: s.capacity,
+            accessibility: &accessibility,
+            created_by: &p.actor(),
+        },
+        now,
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "shelter.create")
+            .subject(format!("shelter:{public_id}"))
+            .after(json!({"capacity": s.capacity, "accessibility": accessibility})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    get(ctx, p, public_id).await
+}
+
+pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<ShelterView> {
+    authz::authorize(p, Action::ReadShelters)?;
+    shelters::get(&ctx.db, id, local_day_start(ctx.now()))
+        .await?
+        .map(view)
+        .ok_or(ServiceError::NotFound("shelter"))
+}
+
+/// Every shelter; with a point, nearest first and (with `within_km`) only those that near.
+pub async fn list(
+    ctx: &Ctx,
+    p: &Principal,
+    near: Option<Location>,
+    within_km: Option<f64>,
+) -> Result<Vec<ShelterView>> {
+    authz::authorize(p, Action::ReadShelters)?;
+    let mut out: Vec<ShelterView> = shelters::list(&ctx.db, local_day_start(ctx.now()))
+        .await?
+        .into_iter()
+        .map(view)
+        .collect();
+    if let Some(point) = near {
+        for s in &mut out {
+            s.distance_km = Some((distance_km(point, s.location) * 1000.0).round() / 1000.0);
+        }
+        if let Some(max) = within_km {
+            out.retain(|s| s.distance_km.is_some_and(|d| d <= max));
+        }
+        out.sort_by(|a, b| {
+            a.distance_km
+                .unwrap_or(f64::MAX)
+                .total_cmp(&b.distance_km.unwrap_or(f64::MAX))
+        });
+    }
+    Ok(out)
+}
+
+pub async fn patch(
+    ctx: &Ctx,
+    p: &Principal,
+    id: Uuid,
+    form: &ShelterPatchForm,
+) -> Result<ShelterView> {
+    authz::authorize(p, Action::ManageShelters)?;
+    let ch = ShelterPatch::parse(form)?;
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let before = shelters::get_in(&mut tx, id, local_day_start(now))
+        .await?
+        .ok_or(ServiceError::NotFound("shelter"))?;
+    authz::ensure_resident_in_jurisdiction(
+        p,
+        Some(Location {
+            lat: before.lat,
+            lon: before.lon,
+        }),
+    )?;
+    let accessibility: Option<Vec<String>> = ch
+        .accessibility
+        .as_ref()
+        .map(|a| a.iter().map(|x| x.as_str().to_owned()).collect());
+    shelters::update(
+        &mut tx,
+        before.id,
+        &shelters::ShelterChange {
+            name: ch.name.as_deref(),
+            capacity: ch.capacity,
+            status: ch.status.map(|s| s.as_str()),
+            accessibility: accessibility.as_deref(),
+        },
+        now,
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "shelter.update")
+            .subject(format!("shelter:{id}"))
+            .before(json!({"capacity": before.capacity, "status": before.status}))
+            .after(json!({
+                "capacity": ch.capacity.unwrap_or(before.capacity),
+                "status": ch.status.map_or(before.status.as_str(), |s| s.as_str()),
+            })),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    get(ctx, p, id).await
+}
+
+/// Scans a code for a desk: a broken or forged code is a 422 with the verifier's reason.
+pub async fn scanned(ctx: &Ctx, token: &str) -> Result<Scanned> {
+    scan(ctx, token).await?.map_err(ServiceError::InvalidCode)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AdmittedMember {
+    #[schema(value_type = String, format = Uuid)]
+    pub resident_id: Uuid,
+    #[schema(value_type = String, format = Uuid)]
+    pub stay_id: Uuid,
+    /// The colour now that they are sheltered.
+    pub colour: Colour,
+    pub needs: Vec<Need>,
+}
+
+/// The answer to an admission; stored whole for an idempotent retry.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Admission {
+    #[schema(value_type = String, format = Uuid)]
+    pub stay_id: Uuid,
+    pub occupancy: i32,
+    pub capacity: i32,
+    /// The scanned resident's colour now that they are sheltered.
+    pub colour: Colour,
+    pub needs: Vec<Need>,
+    /// Dependents admitted with the head of the household (`include_dependents`).
+    pub dependents: Vec<AdmittedMember>,
+}
+
+pub struct CheckinRequest<'a> {
+    pub token: &'a str,
+    pub include_dependents: bool,
+    pub idempotency_key: Option<&'a str>,
+}
+
+fn hash_request(parts: &[&str]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().into()
+}
+
+/// Admits the holder of a code (and, when asked, their dependents) in one transaction: one
+/// open stay each (the partial unique index decides) and the places taken by one conditional
+/// update. Nothing is written unless everyone gets in.
+pub async fn checkin(
+    ctx: &Ctx,
+    p: &Principal,
+    shelter: Uuid,
+    req: &CheckinRequest<'_>,
+) -> Result<Admission> {
+    authz::ensure_at_shelter(p, shelter)?;
+    let s = scanned(ctx, req.token).await?;
+    let now = ctx.now();
+    let rules = super::colour::active_rules(ctx).await?;
+    let mut tx = ctx.db.begin().await?;
+    let scope = format!("checkin:{shelter}");
+    if let Some(key) = req.idempotency_key {
+        let h = hash_request(&[
+            &s.resident_id.to_string(),
+            if req.include_dependents { "1" } else { "0" },
+        ]);
+        match idempotency::claim(&mut tx, &scope, key, &h, now).await? {
+            idempotency::Claim::New => {}
+            idempotency::Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+            idempotency::Claim::Replay { body, .. } => {
+                return serde_json::from_str(&body)
+                    .map_err(|e| store::StoreError::Corrupt(e.to_string()).into());
+            }
+        }
+    }
+    let row = shelters::get_in(&mut tx, shelter, local_day_start(now))
+        .await?
+        .ok_or(ServiceError::NotFound("shelter"))?;
+
+    // Everyone to admit: the scanned resident first, then their dependents.
+    let mut members: Vec<(i64, Uuid, crate::rules::Facts)> =
+        vec![(s.resident_internal, s.resident_id, s.facts.clone())];
+    if req.include_dependents {
+        for d in residents::dependents(&ctx.db, s.resident_internal).await? {
+            if let Some(f) = super::colour::facts_of(ctx, d.id, now).await? {
+                members.push((d.id, d.public_id, f));
+            }
+        }
+    }
+    let mut admitted = Vec::new();
+    for (internal, public, facts) in &members {
+        let stay_id = Uuid::new_v4();
+        let colour_then = rules.colour(facts);
+        let opened = shelters::open_stay(
+            &mut tx,
+            &shelters::NewStay {
+                public_id: stay_id,
+                shelter_id: row.id,
+                resident_id: *internal,
+                colour_at_entry: colour_then.code() as i32,
+                by: &p.actor(),
+            },
+            now,
+        )
+        .await?;
+        if !opened {
+            return Err(already_sheltered(&mut tx, *internal).await?);
+        }
+        let mut sheltered = facts.clone();
+        sheltered.sheltered = true;
+        admitted.push((
+            *public,
+            stay_id,
+            colour_then,
+            rules.colour(&sheltered),
+            facts.needs.clone(),
+        ));
+    }
+    let n = admitted.len() as i32;
+    let Some((occupancy, capacity)) = shelters::take_places(&mut tx, row.id, n).await? else {
+        return Err(if row.status == "closed" {
+            ServiceError::Conflict {
+                code: "shelter_closed",
+                detail: "this shelter is closed".into(),
+            }
+        } else {
+            shelter_full(&mut tx, &row, n).await?
+        });
+    };
+    for (public, stay_id, before, after, _) in &admitted {
+        audit::append(
+            &mut tx,
+            &AuditDraft::new(p.actor(), "shelter.checkin")
+                .subject(format!("resident:{public}"))
+                .before(json!({"colour": before}))
+                .after(json!({"colour": after, "shelter": shelter, "stay": stay_id})),
+            now,
+        )
+        .await?;
+    }
+    let mut members = admitted
+        .into_iter()
+        .map(|(resident_id, stay_id, _, colour, needs)| AdmittedMember {
+            resident_id,
+            stay_id,
+            colour,
+            needs,
+        });
+    let head = members
+        .next()
+        .ok_or_else(|| store::StoreError::Corrupt("an admission without a resident".into()))?;
+    let answer = Admission {
+        stay_id: head.stay_id,
+        occupancy,
+        capacity,
+        colour: head.colour,
+        needs: head.needs,
+        dependents: members.collect(),
+    };
+    if let Some(key) = req.idempotency_key {
+        let body = serde_json::to_string(&answer)
+            .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        idempotency::complete(&mut tx, &scope, key, 201, &body).await?;
+    }
+    tx.commit().await?;
+    Ok(answer)
+}
+
+async fn already_sheltered(tx: &mut store::Tx, resident: i64) -> Result<ServiceError> {
+    let mut extensions = serde_json::Map::new();
+    if let Some(st) = shelters::open_stay_of(tx, resident).await? {
+        extensions.insert(
+            "sheltered_at".into(),
+            json!({"shelter_id": st.shelter_id, "name": st.shelter_name, "since": st.since, "stay_id": st.stay_id}),
+        );
+    }
+    Ok(ServiceError::ConflictWith {
+        code: "already_sheltered",
+        detail: "this resident is already admitted to a shelter; check them out there first".into(),
+        extensions,
+    })
+}
+
+async fn shelter_full(
+    tx: &mut store::Tx,
+    row: &shelters::ShelterRow,
+    wanted: i32,
+) -> Result<ServiceError> {
+    let nearest: Vec<serde_json::Value> =
+        shelters::nearest_with_room(tx, row.lat, row.lon, row.id, 3)
+            .await?
+            .into_iter()
+            .map(|(id, name, lat, lon, free)| {
+                let d = distance_km(
+                    Location {
+                        lat: row.lat,
+                        lon: row.lon,
+                    },
+                    Location { lat, lon },
+                );
+                json!({"id": id, "name": name, "location": {"lat": lat, "lon": lon}, "free": free,
+                   "distance_km": (d * 1000.0).round() / 1000.0})
+            })
+            .collect();
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("nearest_shelters".into(), json!(nearest));
+    Ok(ServiceError::ConflictWith {
+        code: "shelter_full",
+        detail: format!("this shelter has no room for {wanted} more; nearest_shelters have room"),
+        extensions,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Checkout {
+    #[schema(value_type = String, format = Uuid)]
+    pub stay_id: Uuid,
+    pub occupancy: i32,
+    pub capacity: i32,
+}
+
+pub enum Leaving<'a> {
+    Token(&'a str),
+    Stay(Uuid),
+}
+
+/// Ends a stay at this shelter and gives its place back, atomically.
+pub async fn checkout(
+    ctx: &Ctx,
+    p: &Principal,
+    shelter: Uuid,
+    who: Leaving<'_>,
+    reason: CheckoutReason,
+    transferred_to: Option<Uuid>,
+) -> Result<Checkout> {
+    authz::ensure_at_shelter(p, shelter)?;
+    let resident = match who {
+        Leaving::Token(t) => Some(scanned(ctx, t).await?.resident_internal),
+        Leaving::Stay(_) => None,
+    };
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let row = shelters::get_in(&mut tx, shelter, local_day_start(now))
+        .await?
+        .ok_or(ServiceError::NotFound("shelter"))?;
+    let to = match transferred_to {
+        Some(t) if reason == CheckoutReason::Transferred => Some(
+            shelters::internal_id(&mut tx, t)
+                .await?
+                .ok_or(ServiceError::NotFound("shelter transferred to"))?,
+        ),
+        _ => None,
+    };
+    let stay = match (who, resident) {
+        (Leaving::Stay(id), _) => shelters::open_stay_by_id(&mut tx, id).await?,
+        (_, Some(r)) => shelters::open_stay_of(&mut tx, r).await?,
+        _ => None,
+    };
+    let not_here = || ServiceError::Conflict {
+        code: "not_sheltered_here",
+        detail: "this resident has no open stay at this shelter".into(),
+    };
+    let stay = stay
+        .filter(|s| s.shelter_internal == row.id)
+        .ok_or_else(not_here)?;
+    if !shelters::close_stay(
+        &mut tx,
+        stay.stay_internal,
+        reason.as_str(),
+        to,
+        &p.actor(),
+        now,
+    )
+    .await?
+    {
+        return Err(not_here());
+    }
+    shelters::free_place(&mut tx, row.id).await?;
+    let resident_public = residents::public_id_of(&mut tx, stay.resident_id).await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "shelter.checkout")
+            .subject(format!("resident:{resident_public}"))
+            .after(
+                json!({"shelter": shelter, "stay": stay.stay_id, "reason": reason.as_str(),
+                          "transferred_to": transferred_to}),
+            ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let after = get(ctx, p, shelter).await?;
+    Ok(Checkout {
+        stay_id: stay.stay_id,
+        occupancy: after.occupancy,
+        capacity: after.capacity,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OccupantView {
+    #[schema(value_type = String, format = Uuid)]
+    pub stay_id: Uuid,
+    #[schema(value_type = String, format = Uuid)]
+    pub resident_id: Uuid,
+    /// Masked name and last four ID characters, to compare with the ID card.
+    pub display_name: String,
+    pub needs: Vec<Need>,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Occupants {
+    pub occupants: Vec<OccupantView>,
+    /// Pass as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<i64>,
+}
+
+pub async fn occupants(
+    ctx: &Ctx,
+    p: &Principal,
+    shelter: Uuid,
+    after: i64,
+    limit: i64,
+) -> Result<Occupants> {
+    authz::ensure_at_shelter(p, shelter)?;
+    let limit = limit.clamp(1, 1000);
+    let internal = shelters::internal_id_of(&ctx.db, shelter)
+        .await?
+        .ok_or(ServiceError::NotFound("shelter"))?;
+    let rows = shelters::occupants(&ctx.db, internal, after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let next = if more {
+        rows.last().map(|(id, _)| *id)
+    } else {
+        None
+    };
+    Ok(Occupants {
+        occupants: rows
+            .into_iter()
+            .map(|(_, o)| OccupantView {
+                stay_id: o.stay_id,
+                resident_id: o.resident_id,
+                display_name: crate::domain::resident::display_text(&o.name, &o.id_last4),
+                needs: o.needs.0,
+                since: o.since,
+            })
+            .collect(),
+        next,
+    })
+}
