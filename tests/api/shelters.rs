@@ -606,3 +606,48 @@ async fn limits_hold_through_two_servers_on_one_database() {
     assert_eq!(given.iter().filter(|r| r.status() == 201).count(), 5);
     assert!(first.audit_verify().await["ok"].as_bool().unwrap());
 }
+
+/// The desk photographs the code instead of reading its text: the same admission.
+#[tokio::test]
+async fn a_photo_of_the_code_admits_like_its_text() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let s = shelter(&app, &official, "A", 30.2, 120.3, 5).await;
+    let (_, resident) = app.registered().await;
+    let png = app
+        .get("/v1/residents/me/code?format=png", &resident)
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "image",
+            reqwest::multipart::Part::bytes(png)
+                .file_name("code.png")
+                .mime_str("image/png")
+                .unwrap(),
+        )
+        .text("idempotency_key", "photo-1");
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/shelters/{s}/checkins")))
+        .bearer_auth(&official)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    assert_eq!(shelter_view(&app, &official, &s).await["occupancy"], 1);
+    let blank = reqwest::multipart::Form::new().text("idempotency_key", "photo-2");
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/shelters/{s}/checkins")))
+        .bearer_auth(&official)
+        .multipart(blank)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "missing_image").await;
+}
