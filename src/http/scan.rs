@@ -57,14 +57,15 @@ pub async fn read<T: DeserializeOwned>(
             }
             body.extend_from_slice(&chunk);
         }
-        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                without_values(&e.to_string()),
-            )
-        })?;
-        return parse_form(v);
+        // Straight into the form (no intermediate JSON value): this is the scan's hot path.
+        return serde_json::from_slice(&body).map_err(|e| {
+            let msg = without_values(&e.to_string());
+            if e.is_data() {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", msg)
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", msg)
+            }
+        });
     }
     if !ct.starts_with("multipart/form-data") {
         return Err(ApiError::new(

@@ -89,3 +89,31 @@ impl From<sqlx::Error> for ServiceError {
 }
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// Claims an idempotency key inside `tx` for a request identified by `parts`: `Some` with
+/// the first answer when this is a retry, `None` to go ahead (then store the answer with
+/// `store::idempotency::complete` before committing).
+pub(crate) async fn replayed<T: serde::de::DeserializeOwned>(
+    tx: &mut crate::store::Tx,
+    scope: &str,
+    key: &str,
+    parts: &[&[u8]],
+    now: DateTime<Utc>,
+) -> Result<Option<T>> {
+    use crate::store::idempotency::{Claim, claim};
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        // Length-prefixed, so that no two different part lists hash alike.
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    let hash: [u8; 32] = h.finalize().into();
+    match claim(tx, scope, key, &hash, now).await? {
+        Claim::New => Ok(None),
+        Claim::Mismatch => Err(ServiceError::IdempotencyKeyReused),
+        Claim::Replay { body, .. } => serde_json::from_str(&body)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string()).into()),
+    }
+}

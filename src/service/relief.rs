@@ -7,7 +7,6 @@ use crate::store::{self, audit, idempotency, relief, shelters};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -113,22 +112,18 @@ pub async fn give(ctx: &Ctx, p: &Principal, shelter: Uuid, req: &GiveRequest<'_>
     let mut tx = ctx.db.begin().await?;
     let scope = format!("relief:{shelter}");
     if let Some(key) = req.idempotency_key {
-        let mut h = Sha256::new();
-        h.update(s.resident_id.as_bytes());
-        h.update(req.item.as_bytes());
-        h.update(n.to_be_bytes());
-        let h: [u8; 32] = h.finalize().into();
-        match idempotency::claim(&mut tx, &scope, key, &h, now).await? {
-            idempotency::Claim::New => {}
-            idempotency::Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
-            idempotency::Claim::Replay { body, .. } => {
-                return serde_json::from_str(&body)
-                    .map_err(|e| store::StoreError::Corrupt(e.to_string()).into());
-            }
+        let parts: [&[u8]; 3] = [
+            s.resident_id.as_bytes(),
+            req.item.as_bytes(),
+            &n.to_be_bytes(),
+        ];
+        if let Some(first) = super::replayed(&mut tx, &scope, key, &parts, now).await? {
+            return Ok(first);
         }
     }
-    let shelter_id = shelters::internal_id(&mut tx, shelter)
+    let shelter_id = shelters::locate(&mut tx, shelter)
         .await?
+        .map(|r| r.id)
         .ok_or(ServiceError::NotFound("shelter"))?;
     let item = relief::item_in(&mut tx, req.item)
         .await?

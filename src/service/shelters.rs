@@ -10,7 +10,6 @@ use crate::store::{self, audit, idempotency, residents, shelters};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -155,7 +154,7 @@ pub async fn patch(
     let ch = ShelterPatch::parse(form)?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
-    let before = shelters::get_in(&mut tx, id, local_day_start(now))
+    let before = shelters::locate(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("shelter"))?;
     authz::ensure_resident_in_jurisdiction(
@@ -233,15 +232,6 @@ pub struct CheckinRequest<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
-fn hash_request(parts: &[&str]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    h.finalize().into()
-}
-
 /// Admits the holder of a code (and, when asked, their dependents) in one transaction: one
 /// open stay each (the partial unique index decides) and the places taken by one conditional
 /// update. Nothing is written unless everyone gets in.
@@ -258,20 +248,15 @@ pub async fn checkin(
     let mut tx = ctx.db.begin().await?;
     let scope = format!("checkin:{shelter}");
     if let Some(key) = req.idempotency_key {
-        let h = hash_request(&[
-            &s.resident_id.to_string(),
-            if req.include_dependents { "1" } else { "0" },
-        ]);
-        match idempotency::claim(&mut tx, &scope, key, &h, now).await? {
-            idempotency::Claim::New => {}
-            idempotency::Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
-            idempotency::Claim::Replay { body, .. } => {
-                return serde_json::from_str(&body)
-                    .map_err(|e| store::StoreError::Corrupt(e.to_string()).into());
-            }
+        let parts: [&[u8]; 2] = [
+            s.resident_id.as_bytes(),
+            &[u8::from(req.include_dependents)],
+        ];
+        if let Some(first) = super::replayed(&mut tx, &scope, key, &parts, now).await? {
+            return Ok(first);
         }
     }
-    let row = shelters::get_in(&mut tx, shelter, local_day_start(now))
+    let row = shelters::locate(&mut tx, shelter)
         .await?
         .ok_or(ServiceError::NotFound("shelter"))?;
 
@@ -381,7 +366,7 @@ async fn already_sheltered(tx: &mut store::Tx, resident: i64) -> Result<ServiceE
 
 async fn shelter_full(
     tx: &mut store::Tx,
-    row: &shelters::ShelterRow,
+    row: &shelters::ShelterRef,
     wanted: i32,
 ) -> Result<ServiceError> {
     let nearest: Vec<serde_json::Value> =
@@ -438,13 +423,14 @@ pub async fn checkout(
     };
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
-    let row = shelters::get_in(&mut tx, shelter, local_day_start(now))
+    let row = shelters::locate(&mut tx, shelter)
         .await?
         .ok_or(ServiceError::NotFound("shelter"))?;
     let to = match transferred_to {
         Some(t) if reason == CheckoutReason::Transferred => Some(
-            shelters::internal_id(&mut tx, t)
+            shelters::locate(&mut tx, t)
                 .await?
+                .map(|r| r.id)
                 .ok_or(ServiceError::NotFound("shelter transferred to"))?,
         ),
         _ => None,
@@ -473,7 +459,9 @@ pub async fn checkout(
     {
         return Err(not_here());
     }
-    shelters::free_place(&mut tx, row.id).await?;
+    let (occupancy, capacity) = shelters::free_place(&mut tx, row.id)
+        .await?
+        .unwrap_or((0, row.capacity));
     let resident_public = residents::public_id_of(&mut tx, stay.resident_id).await?;
     audit::append(
         &mut tx,
@@ -487,11 +475,10 @@ pub async fn checkout(
     )
     .await?;
     tx.commit().await?;
-    let after = get(ctx, p, shelter).await?;
     Ok(Checkout {
         stay_id: stay.stay_id,
-        occupancy: after.occupancy,
-        capacity: after.capacity,
+        occupancy,
+        capacity,
     })
 }
 

@@ -76,17 +76,23 @@ pub async fn get(db: &Db, public_id: Uuid, day_start: DateTime<Utc>) -> Result<O
         .await?))
 }
 
-pub async fn get_in(
-    tx: &mut Tx,
-    public_id: Uuid,
-    day_start: DateTime<Utc>,
-) -> Result<Option<ShelterRow>> {
-    let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE s.public_id = $2"));
-    Ok(on_tx!(tx, |c| sqlx::query_as(sql)
-        .bind(day_start)
-        .bind(public_id)
-        .fetch_optional(c)
-        .await?))
+/// What a desk action needs to know of a shelter: no counts, so it stays cheap.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ShelterRef {
+    pub id: i64,
+    pub lat: f64,
+    pub lon: f64,
+    pub capacity: i32,
+    pub status: String,
+}
+
+pub async fn locate(tx: &mut Tx, public_id: Uuid) -> Result<Option<ShelterRef>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, lat, lon, capacity, status FROM shelters WHERE public_id = $1"
+    )
+    .bind(public_id)
+    .fetch_optional(c)
+    .await?))
 }
 
 pub struct ShelterChange<'a> {
@@ -136,16 +142,16 @@ pub async fn take_places(tx: &mut Tx, shelter_id: i64, n: i32) -> Result<Option<
     }))
 }
 
-/// Gives back one place (a check-out).
-pub async fn free_place(tx: &mut Tx, shelter_id: i64) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE shelters SET occupancy = occupancy - 1 WHERE id = $1 AND occupancy > 0"
+/// Gives back one place (a check-out): the occupancy and capacity after, `None` if the
+/// shelter was already empty.
+pub async fn free_place(tx: &mut Tx, shelter_id: i64) -> Result<Option<(i32, i32)>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
+        "UPDATE shelters SET occupancy = occupancy - 1 WHERE id = $1 AND occupancy > 0 \
+         RETURNING occupancy, capacity"
     )
     .bind(shelter_id)
-    .execute(c)
-    .await
-    .map(|_| ())?);
-    Ok(())
+    .fetch_optional(c)
+    .await?))
 }
 
 pub struct NewStay<'a> {
@@ -298,15 +304,6 @@ pub async fn nearest_with_room(
 }
 
 /// A shelter's id inside the database.
-pub async fn internal_id(tx: &mut Tx, public_id: Uuid) -> Result<Option<i64>> {
-    Ok(on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT id FROM shelters WHERE public_id = $1"
-    )
-    .bind(public_id)
-    .fetch_optional(c)
-    .await?))
-}
-
 pub async fn internal_id_of(db: &Db, public_id: Uuid) -> Result<Option<i64>> {
     Ok(on_db!(db, |c| sqlx::query_scalar(
         "SELECT id FROM shelters WHERE public_id = $1"

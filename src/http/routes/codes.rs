@@ -7,7 +7,6 @@ use crate::service::{Ctx, Principal};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -171,51 +170,6 @@ static PHOTO_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::Laz
 });
 const PHOTO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The token in a multipart photo upload (field `image`), for every endpoint that scans.
-pub(crate) async fn photo_token(mut form: actix_multipart::Multipart) -> Result<String, ApiError> {
-    let mut image = Vec::new();
-    let mut found = false;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "the multipart body could not be read",
-            )
-        })?;
-        if field.name() != Some("image") {
-            continue;
-        }
-        found = true;
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    "the upload was interrupted",
-                )
-            })?;
-            if image.len() + chunk.len() > crate::http::UPLOAD_LIMIT {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "images are limited to 10 MiB",
-                ));
-            }
-            image.extend_from_slice(&chunk);
-        }
-        break;
-    }
-    if !found {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "missing_image",
-            "send the photo in a field named image",
-        ));
-    }
-    decode_photo(image).await
-}
-
 /// Reads the code in a photo: 422 `unreadable_image` or `no_qr_found` when it cannot.
 pub(crate) async fn decode_photo(image: Vec<u8>) -> Result<String, ApiError> {
     // Decoding a photo takes tens of milliseconds of CPU: off the async workers, and at most
@@ -259,50 +213,9 @@ pub async fn verify(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Refused before a photo is read: decoding is the expensive part.
     crate::service::authz::authorize(&p, crate::service::Action::Verify)?;
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let token = if ct.starts_with("multipart/form-data") {
-        photo_token(actix_multipart::Multipart::new(req.headers(), payload)).await?
-    } else if ct.starts_with("application/json") {
-        let mut body = web::BytesMut::new();
-        let mut payload = payload;
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    "the body could not be read",
-                )
-            })?;
-            if body.len() + chunk.len() > crate::http::JSON_LIMIT {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the JSON body is over the limit",
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let form: VerifyForm = serde_json::from_slice(&body).map_err(|e| {
-            let msg = crate::http::errors::without_values(&e.to_string());
-            if e.is_data() {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", msg)
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", msg)
-            }
-        })?;
-        form.token
-    } else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send JSON {token} or a multipart photo",
-        ));
-    };
+    let form: VerifyForm = crate::http::scan::read(&req, payload).await?;
+    let token = form.token;
     Ok(HttpResponse::Ok().json(codes::verify(&ctx, &p, &token).await?))
 }

@@ -124,6 +124,7 @@ pub async fn checkin(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Checked again by the service; here it refuses before a photo is read and decoded.
     crate::service::authz::ensure_at_shelter(&p, *id)?;
     let form: CheckinForm = scan::read(&req, payload).await?;
     let key = idempotency_key(form.idempotency_key.as_deref(), req.headers())?;
