@@ -101,6 +101,14 @@ enum DevCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Sign phone codes for the first COUNT registered residents, one token per line (for
+    /// load tests that need many distinct codes).
+    IssueCodes {
+        #[arg(long)]
+        count: i64,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -159,6 +167,9 @@ fn main() -> anyhow::Result<()> {
             Command::Import {
                 command: ImportCommand::Residents { file },
             } => import(settings, file).await,
+            Command::Dev {
+                command: DevCommand::IssueCodes { count, out },
+            } => issue_codes(settings, count, out).await,
             Command::Dev { .. } | Command::Keys { .. } | Command::Verify { .. } => {
                 unreachable!("handled before the runtime starts")
             }
@@ -186,6 +197,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     app.run_until_stopped().await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn issue_codes(settings: Settings, count: i64, out: PathBuf) -> anyhow::Result<()> {
+    use std::io::Write;
+    let ctx = startup::context(&settings).await?;
+    let issued = safecode::service::codes::for_first_residents(&ctx, count)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let f =
+        std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    for i in &issued {
+        writeln!(w, "{}", i.token)?;
+    }
+    w.flush()?;
+    eprintln!("wrote {} codes to {}", issued.len(), out.display());
     Ok(())
 }
 

@@ -96,6 +96,16 @@ pub async fn for_resident(
     issue_for(ctx, &r, lifetime).await
 }
 
+/// Phone codes for the first `count` residents, for the operator on the server host (load
+/// tests, bulk runs): no principal, since whoever runs it already holds the database and keys.
+pub async fn for_first_residents(ctx: &Ctx, count: i64) -> Result<Vec<Issued>> {
+    let mut out = Vec::new();
+    for r in residents::first(&ctx.db, count).await? {
+        out.push(issue_for(ctx, &r, PHONE_LIFETIME).await?);
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VerifiedResident {
     #[schema(value_type = String, format = Uuid)]

@@ -237,3 +237,11 @@ pub async fn public_id_of(tx: &mut Tx, id: i64) -> Result<Uuid> {
     .fetch_one(c)
     .await?))
 }
+
+/// The first `limit` residents in registration order.
+pub async fn first(db: &Db, limit: i64) -> Result<Vec<ResidentRecord>> {
+    let sql = sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY r.id LIMIT $1"));
+    Ok(on_db!(db, |c| {
+        sqlx::query_as(sql).bind(limit).fetch_all(c).await?
+    }))
+}

@@ -390,3 +390,61 @@ impl TestApp {
         PathBuf::from(env!("CARGO_BIN_EXE_safecode"))
     }
 }
+
+/// `safecode serve` as its own operating-system process on `app`'s database and keys folder,
+/// listening on a port of its choosing; killed when dropped.
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl ServeProcess {
+    pub fn start(app: &TestApp) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(TestApp::binary())
+            .arg("serve")
+            .env("DATABASE_URL", app.settings.database_url.as_str())
+            .env("SAFECODE_KEYS_DIR", &app.settings.keys_dir)
+            .env("SAFECODE_BIND", "127.0.0.1:0")
+            .env("SAFECODE_WORKERS", "2")
+            .env("SAFECODE_MAX_DB_CONNECTIONS", "5")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start safecode serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads the announced address, then keeps draining so the server never blocks on a
+        // full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on ").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let url = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(url.to_owned());
+                } else if tx.is_none() {
+                    eprintln!("[serve] {line}");
+                }
+            }
+        });
+        let address = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("safecode serve announces where it listens");
+        ServeProcess { child, address }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -578,26 +578,68 @@ async fn a_retried_distribution_is_given_once_and_household_quotas_are_shared() 
     .await;
 }
 
-/// Two server processes on one database (each its own pool and caches), 64 concurrent
-/// admissions to a shelter of 10 split between them: exactly 10 get in. Then one quota
-/// hammered through both.
+/// Two `safecode serve` processes on one database (each its own pool and caches), 64
+/// concurrent admissions to a shelter of 10 split between them: exactly 10 get in. Then one
+/// quota hammered through both. The codes come from `safecode dev issue-codes`.
 #[tokio::test]
-async fn limits_hold_through_two_servers_on_one_database() {
-    let first = spawn_app().await;
-    let second = another_server(&first).await;
-    let official = first.official().await;
-    let s = shelter(&first, &official, "A", 30.2, 120.3, 10).await;
-    let tokens = codes(&first, 64).await;
-    let answers = join_all(tokens.iter().enumerate().map(|(i, t)| {
-        let app = if i % 2 == 0 { &first } else { &second };
-        checkin(app, &official, &s, json!({"token": t}))
-    }))
+async fn limits_hold_through_two_server_processes_on_one_database() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let s = shelter(&app, &official, "A", 30.2, 120.3, 10).await;
+    for _ in 0..64 {
+        app.registered().await;
+    }
+    let file = app.dir.path().join("codes.txt");
+    let out = std::process::Command::new(TestApp::binary())
+        .args(["dev", "issue-codes", "--count", "64", "--out"])
+        .arg(&file)
+        .env("DATABASE_URL", app.settings.database_url.as_str())
+        .env("SAFECODE_KEYS_DIR", &app.settings.keys_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tokens: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(tokens.len(), 64);
+    assert_eq!(
+        tokens
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        64
+    );
+
+    let servers = [ServeProcess::start(&app), ServeProcess::start(&app)];
+    let post = |i: usize, path: String, body: Value| {
+        app.client
+            .post(servers[i % 2].url(&path))
+            .bearer_auth(&official)
+            .json(&body)
+            .send()
+    };
+    let answers = join_all(
+        tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| post(i, format!("/v1/shelters/{s}/checkins"), json!({"token": t}))),
+    )
     .await;
-    let ok = answers.iter().filter(|r| r.status() == 201).count();
-    let full = answers.iter().filter(|r| r.status() == 409).count();
-    assert_eq!((ok, full), (10, 54));
-    assert_eq!(shelter_view(&second, &official, &s).await["occupancy"], 10);
-    let occupants: Value = second
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let ok = statuses.iter().filter(|&&c| c == 201).count();
+    let full = statuses.iter().filter(|&&c| c == 409).count();
+    assert_eq!((ok, full), (10, 54), "{statuses:?}");
+    assert_eq!(shelter_view(&app, &official, &s).await["occupancy"], 10);
+    let occupants: Value = app
         .get(&format!("/v1/shelters/{s}/occupants"), &official)
         .await
         .json()
@@ -605,17 +647,29 @@ async fn limits_hold_through_two_servers_on_one_database() {
         .unwrap();
     assert_eq!(occupants["occupants"].as_array().unwrap().len(), 10);
 
-    let water = item(&first, &official, 5, "person").await;
-    let token = &tokens[0];
-    let path = format!("/v1/shelters/{s}/distributions");
-    let body = json!({"token": token, "item_id": water, "quantity": 1});
-    let given = join_all((0..32).map(|i| {
-        let app = if i % 2 == 0 { &first } else { &second };
-        app.post(&path, &official, &body)
-    }))
-    .await;
-    assert_eq!(given.iter().filter(|r| r.status() == 201).count(), 5);
-    assert!(first.audit_verify().await["ok"].as_bool().unwrap());
+    let water = item(&app, &official, 5, "person").await;
+    let body = json!({"token": tokens[0], "item_id": water, "quantity": 1});
+    let given =
+        join_all((0..32).map(|i| post(i, format!("/v1/shelters/{s}/distributions"), body.clone())))
+            .await;
+    let statuses: Vec<u16> = given
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 201).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|&&c| c == 409).count(), 27);
+    let report: Value = app
+        .get(&format!("/v1/shelters/{s}/distributions"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["distributions"].as_array().unwrap().len(), 5);
+    assert!(app.audit_verify().await["ok"].as_bool().unwrap());
 }
 
 /// The desk photographs the code instead of reading its text: the same admission.
