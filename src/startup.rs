@@ -35,6 +35,7 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
     let id_key = IdHashKey::load_or_create(&settings.keys_dir)?;
     let keys = crate::keys::signing::Keyring::open(&settings.keys_dir)?;
     let ctx = Ctx {
+        admissions: crate::service::admissions::AdmissionWriter::start(db.clone()),
         db,
         id_key,
         keys,

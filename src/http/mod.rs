@@ -40,6 +40,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PayloadConfig::default().limit(UPLOAD_LIMIT))
     .app_data(web::QueryConfig::default().error_handler(errors::query_error))
     .app_data(web::PathConfig::default().error_handler(errors::path_error))
+    // The shelter-door paths first: routes are tried in order, and each path with a
+    // parameter before a match costs a regular-expression match on the busiest requests.
+    .service(web::resource("/v1/verify").route(web::post().to(routes::codes::verify)))
+    .service(
+        web::resource("/v1/shelters/{id}/checkins")
+            .route(web::post().to(routes::shelters::checkin)),
+    )
+    .service(
+        web::resource("/v1/shelters/{id}/checkouts")
+            .route(web::post().to(routes::shelters::checkout)),
+    )
+    .service(
+        web::resource("/v1/shelters/{id}/distributions")
+            .route(web::get().to(routes::shelters::distributions))
+            .route(web::post().to(routes::shelters::give)),
+    )
     .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
     .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
@@ -112,7 +128,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/appeals").route(web::get().to(appeals::list)))
     .service(web::resource("/v1/appeals/{id}/decision").route(web::post().to(appeals::decide)))
     .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
-    .service(web::resource("/v1/verify").route(web::post().to(routes::codes::verify)))
     .service(web::resource("/v1/keys/rotate").route(web::post().to(routes::keys::rotate)))
     .service(web::resource("/v1/users").route(web::post().to(users::create)))
     .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))
@@ -130,21 +145,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(routes::shelters::patch)),
     )
     .service(
-        web::resource("/v1/shelters/{id}/checkins")
-            .route(web::post().to(routes::shelters::checkin)),
-    )
-    .service(
-        web::resource("/v1/shelters/{id}/checkouts")
-            .route(web::post().to(routes::shelters::checkout)),
-    )
-    .service(
         web::resource("/v1/shelters/{id}/occupants")
             .route(web::get().to(routes::shelters::occupants)),
-    )
-    .service(
-        web::resource("/v1/shelters/{id}/distributions")
-            .route(web::get().to(routes::shelters::distributions))
-            .route(web::post().to(routes::shelters::give)),
     )
     .service(
         web::resource("/v1/relief-items")

@@ -1,5 +1,6 @@
 //! Use cases: transactions, authorisation decisions, audit entries. One module per area.
 
+pub mod admissions;
 pub mod appeals;
 pub mod audit;
 pub mod authz;
@@ -40,6 +41,8 @@ pub struct Ctx {
     pub approval_threshold: i64,
     /// Bearer token → principal, for a moment (see `principal_cache`).
     pub principals: principal_cache::PrincipalCache,
+    /// Queues admissions for this process's batching writer.
+    pub admissions: admissions::AdmissionWriter,
 }
 
 impl Ctx {
@@ -90,6 +93,18 @@ impl From<sqlx::Error> for ServiceError {
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
+/// What identifies a request under an idempotency key: a hash of `parts`, length-prefixed so
+/// that no two different part lists hash alike.
+pub(crate) fn request_hash(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 /// Claims an idempotency key inside `tx` for a request identified by `parts`: `Some` with
 /// the first answer when this is a retry, `None` to go ahead (then store the answer with
 /// `store::idempotency::complete` before committing).
@@ -100,16 +115,19 @@ pub(crate) async fn replayed<T: serde::de::DeserializeOwned>(
     parts: &[&[u8]],
     now: DateTime<Utc>,
 ) -> Result<Option<T>> {
+    replayed_hash(tx, scope, key, &request_hash(parts), now).await
+}
+
+/// [`replayed`] for a request hashed beforehand.
+pub(crate) async fn replayed_hash<T: serde::de::DeserializeOwned>(
+    tx: &mut crate::store::Tx,
+    scope: &str,
+    key: &str,
+    hash: &[u8; 32],
+    now: DateTime<Utc>,
+) -> Result<Option<T>> {
     use crate::store::idempotency::{Claim, claim};
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for p in parts {
-        // Length-prefixed, so that no two different part lists hash alike.
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    let hash: [u8; 32] = h.finalize().into();
-    match claim(tx, scope, key, &hash, now).await? {
+    match claim(tx, scope, key, hash, now).await? {
         Claim::New => Ok(None),
         Claim::Mismatch => Err(ServiceError::IdempotencyKeyReused),
         Claim::Replay { body, .. } => serde_json::from_str(&body)

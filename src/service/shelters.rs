@@ -1,12 +1,13 @@
 //! Shelters: open them, find the nearest with room, admit by scanning a code, check out.
 
+use super::admissions::{Member, Plan};
 use super::codes::{Scanned, scan};
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::shelter::{
     CheckoutReason, NewShelter, ShelterForm, ShelterPatch, ShelterPatchForm, local_day_start,
 };
 use crate::domain::{AuditDraft, Colour, Location, Need};
-use crate::store::{self, audit, idempotency, residents, shelters};
+use crate::store::{self, audit, residents, shelters};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -232,7 +233,8 @@ pub struct CheckinRequest<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
-/// Admits the holder of a code (and, when asked, their dependents) in one transaction: one
+/// Admits the holder of a code (and, when asked, their dependents): checked here, then
+/// written by the process's admission writer (see `admissions`) in one transaction with one
 /// open stay each (the partial unique index decides) and the places taken by one conditional
 /// update. Nothing is written unless everyone gets in.
 pub async fn checkin(
@@ -245,111 +247,58 @@ pub async fn checkin(
     let s = scanned(ctx, req.token).await?;
     let now = ctx.now();
     let rules = super::colour::active_rules(ctx).await?;
-    let mut tx = ctx.db.begin().await?;
-    let scope = format!("checkin:{shelter}");
-    if let Some(key) = req.idempotency_key {
+    let row = ctx
+        .admissions
+        .shelter(&ctx.db, shelter)
+        .await?
+        .ok_or(ServiceError::NotFound("shelter"))?;
+    let mut facts = vec![(s.resident_internal, s.resident_id, s.facts.clone())];
+    if req.include_dependents {
+        for d in residents::dependents(&ctx.db, s.resident_internal).await? {
+            if let Some(f) = super::colour::facts_of(ctx, d.id, now).await? {
+                facts.push((d.id, d.public_id, f));
+            }
+        }
+    }
+    let members = facts
+        .into_iter()
+        .map(|(internal, public, facts)| {
+            let before = rules.colour(&facts);
+            let needs = facts.needs.clone();
+            let mut sheltered = facts;
+            sheltered.sheltered = true;
+            Member {
+                internal,
+                public,
+                before,
+                after: rules.colour(&sheltered),
+                needs,
+            }
+        })
+        .collect();
+    let idempotency = req.idempotency_key.map(|key| {
         let parts: [&[u8]; 2] = [
             s.resident_id.as_bytes(),
             &[u8::from(req.include_dependents)],
         ];
-        if let Some(first) = super::replayed(&mut tx, &scope, key, &parts, now).await? {
-            return Ok(first);
-        }
-    }
-    let row = shelters::locate(&mut tx, shelter)
-        .await?
-        .ok_or(ServiceError::NotFound("shelter"))?;
-
-    // Everyone to admit: the scanned resident first, then their dependents.
-    let mut members: Vec<(i64, Uuid, crate::rules::Facts)> =
-        vec![(s.resident_internal, s.resident_id, s.facts.clone())];
-    if req.include_dependents {
-        for d in residents::dependents(&ctx.db, s.resident_internal).await? {
-            if let Some(f) = super::colour::facts_of(ctx, d.id, now).await? {
-                members.push((d.id, d.public_id, f));
-            }
-        }
-    }
-    let mut admitted = Vec::new();
-    for (internal, public, facts) in &members {
-        let stay_id = Uuid::new_v4();
-        let colour_then = rules.colour(facts);
-        let opened = shelters::open_stay(
-            &mut tx,
-            &shelters::NewStay {
-                public_id: stay_id,
-                shelter_id: row.id,
-                resident_id: *internal,
-                colour_at_entry: colour_then.code() as i32,
-                by: &p.actor(),
-            },
-            now,
+        (
+            format!("checkin:{shelter}"),
+            key.to_owned(),
+            super::request_hash(&parts),
         )
-        .await?;
-        if !opened {
-            return Err(already_sheltered(&mut tx, *internal).await?);
-        }
-        let mut sheltered = facts.clone();
-        sheltered.sheltered = true;
-        admitted.push((
-            *public,
-            stay_id,
-            colour_then,
-            rules.colour(&sheltered),
-            facts.needs.clone(),
-        ));
-    }
-    let n = admitted.len() as i32;
-    let Some((occupancy, capacity)) = shelters::take_places(&mut tx, row.id, n).await? else {
-        return Err(if row.status == "closed" {
-            ServiceError::Conflict {
-                code: "shelter_closed",
-                detail: "this shelter is closed".into(),
-            }
-        } else {
-            shelter_full(&mut tx, &row, n).await?
-        });
-    };
-    for (public, stay_id, before, after, _) in &admitted {
-        audit::append(
-            &mut tx,
-            &AuditDraft::new(p.actor(), "shelter.checkin")
-                .subject(format!("resident:{public}"))
-                .before(json!({"colour": before}))
-                .after(json!({"colour": after, "shelter": shelter, "stay": stay_id})),
-            now,
-        )
-        .await?;
-    }
-    let mut members = admitted
-        .into_iter()
-        .map(|(resident_id, stay_id, _, colour, needs)| AdmittedMember {
-            resident_id,
-            stay_id,
-            colour,
-            needs,
-        });
-    let head = members
-        .next()
-        .ok_or_else(|| store::StoreError::Corrupt("an admission without a resident".into()))?;
-    let answer = Admission {
-        stay_id: head.stay_id,
-        occupancy,
-        capacity,
-        colour: head.colour,
-        needs: head.needs,
-        dependents: members.collect(),
-    };
-    if let Some(key) = req.idempotency_key {
-        let body = serde_json::to_string(&answer)
-            .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
-        idempotency::complete(&mut tx, &scope, key, 201, &body).await?;
-    }
-    tx.commit().await?;
-    Ok(answer)
+    });
+    ctx.admissions
+        .admit(Plan {
+            shelter: row,
+            shelter_public: shelter,
+            actor: p.actor(),
+            members,
+            idempotency,
+        })
+        .await
 }
 
-async fn already_sheltered(tx: &mut store::Tx, resident: i64) -> Result<ServiceError> {
+pub(super) async fn already_sheltered(tx: &mut store::Tx, resident: i64) -> Result<ServiceError> {
     let mut extensions = serde_json::Map::new();
     if let Some(st) = shelters::open_stay_of(tx, resident).await? {
         extensions.insert(
@@ -364,7 +313,7 @@ async fn already_sheltered(tx: &mut store::Tx, resident: i64) -> Result<ServiceE
     })
 }
 
-async fn shelter_full(
+pub(super) async fn shelter_full(
     tx: &mut store::Tx,
     row: &shelters::ShelterRef,
     wanted: i32,

@@ -46,6 +46,57 @@ pub async fn append(tx: &mut Tx, draft: &AuditDraft, now: DateTime<Utc>) -> Resu
     })
 }
 
+/// Appends several entries with three statements whatever their number: the head moves by
+/// all of them at once, the records are inserted in one multi-row INSERT (per 500), the head
+/// takes the last hash. What a batch of admissions writes.
+pub async fn append_many(tx: &mut Tx, drafts: &[AuditDraft], now: DateTime<Utc>) -> Result<()> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let k = drafts.len() as i64;
+    on_tx!(tx, |c| {
+        let head =
+            sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
+                .bind(k)
+                .fetch_one(&mut *c)
+                .await?;
+        let last: i64 = head.try_get("seq")?;
+        let prev: Vec<u8> = head.try_get("hash")?;
+        let mut prev = ChainHash::from_slice(&prev)
+            .ok_or_else(|| StoreError::Corrupt("audit_head.hash is not 32 bytes".into()))?;
+        let mut rows = Vec::with_capacity(drafts.len());
+        for (i, d) in drafts.iter().enumerate() {
+            let record = AuditRecord::from_draft(last - k + 1 + i as i64, now, d);
+            let hash = record.chain_hash(&prev);
+            rows.push((record, prev, hash));
+            prev = hash;
+        }
+        for chunk in rows.chunks(500) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_log (seq, at, actor, action, subject, before, after, reason, prev_hash, hash) ",
+            );
+            q.push_values(chunk, |mut b, (r, p, h)| {
+                b.push_bind(r.seq)
+                    .push_bind(r.at)
+                    .push_bind(r.actor.clone())
+                    .push_bind(r.action.clone())
+                    .push_bind(r.subject.clone())
+                    .push_bind(r.before.clone())
+                    .push_bind(r.after.clone())
+                    .push_bind(r.reason.clone())
+                    .push_bind(p.0.to_vec())
+                    .push_bind(h.0.to_vec());
+            });
+            q.build().execute(&mut *c).await?;
+        }
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&prev.0[..])
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    })
+}
+
 /// Takes the chain's lock without appending yet. A transaction that reads many rows and then
 /// writes (zone membership) takes it first, so that no registration commits in between
 /// unseen; every writer of colour-moving facts queues on it.

@@ -70,3 +70,16 @@ pub async fn complete(tx: &mut Tx, scope: &str, key: &str, status: u16, body: &s
     });
     Ok(())
 }
+
+/// Gives back a key claimed earlier in this transaction by a request that was then refused,
+/// so that a retry is judged afresh (as if the transaction had rolled back).
+pub async fn release(tx: &mut Tx, scope: &str, key: &str) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query("DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND status IS NULL")
+            .bind(scope)
+            .bind(key)
+            .execute(c)
+            .await?;
+    });
+    Ok(())
+}

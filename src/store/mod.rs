@@ -80,6 +80,9 @@ pub enum StoreError {
     Folder(std::io::Error),
     #[error("stored data is not what this version expects: {0}")]
     Corrupt(String),
+    /// A task that writes for this process is not running (shutting down).
+    #[error("{0} has stopped")]
+    Stopped(&'static str),
 }
 
 impl StoreError {
@@ -89,7 +92,7 @@ impl StoreError {
             self,
             StoreError::Db(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            )
+            ) | StoreError::Stopped(_)
         )
     }
 }
@@ -122,16 +125,20 @@ impl Db {
                 {
                     std::fs::create_dir_all(dir).map_err(StoreError::Folder)?;
                 }
+                // The writer does not checkpoint the WAL itself (SQLite would, inside the
+                // commit that crosses 1000 pages, with an fsync, while every other write
+                // waits); a task does it beside, from a reading connection.
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(opts.clone())
+                    .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
                     .await?;
                 let read = SqlitePoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(20))
                     .connect_with(opts)
                     .await?;
+                tokio::spawn(checkpoint_now_and_then(read.clone()));
                 Ok(Db::Sqlite { read, write })
             }
             DatabaseUrl::Postgres(u) => {
@@ -205,6 +212,28 @@ impl Db {
                 read.close().await;
             }
             Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Copies the WAL back into the database file every quarter second (PASSIVE: it never waits
+/// for or blocks a reader or the writer), until the pool closes.
+async fn checkpoint_now_and_then(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
         }
     }
 }

@@ -95,6 +95,16 @@ pub async fn locate(tx: &mut Tx, public_id: Uuid) -> Result<Option<ShelterRef>> 
     .await?))
 }
 
+/// [`locate`] outside a transaction (on SQLite, without waiting for the writer).
+pub async fn locate_in(db: &Db, public_id: Uuid) -> Result<Option<ShelterRef>> {
+    Ok(on_db!(db, |c| sqlx::query_as(
+        "SELECT id, lat, lon, capacity, status FROM shelters WHERE public_id = $1"
+    )
+    .bind(public_id)
+    .fetch_optional(c)
+    .await?))
+}
+
 pub struct ShelterChange<'a> {
     pub name: Option<&'a str>,
     pub capacity: Option<i32>,
@@ -181,6 +191,52 @@ pub async fn open_stay(tx: &mut Tx, s: &NewStay<'_>, now: DateTime<Utc>) -> Resu
     .rows_affected()
     });
     Ok(n == 1)
+}
+
+/// [`open_stay`] for many at once, one statement per 500: the public ids of the stays that
+/// were opened. A resident who already has an open stay (also one opened earlier in this same
+/// statement) gets none.
+pub async fn open_stays(
+    tx: &mut Tx,
+    stays: &[NewStay<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    let mut opened = Vec::with_capacity(stays.len());
+    for chunk in stays.chunks(500) {
+        on_tx!(tx, |c| {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO stays (public_id, shelter_id, resident_id, colour_at_entry, checked_in_at, checked_in_by) ",
+            );
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s.public_id)
+                    .push_bind(s.shelter_id)
+                    .push_bind(s.resident_id)
+                    .push_bind(s.colour_at_entry)
+                    .push_bind(now)
+                    .push_bind(s.by);
+            });
+            q.push(
+                " ON CONFLICT (resident_id) WHERE checked_out_at IS NULL DO NOTHING RETURNING public_id",
+            );
+            let ids: Vec<Uuid> = q.build_query_scalar().fetch_all(&mut *c).await?;
+            opened.extend(ids);
+        });
+    }
+    Ok(opened)
+}
+
+/// Takes back stays opened earlier in this transaction (an admission that then found no
+/// room), as if they had never been.
+pub async fn unopen_stays(tx: &mut Tx, stay_ids: &[Uuid]) -> Result<()> {
+    for id in stay_ids {
+        on_tx!(tx, |c| {
+            sqlx::query("DELETE FROM stays WHERE public_id = $1")
+                .bind(id)
+                .execute(c)
+                .await?;
+        });
+    }
+    Ok(())
 }
 
 /// Where a resident is sheltered now, if anywhere.
