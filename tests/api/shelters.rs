@@ -751,7 +751,7 @@ async fn a_photo_of_the_code_admits_like_its_text() {
     let form = reqwest::multipart::Form::new()
         .part(
             "image",
-            reqwest::multipart::Part::bytes(png)
+            reqwest::multipart::Part::bytes(png.clone())
                 .file_name("code.png")
                 .mime_str("image/png")
                 .unwrap(),
@@ -767,6 +767,52 @@ async fn a_photo_of_the_code_admits_like_its_text() {
         .unwrap();
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     assert_eq!(shelter_view(&app, &official, &s).await["occupancy"], 1);
+
+    // Relief and check-out from the same photo.
+    let water = item(&app, &official, 2, "person").await;
+    let photo = |fields: &[(&str, &str)]| {
+        let mut form = reqwest::multipart::Form::new().part(
+            "image",
+            reqwest::multipart::Part::bytes(png.clone())
+                .file_name("code.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        form
+    };
+    let send = |path: String, form: reqwest::multipart::Form| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(&official)
+            .multipart(form)
+            .send()
+    };
+    let given = send(
+        format!("/v1/shelters/{s}/distributions"),
+        photo(&[("item_id", &water), ("quantity", "2")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(given.status(), 201, "{:?}", given.text().await);
+    let more = send(
+        format!("/v1/shelters/{s}/distributions"),
+        photo(&[("item_id", &water), ("quantity", "1")]),
+    )
+    .await
+    .unwrap();
+    assert_problem(more, 409, "quota_exceeded").await;
+    let out = send(
+        format!("/v1/shelters/{s}/checkouts"),
+        photo(&[("reason", "returned_home")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status(), 200, "{:?}", out.text().await);
+    assert_eq!(shelter_view(&app, &official, &s).await["occupancy"], 0);
+
     let blank = reqwest::multipart::Form::new().text("idempotency_key", "photo-2");
     let res = app
         .client
