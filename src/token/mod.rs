@@ -7,6 +7,8 @@
 //! signature over the RFC 9052 Sig_structure → `iat` not in the future beyond the skew →
 //! `exp` not passed. Each failure has its own error; nothing here panics, whatever the input.
 
+pub mod status_list;
+
 use crate::domain::Colour;
 use coset::cbor::value::Value;
 use coset::{
