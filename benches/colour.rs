@@ -119,6 +119,8 @@ async fn database(n: u64) {
         appeal_deadline_hours: 24,
         approval_threshold: 50,
         auth_cache_ms: 2000,
+        status_list_debounce_secs: 1,
+        bundle_max_age_secs: 21_600,
     };
     let ctx = startup::context(&settings).await.unwrap();
     let mut csv = Vec::new();

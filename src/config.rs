@@ -54,6 +54,11 @@ pub struct Settings {
     /// How long a bearer token's holder is remembered by one process, in milliseconds; a
     /// token revoked through another process still works for at most this long. 0 = off.
     pub auth_cache_ms: u64,
+    /// The status list is rebuilt at most this often (seconds), when a colour may have moved.
+    pub status_list_debounce_secs: u32,
+    /// A verifier bundle (and the status list in it) is good for this long, in seconds; an
+    /// offline verifier holding an older one answers "cannot verify".
+    pub bundle_max_age_secs: u32,
 }
 
 /// A value as it may appear in the file; everything optional so that a file may set one thing.
@@ -70,6 +75,8 @@ struct FileSettings {
     appeal_deadline_hours: Option<u32>,
     approval_threshold: Option<u32>,
     auth_cache_ms: Option<u64>,
+    status_list_debounce_secs: Option<u32>,
+    bundle_max_age_secs: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -274,6 +281,36 @@ impl Settings {
                     })
             },
         )?;
+        let status_list_debounce_secs = parse(
+            pick(
+                env,
+                &["SAFECODE_STATUS_LIST_DEBOUNCE_SECS"],
+                "status_list_debounce_secs",
+                f.status_list_debounce_secs.map(|v| v.to_string()),
+                "30",
+            ),
+            |s| {
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|v| (1..=3600).contains(v))
+                    .ok_or_else(|| format!("must be 1 to 3600 seconds, got {s:?}"))
+            },
+        )?;
+        let bundle_max_age_secs = parse(
+            pick(
+                env,
+                &["SAFECODE_BUNDLE_MAX_AGE_SECS"],
+                "bundle_max_age_secs",
+                f.bundle_max_age_secs.map(|v| v.to_string()),
+                "21600",
+            ),
+            |s| {
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|v| (60..=7 * 86_400).contains(v))
+                    .ok_or_else(|| format!("must be 60 seconds to 7 days, got {s:?}"))
+            },
+        )?;
         Ok(Self {
             bind,
             database_url,
@@ -285,6 +322,8 @@ impl Settings {
             appeal_deadline_hours,
             approval_threshold,
             auth_cache_ms,
+            status_list_debounce_secs,
+            bundle_max_age_secs,
         })
     }
 }

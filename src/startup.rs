@@ -36,6 +36,10 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
     let keys = crate::keys::signing::Keyring::open(&settings.keys_dir)?;
     let ctx = Ctx {
         admissions: crate::service::admissions::AdmissionWriter::start(db.clone()),
+        status_lists: std::sync::Arc::new(crate::service::status_list::StatusLists::new(
+            settings.status_list_debounce_secs,
+            settings.bundle_max_age_secs,
+        )),
         db,
         id_key,
         keys,
@@ -77,6 +81,7 @@ impl Application {
                 source,
             })?
             .port();
+        tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
         let data = web::Data::new(ctx.clone());
         let metrics = web::Data::new(http::metrics::Metrics::new());
         let import_limit = settings.import_limit_bytes;

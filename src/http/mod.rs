@@ -128,6 +128,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/appeals").route(web::get().to(appeals::list)))
     .service(web::resource("/v1/appeals/{id}/decision").route(web::post().to(appeals::decide)))
     .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
+    .service(web::resource("/v1/status-list").route(web::get().to(routes::offline::status_list)))
+    .service(web::resource("/v1/verifier/bundle").route(web::get().to(routes::offline::bundle)))
     .service(web::resource("/v1/keys/rotate").route(web::post().to(routes::keys::rotate)))
     .service(web::resource("/v1/users").route(web::post().to(users::create)))
     .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))

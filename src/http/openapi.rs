@@ -76,12 +76,14 @@ impl Modify for Bearer {
         routes::shelters::items,
         routes::shelters::give,
         routes::shelters::distributions,
+        routes::offline::status_list,
+        routes::offline::bundle,
     ),
     components(schemas(super::errors::Problem, crate::domain::Role)),
     tags(
         (name = "health"), (name = "residents"), (name = "users"), (name = "audit"), (name = "zones"),
         (name = "orders"), (name = "overrides"), (name = "rules"), (name = "appeals"), (name = "keys"), (name = "codes"),
-        (name = "shelters"), (name = "relief"),
+        (name = "shelters"), (name = "relief"), (name = "offline"),
     )
 )]
 pub struct ApiDoc;

@@ -110,23 +110,7 @@ pub fn known_in(dir: &Path) -> Result<Vec<KnownKey>, KeysError> {
         .collect())
 }
 
-/// The keys of a JWKS document (as `GET /v1/keys` serves it), for verifying offline.
-pub fn known_from_jwks(jwks: &serde_json::Value) -> Option<Vec<KnownKey>> {
-    use base64::Engine;
-    let mut out = Vec::new();
-    for k in jwks.get("keys")?.as_array()? {
-        if k.get("kty")?.as_str()? != "OKP" || k.get("crv")?.as_str()? != "Ed25519" {
-            continue;
-        }
-        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(k.get("x")?.as_str()?)
-            .ok()?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&x.try_into().ok()?).ok()?;
-        let revoked = k.get("status").and_then(|s| s.as_str()) == Some("revoked");
-        out.push(KnownKey { key, revoked });
-    }
-    Some(out)
-}
+pub use crate::token::known_from_jwks;
 
 /// Creates a new active key in `dir`.
 pub fn generate(dir: &Path) -> Result<Key, KeysError> {

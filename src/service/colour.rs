@@ -67,11 +67,11 @@ pub async fn active_rules(ctx: &Ctx) -> Result<Arc<RuleSet>> {
     Ok(compiled)
 }
 
-fn age(birth_year: Option<i32>, now: DateTime<Utc>) -> Option<i32> {
+pub(crate) fn age(birth_year: Option<i32>, now: DateTime<Utc>) -> Option<i32> {
     birth_year.map(|y| now.year() - y)
 }
 
-fn override_of(colour: Option<i32>, reason: Option<String>) -> Option<(Colour, String)> {
+pub(crate) fn override_of(colour: Option<i32>, reason: Option<String>) -> Option<(Colour, String)> {
     colour
         .and_then(|c| Colour::from_code(i64::from(c)))
         .map(|c| (c, reason.unwrap_or_else(|| "Set by an official.".into())))

@@ -15,6 +15,7 @@ pub mod relief;
 pub mod residents;
 pub mod rules;
 pub mod shelters;
+pub mod status_list;
 pub mod tokens;
 pub mod users;
 pub mod zones;
@@ -43,6 +44,7 @@ pub struct Ctx {
     pub principals: principal_cache::PrincipalCache,
     /// Queues admissions for this process's batching writer.
     pub admissions: admissions::AdmissionWriter,
+    pub status_lists: std::sync::Arc<status_list::StatusLists>,
 }
 
 impl Ctx {

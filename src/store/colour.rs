@@ -10,20 +10,21 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// The highest order in force over the resident's zones (`$1` is now).
-const LEVEL_OF: &str = "LEFT JOIN (SELECT m2.resident_id, MAX(o.level) AS level FROM orders o \
+pub(super) const LEVEL_OF: &str = "LEFT JOIN (SELECT m2.resident_id, MAX(o.level) AS level FROM orders o \
     JOIN zone_members m2 ON m2.zone_id = o.zone_id \
     WHERE o.lifted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > $1) GROUP BY m2.resident_id) lv \
     ON lv.resident_id = r.id";
 
 /// The most severe approved, uncleared, unexpired override (`$1` is now).
-const OVERRIDE_OF: &str = "LEFT JOIN (SELECT ov.resident_id, MAX(a.colour) AS colour FROM overrides ov \
+pub(super) const OVERRIDE_OF: &str = "LEFT JOIN (SELECT ov.resident_id, MAX(a.colour) AS colour FROM overrides ov \
     JOIN approvals a ON a.id = ov.approval_id \
     WHERE a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 GROUP BY ov.resident_id) ovr \
     ON ovr.resident_id = r.id";
 
 /// Whether the resident has an open shelter stay (at most one row: a partial unique index).
-const STAY_OF: &str = "LEFT JOIN stays st ON st.resident_id = r.id AND st.checked_out_at IS NULL";
-const SHELTERED: &str = "CAST(CASE WHEN st.id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
+pub(super) const STAY_OF: &str =
+    "LEFT JOIN stays st ON st.resident_id = r.id AND st.checked_out_at IS NULL";
+pub(super) const SHELTERED: &str = "CAST(CASE WHEN st.id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResidentFacts {

@@ -13,6 +13,7 @@ pub mod relief;
 pub mod residents;
 pub mod rules;
 pub mod shelters;
+pub mod status_lists;
 pub mod users;
 pub mod zones;
 

@@ -7,6 +7,7 @@
 //! signature over the RFC 9052 Sig_structure → `iat` not in the future beyond the skew →
 //! `exp` not passed. Each failure has its own error; nothing here panics, whatever the input.
 
+pub mod offline;
 pub mod status_list;
 
 use crate::domain::Colour;
@@ -110,6 +111,24 @@ impl TokenError {
 pub struct KnownKey {
     pub key: VerifyingKey,
     pub revoked: bool,
+}
+
+/// The keys of a JWKS document (as `GET /v1/keys` serves it), for verifying offline.
+pub fn known_from_jwks(jwks: &serde_json::Value) -> Option<Vec<KnownKey>> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    for k in jwks.get("keys")?.as_array()? {
+        if k.get("kty")?.as_str()? != "OKP" || k.get("crv")?.as_str()? != "Ed25519" {
+            continue;
+        }
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(k.get("x")?.as_str()?)
+            .ok()?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&x.try_into().ok()?).ok()?;
+        let revoked = k.get("status").and_then(|s| s.as_str()) == Some("revoked");
+        out.push(KnownKey { key, revoked });
+    }
+    Some(out)
 }
 
 /// Signs claims into SC1 text.

@@ -93,6 +93,8 @@ pub struct StatusList {
     pub epoch: u64,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The rule set the colours were computed with.
+    pub rules_version: u32,
     pub bits: StatusBits,
 }
 
@@ -133,6 +135,10 @@ pub fn sign(list: &StatusList, key: &SigningKey) -> Vec<u8> {
             Value::Text("expires_at".into()),
             Value::from(list.expires_at),
         ),
+        (
+            Value::Text("rules_version".into()),
+            Value::from(list.rules_version),
+        ),
         (Value::Text("count".into()), Value::from(list.bits.count)),
         (
             Value::Text("bits".into()),
@@ -158,6 +164,18 @@ pub fn verify<'k>(
     bytes: &[u8],
     keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
     now: i64,
+) -> Result<StatusList, StatusListError> {
+    let list = verify_signature(bytes, keys)?;
+    if list.expires_at <= now {
+        return Err(StatusListError::Expired);
+    }
+    Ok(list)
+}
+
+/// Checks the signature and decodes, whatever the time (the caller judges the age).
+pub fn verify_signature<'k>(
+    bytes: &[u8],
+    keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
 ) -> Result<StatusList, StatusListError> {
     let sign1 = CoseSign1::from_tagged_slice(bytes)
         .or_else(|_| CoseSign1::from_slice(bytes))
@@ -198,11 +216,7 @@ pub fn verify<'k>(
         Some(_) => {}
     }
     let payload = sign1.payload.as_deref().ok_or(StatusListError::Malformed)?;
-    let list = decode_payload(payload)?;
-    if list.expires_at <= now {
-        return Err(StatusListError::Expired);
-    }
-    Ok(list)
+    decode_payload(payload)
 }
 
 fn decode_payload(payload: &[u8]) -> Result<StatusList, StatusListError> {
@@ -226,6 +240,8 @@ fn decode_payload(payload: &[u8]) -> Result<StatusList, StatusListError> {
     let epoch = u64::try_from(int("epoch")?).map_err(|_| StatusListError::Malformed)?;
     let issued_at = i64::try_from(int("issued_at")?).map_err(|_| StatusListError::Malformed)?;
     let expires_at = i64::try_from(int("expires_at")?).map_err(|_| StatusListError::Malformed)?;
+    let rules_version =
+        u32::try_from(int("rules_version")?).map_err(|_| StatusListError::Malformed)?;
     let count = u32::try_from(int("count")?).map_err(|_| StatusListError::Malformed)?;
     if !(MIN_SLOTS..=MAX_SLOTS).contains(&count) {
         return Err(StatusListError::Malformed);
@@ -238,6 +254,7 @@ fn decode_payload(payload: &[u8]) -> Result<StatusList, StatusListError> {
         epoch,
         issued_at,
         expires_at,
+        rules_version,
         bits: StatusBits { count, bytes },
     })
 }
@@ -267,6 +284,7 @@ mod tests {
             epoch: 3,
             issued_at: 1_000,
             expires_at: 2_000,
+            rules_version: 1,
             bits,
         }
     }
@@ -349,6 +367,7 @@ mod tests {
             (Value::Text("epoch".into()), Value::from(1)),
             (Value::Text("issued_at".into()), Value::from(1_000)),
             (Value::Text("expires_at".into()), Value::from(2_000)),
+            (Value::Text("rules_version".into()), Value::from(1)),
             (Value::Text("count".into()), Value::from(MIN_SLOTS)),
             (Value::Text("bits".into()), Value::Bytes(bomb)),
         ]);
@@ -384,6 +403,7 @@ mod tests {
             epoch: 1,
             issued_at: 0,
             expires_at: 10,
+            rules_version: 1,
             bits,
         };
         let signed = sign(&list, &key());

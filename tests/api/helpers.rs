@@ -56,6 +56,8 @@ pub async fn test_settings() -> (Settings, tempfile::TempDir) {
         appeal_deadline_hours: 24,
         approval_threshold: 50,
         auth_cache_ms: 2000,
+        status_list_debounce_secs: 1,
+        bundle_max_age_secs: 21_600,
     };
     (settings, dir)
 }

@@ -9,6 +9,7 @@ mod errors;
 mod health;
 mod helpers;
 mod import;
+mod offline;
 mod residents;
 mod scale;
 mod shelters;

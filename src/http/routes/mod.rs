@@ -3,6 +3,7 @@ pub mod audit;
 pub mod codes;
 pub mod health;
 pub mod keys;
+pub mod offline;
 pub mod overrides;
 pub mod residents;
 pub mod rules;

@@ -1,0 +1,344 @@
+//! Verifying a code with no network, from a verifier bundle (`GET /v1/verifier/bundle`,
+//! documented in docs/offline.md) and the device's clock. Pure: the caller passes the bundle
+//! text and the time.
+//!
+//! - The colour comes from the signed status list when the list is at least as new as the
+//!   code (`issued_at ≥ iat`), else from the code.
+//! - A bundle older than its maximum age gives **cannot verify**, never green.
+//! - The time used is never earlier than the bundle's `issued_at`: a device clock rolled back
+//!   cannot revive an expired code or a stale bundle.
+//! - A bundle whose list does not verify with its keys, or whose plain fields disagree with
+//!   the signed list, is refused as a whole.
+
+use super::status_list::{self, Slot, StatusList};
+use super::{Kid, KnownKey, known_from_jwks};
+use crate::domain::Colour;
+use serde::Deserialize;
+
+pub const BUNDLE_FORMAT: &str = "safecode-bundle/1";
+
+/// The bundle as served: everything a verifier needs, one JSON document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleDoc {
+    format: String,
+    server_time: i64,
+    max_age_seconds: i64,
+    rules_version: u32,
+    status_list: StatusListDoc,
+    jwks: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusListDoc {
+    epoch: u64,
+    issued_at: i64,
+    expires_at: i64,
+    /// Standard base64 of the COSE_Sign1 bytes.
+    cose: String,
+}
+
+/// Why a bundle was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("not a verifier bundle: {0}")]
+    Malformed(&'static str),
+    #[error("the bundle's status list does not verify: {0}")]
+    Signature(&'static str),
+    #[error("the bundle was altered: {0} differs from the signed list")]
+    Tampered(&'static str),
+}
+
+/// A bundle whose status list verified with its own keys.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    keys: Vec<KnownKey>,
+    list: StatusList,
+}
+
+impl Bundle {
+    pub fn from_json(text: &str) -> Result<Bundle, BundleError> {
+        use base64::Engine;
+        let doc: BundleDoc = serde_json::from_str(text)
+            .map_err(|_| BundleError::Malformed("not the bundle JSON"))?;
+        if doc.format != BUNDLE_FORMAT {
+            return Err(BundleError::Malformed("unknown format"));
+        }
+        let keys = known_from_jwks(&doc.jwks).ok_or(BundleError::Malformed("jwks"))?;
+        let cose = base64::engine::general_purpose::STANDARD
+            .decode(doc.status_list.cose.as_bytes())
+            .map_err(|_| BundleError::Malformed("status_list.cose is not base64"))?;
+        let list = status_list::verify_signature(&cose, |kid| keys_with(&keys, kid)).map_err(
+            |e| match e {
+                status_list::StatusListError::Signature(code) => BundleError::Signature(code),
+                _ => BundleError::Malformed("status list"),
+            },
+        )?;
+        let checks = [
+            ("status_list.epoch", doc.status_list.epoch == list.epoch),
+            (
+                "status_list.issued_at",
+                doc.status_list.issued_at == list.issued_at,
+            ),
+            (
+                "status_list.expires_at",
+                doc.status_list.expires_at == list.expires_at,
+            ),
+            ("server_time", doc.server_time == list.issued_at),
+            (
+                "max_age_seconds",
+                doc.max_age_seconds == list.expires_at - list.issued_at,
+            ),
+            ("rules_version", doc.rules_version == list.rules_version),
+        ];
+        if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
+            return Err(BundleError::Tampered(field));
+        }
+        Ok(Bundle { keys, list })
+    }
+
+    pub fn issued_at(&self) -> i64 {
+        self.list.issued_at
+    }
+
+    pub fn expires_at(&self) -> i64 {
+        self.list.expires_at
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.list.epoch
+    }
+}
+
+fn keys_with<'k>(keys: &'k [KnownKey], kid: &Kid) -> Vec<&'k KnownKey> {
+    keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect()
+}
+
+/// Where the colour shown came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColourSource {
+    /// The signed status list of this epoch (newer than the code).
+    StatusList { epoch: u64 },
+    /// The code itself (newer than the list, or issued beyond it).
+    Token,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Valid {
+        colour: Colour,
+        source: ColourSource,
+        /// The masked name and last four ID characters.
+        display: String,
+        expires_at: i64,
+    },
+    /// Not a genuine, current code: the verifier's error code (or `revoked`: the holder is no
+    /// longer a resident).
+    Invalid { code: &'static str },
+    /// The bundle is too old to tell: ask for a fresh one. Never shown as green.
+    CannotVerify { reason: &'static str },
+}
+
+/// Verifies `text` against `bundle` at `device_now` (seconds since the epoch).
+pub fn verify(text: &str, bundle: &Bundle, device_now: i64) -> Outcome {
+    let now = device_now.max(bundle.list.issued_at);
+    if now >= bundle.list.expires_at {
+        return Outcome::CannotVerify {
+            reason: "bundle_too_old",
+        };
+    }
+    let v = match super::verify(text, |kid| keys_with(&bundle.keys, kid), now) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Invalid { code: e.code() },
+    };
+    let c = &v.claims;
+    let from_list = if bundle.list.issued_at >= c.issued_at {
+        bundle.list.bits.get(c.status_index)
+    } else {
+        None
+    };
+    let (colour, source) = match from_list {
+        Some(Slot::Revoked) => return Outcome::Invalid { code: "revoked" },
+        Some(Slot::Colour(colour)) => (
+            colour,
+            ColourSource::StatusList {
+                epoch: bundle.list.epoch,
+            },
+        ),
+        None => (c.colour, ColourSource::Token),
+    };
+    Outcome::Valid {
+        colour,
+        source,
+        display: c.display.clone(),
+        expires_at: c.expires_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::status_list::StatusBits;
+    use crate::token::{Claims, encode};
+    use ed25519_dalek::SigningKey;
+
+    const T0: i64 = 1_800_000_000;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[3u8; 32])
+    }
+
+    fn jwks(k: &SigningKey) -> serde_json::Value {
+        use base64::Engine;
+        serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA",
+            "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k.verifying_key().as_bytes()),
+            "status": "active"}]})
+    }
+
+    fn bundle_json(k: &SigningKey, issued_at: i64, slots: &[(u32, Slot)]) -> serde_json::Value {
+        use base64::Engine;
+        let mut bits = StatusBits::new(0);
+        for (i, s) in slots {
+            bits.set(*i, *s);
+        }
+        let list = StatusList {
+            epoch: 9,
+            issued_at,
+            expires_at: issued_at + 6 * 3600,
+            rules_version: 1,
+            bits,
+        };
+        let cose = status_list::sign(&list, k);
+        serde_json::json!({
+            "format": BUNDLE_FORMAT,
+            "server_time": issued_at,
+            "max_age_seconds": 6 * 3600,
+            "rules_version": 1,
+            "status_list": {"epoch": 9, "issued_at": issued_at, "expires_at": issued_at + 6 * 3600,
+                            "cose": base64::engine::general_purpose::STANDARD.encode(cose)},
+            "jwks": jwks(k),
+        })
+    }
+
+    fn code(k: &SigningKey, colour: Colour, index: u32, iat: i64) -> String {
+        encode(
+            &Claims {
+                issuer: "safecode".into(),
+                subject: "00000000-0000-0000-0000-000000000001".into(),
+                issued_at: iat,
+                expires_at: iat + 86_400,
+                token_id: [1; 8],
+                colour,
+                status_index: index,
+                rules_version: 1,
+                display: "李*明 ···1234".into(),
+            },
+            k,
+        )
+    }
+
+    fn load(v: &serde_json::Value) -> Bundle {
+        Bundle::from_json(&v.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_green_screenshot_of_someone_red_now_shows_red() {
+        let k = key();
+        let b = load(&bundle_json(&k, T0, &[(42, Slot::Colour(Colour::Red))]));
+        let yesterday = code(&k, Colour::Green, 42, T0 - 3600);
+        assert_eq!(
+            verify(&yesterday, &b, T0 + 60),
+            Outcome::Valid {
+                colour: Colour::Red,
+                source: ColourSource::StatusList { epoch: 9 },
+                display: "李*明 ···1234".into(),
+                expires_at: T0 - 3600 + 86_400,
+            }
+        );
+    }
+
+    #[test]
+    fn a_code_newer_than_the_list_keeps_its_own_colour() {
+        let k = key();
+        let b = load(&bundle_json(&k, T0, &[(42, Slot::Colour(Colour::Red))]));
+        let fresh = code(&k, Colour::Yellow, 42, T0 + 100);
+        match verify(&fresh, &b, T0 + 200) {
+            Outcome::Valid { colour, source, .. } => {
+                assert_eq!((colour, source), (Colour::Yellow, ColourSource::Token));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stale_bundle_cannot_verify_and_a_rolled_back_clock_revives_nothing() {
+        let k = key();
+        let b = load(&bundle_json(&k, T0, &[]));
+        let c = code(&k, Colour::Green, 7, T0 - 100);
+        assert_eq!(
+            verify(&c, &b, T0 + 6 * 3600),
+            Outcome::CannotVerify {
+                reason: "bundle_too_old"
+            }
+        );
+        // Expired a day before the bundle was issued; the device says it is two days earlier.
+        let old = code(&k, Colour::Green, 7, T0 - 2 * 86_400);
+        assert_eq!(
+            verify(&old, &b, T0 - 2 * 86_400 + 10),
+            Outcome::Invalid { code: "expired" }
+        );
+    }
+
+    #[test]
+    fn a_revoked_slot_or_a_forged_code_is_invalid() {
+        let k = key();
+        let b = load(&bundle_json(&k, T0, &[(5, Slot::Revoked)]));
+        assert_eq!(
+            verify(&code(&k, Colour::Green, 5, T0 - 10), &b, T0),
+            Outcome::Invalid { code: "revoked" }
+        );
+        let other = SigningKey::from_bytes(&[4u8; 32]);
+        assert_eq!(
+            verify(&code(&other, Colour::Green, 6, T0 - 10), &b, T0),
+            Outcome::Invalid {
+                code: "unknown_key"
+            }
+        );
+    }
+
+    #[test]
+    fn a_tampered_bundle_is_refused() {
+        let k = key();
+        let good = bundle_json(&k, T0, &[(1, Slot::Colour(Colour::Red))]);
+        let mut later = good.clone();
+        later["status_list"]["expires_at"] = serde_json::json!(T0 + 30 * 86_400);
+        assert_eq!(
+            Bundle::from_json(&later.to_string()).unwrap_err(),
+            BundleError::Tampered("status_list.expires_at")
+        );
+        let mut age = good.clone();
+        age["max_age_seconds"] = serde_json::json!(30 * 86_400);
+        assert_eq!(
+            Bundle::from_json(&age.to_string()).unwrap_err(),
+            BundleError::Tampered("max_age_seconds")
+        );
+        // A list signed by someone else, with their key swapped in for the real one, is
+        // internally consistent; a list signed by someone else under the real keys is not.
+        let mallory = SigningKey::from_bytes(&[6u8; 32]);
+        let mut forged = bundle_json(&mallory, T0, &[]);
+        forged["jwks"] = jwks(&k);
+        assert!(matches!(
+            Bundle::from_json(&forged.to_string()).unwrap_err(),
+            BundleError::Signature(_)
+        ));
+        let mut flipped = good.clone();
+        let cose = flipped["status_list"]["cose"].as_str().unwrap().to_owned();
+        let mut chars: Vec<char> = cose.chars().collect();
+        let at = chars.len() / 2;
+        chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+        flipped["status_list"]["cose"] = serde_json::json!(chars.into_iter().collect::<String>());
+        assert!(Bundle::from_json(&flipped.to_string()).is_err());
+        assert!(Bundle::from_json("{}").is_err());
+    }
+}

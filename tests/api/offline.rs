@@ -1,0 +1,174 @@
+//! Offline verification end to end: the signed status list and the verifier bundle served
+//! by a real server, read back with the library a verifier uses.
+
+use crate::helpers::*;
+use safecode::domain::Colour;
+use safecode::token::offline::{Bundle, ColourSource, Outcome};
+use safecode::token::status_list::{self, Slot, StatusList};
+use safecode::token::{Kid, known_from_jwks};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+async fn jwks(app: &TestApp) -> Value {
+    serde_json::from_str(&app.public_text("/v1/keys").await).unwrap()
+}
+
+/// GET /v1/status-list, decoded and checked with the published keys: (ETag, list).
+async fn fetch_list(app: &TestApp) -> (String, StatusList) {
+    let res = app
+        .client
+        .get(app.url("/v1/status-list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/cose")
+    );
+    let body = res.bytes().await.unwrap();
+    let keys = known_from_jwks(&jwks(app).await).unwrap();
+    let list = status_list::verify(
+        &body,
+        |kid| keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect(),
+        chrono::Utc::now().timestamp(),
+    )
+    .expect("a list signed by the published keys");
+    (etag, list)
+}
+
+/// A resident's code and the status index inside it.
+async fn code_and_index(app: &TestApp, resident: &str) -> (String, u32) {
+    let v: Value = app
+        .get("/v1/residents/me/code", resident)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = v["token"].as_str().unwrap().to_owned();
+    let keys = known_from_jwks(&jwks(app).await).unwrap();
+    let claims = safecode::token::verify(
+        &token,
+        |kid| keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect(),
+        chrono::Utc::now().timestamp(),
+    )
+    .unwrap()
+    .claims;
+    (token, claims.status_index)
+}
+
+/// Waits (debounce 1 s in tests) for a list newer than `etag`.
+async fn next_list(app: &TestApp, etag: &str) -> StatusList {
+    let start = Instant::now();
+    loop {
+        let (e, list) = fetch_list(app).await;
+        if e != etag {
+            return list;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the list was not rebuilt"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_status_list_round_trips_and_turns_red_after_an_order() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "riverside").await;
+    let (_, inside) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let (_, outside) = resident_at(&app, 31.5, 121.5, &[]).await;
+    let (_, in_idx) = code_and_index(&app, &inside).await;
+    let (_, out_idx) = code_and_index(&app, &outside).await;
+
+    let (etag, list) = fetch_list(&app).await;
+    assert!(list.bits.count() >= status_list::MIN_SLOTS);
+    assert!(list.expires_at - list.issued_at == 6 * 3600);
+
+    // Revalidation: same list, 304 with no body.
+    let res = app
+        .client
+        .get(app.url("/v1/status-list"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+    assert!(res.bytes().await.unwrap().is_empty());
+
+    let res = app
+        .order(
+            &official,
+            &zone,
+            &json!({"level": "mandatory", "reason": "levee breach"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // Nothing else happening: the list settles on both residents' colours.
+    let mut list = next_list(&app, &etag).await;
+    let start = Instant::now();
+    while list.bits.get(in_idx) != Some(Slot::Colour(Colour::Red)) {
+        assert!(start.elapsed() < Duration::from_secs(20), "never red");
+        let (e, _) = fetch_list(&app).await;
+        list = next_list(&app, &e).await;
+    }
+    assert!(list.epoch > 1);
+    assert_eq!(list.bits.get(out_idx), Some(Slot::Colour(Colour::Green)));
+}
+
+#[tokio::test]
+async fn a_green_code_from_before_the_order_reads_red_offline() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let zone = app.square_zone(&official, "riverside").await;
+    let (_, resident) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let (green_code, _) = code_and_index(&app, &resident).await;
+
+    // Only staff and officials download bundles.
+    let res = app
+        .client
+        .get(app.url("/v1/verifier/bundle"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401, "unauthenticated").await;
+    let res = app.get("/v1/verifier/bundle", &resident).await;
+    assert_problem(res, 403, "forbidden").await;
+
+    let (etag, _) = fetch_list(&app).await;
+    app.order(
+        &official,
+        &zone,
+        &json!({"level": "mandatory", "reason": "levee breach"}),
+    )
+    .await;
+    next_list(&app, &etag).await;
+    // The screenshot was taken before the order; a bundle fetched after it knows better.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let start = Instant::now();
+    loop {
+        let text = app
+            .get("/v1/verifier/bundle", &staff)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let bundle = Bundle::from_json(&text).expect("a bundle that verifies");
+        let now = chrono::Utc::now().timestamp();
+        match safecode::token::offline::verify(&green_code, &bundle, now) {
+            Outcome::Valid {
+                colour: Colour::Red,
+                source: ColourSource::StatusList { .. },
+                ..
+            } => break,
+            other => assert!(start.elapsed() < Duration::from_secs(20), "still {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
