@@ -31,13 +31,23 @@ enum Command {
         command: UsersCommand,
     },
     /// Check a code with no server and no database: a token, or a photo of one.
-    /// Exit 0 valid, 1 invalid, 2 usage error.
+    /// Exit 0 valid, 1 invalid or cannot verify, 2 usage error.
     Verify {
         /// The token text (SC1:...) or the path of a PNG/JPEG image.
         token_or_image: String,
-        /// A JWKS file (from GET /v1/keys); without it, the keys folder.
+        /// A verifier bundle (`safecode bundle fetch`): gives the holder's *current* colour
+        /// from its signed status list, and refuses to answer once the bundle is too old.
+        #[arg(long, conflicts_with = "keys")]
+        bundle: Option<PathBuf>,
+        /// A JWKS file (from GET /v1/keys); without it or a bundle, the keys folder. Gives
+        /// only the colour written in the code.
         #[arg(long)]
         keys: Option<PathBuf>,
+    },
+    /// Verifier bundles for working offline.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
     },
     /// Signing keys in the keys folder (no database needed).
     Keys {
@@ -67,6 +77,21 @@ enum UsersCommand {
         /// A shelter this staff member works at (repeatable).
         #[arg(long = "shelter")]
         shelters: Vec<uuid::Uuid>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Download a verifier bundle (staff or official token), check it, and save it.
+    Fetch {
+        /// The server's base URL, e.g. http://10.0.0.5:8080
+        #[arg(long)]
+        server: String,
+        /// A staff or official bearer token.
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -119,6 +144,20 @@ fn main() -> anyhow::Result<()> {
     {
         return gen_residents(*count, *seed, out.as_deref());
     }
+    if let Command::Bundle {
+        command: BundleCommand::Fetch { server, token, out },
+    } = &cli.command
+    {
+        std::process::exit(fetch_bundle(server, token, out));
+    }
+    if let Command::Verify {
+        token_or_image,
+        bundle: Some(bundle),
+        ..
+    } = &cli.command
+    {
+        std::process::exit(verify_with_bundle(token_or_image, bundle));
+    }
     let settings =
         Settings::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     if let Command::Keys { command } = &cli.command {
@@ -127,6 +166,7 @@ fn main() -> anyhow::Result<()> {
     if let Command::Verify {
         token_or_image,
         keys,
+        ..
     } = &cli.command
     {
         std::process::exit(verify_offline(
@@ -170,7 +210,10 @@ fn main() -> anyhow::Result<()> {
             Command::Dev {
                 command: DevCommand::IssueCodes { count, out },
             } => issue_codes(settings, count, out).await,
-            Command::Dev { .. } | Command::Keys { .. } | Command::Verify { .. } => {
+            Command::Dev { .. }
+            | Command::Keys { .. }
+            | Command::Verify { .. }
+            | Command::Bundle { .. } => {
                 unreachable!("handled before the runtime starts")
             }
         }
@@ -268,6 +311,146 @@ fn peak_memory_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The token text given, or read from the photo at that path; `Err` is the exit code.
+fn read_code(input: &str) -> Result<String, i32> {
+    if !std::path::Path::new(input).is_file() {
+        return Ok(input.to_owned());
+    }
+    let bytes = std::fs::read(input).map_err(|e| {
+        eprintln!("cannot read {input}: {e}");
+        2
+    })?;
+    safecode::qr::decode(&bytes).map_err(|e| {
+        println!("invalid: {e}");
+        1
+    })
+}
+
+fn unix_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_default()
+}
+
+/// Offline check against a verifier bundle; returns the exit code.
+fn verify_with_bundle(input: &str, path: &std::path::Path) -> i32 {
+    use safecode::token::offline::{self, Bundle, ColourSource, Outcome};
+    let text = match read_code(input) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let doc = match std::fs::read_to_string(path) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", path.display());
+            return 2;
+        }
+    };
+    let bundle = match Bundle::from_json(&doc) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("cannot verify: the bundle is refused ({e})");
+            return 1;
+        }
+    };
+    match offline::verify(&text, &bundle, chrono::Utc::now().timestamp()) {
+        Outcome::Valid {
+            colour,
+            source,
+            display,
+            expires_at,
+        } => {
+            println!("valid");
+            let from = match source {
+                ColourSource::StatusList { epoch } => format!(
+                    "from the status list, epoch {epoch}, signed {}",
+                    unix_time(bundle.issued_at())
+                ),
+                ColourSource::Token => {
+                    "from the code itself (newer than the bundle's status list)".to_owned()
+                }
+            };
+            println!("colour now: {} ({from})", colour.as_str());
+            println!("holder: {display}");
+            println!("code expires: {}", unix_time(expires_at));
+            0
+        }
+        Outcome::Invalid { code } => {
+            println!("invalid: {code}");
+            1
+        }
+        Outcome::CannotVerify { reason } => {
+            println!(
+                "cannot verify: {reason} (the bundle was good until {}; fetch a new one)",
+                unix_time(bundle.expires_at())
+            );
+            1
+        }
+    }
+}
+
+/// Downloads, checks and saves a bundle; returns the exit code.
+fn fetch_bundle(server: &str, token: &str, out: &std::path::Path) -> i32 {
+    let url = format!("{}/v1/verifier/bundle", server.trim_end_matches('/'));
+    if !url.starts_with("http://") {
+        eprintln!(
+            "only http:// servers: this build has no TLS client. Behind TLS: curl -fsS -H 'Authorization: Bearer …' {url} > FILE"
+        );
+        return 2;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let got = runtime.block_on(async {
+        let res = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(token)
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await?;
+        let status = res.status();
+        Ok::<_, reqwest::Error>((status, res.text().await?))
+    });
+    let (status, body) = match got {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("cannot reach {url}: {e}");
+            return 1;
+        }
+    };
+    if !status.is_success() {
+        eprintln!("{url}: {status}: {body}");
+        return 1;
+    }
+    let bundle = match safecode::token::offline::Bundle::from_json(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("the server sent a bundle that does not verify: {e}");
+            return 1;
+        }
+    };
+    // Written beside and renamed, so a verifier never reads half a bundle.
+    let tmp = out.with_extension("partial");
+    if let Err(e) = std::fs::write(&tmp, &body).and_then(|()| std::fs::rename(&tmp, out)) {
+        eprintln!("cannot write {}: {e}", out.display());
+        return 1;
+    }
+    eprintln!(
+        "saved {}: status list epoch {}, good until {}",
+        out.display(),
+        bundle.epoch(),
+        unix_time(bundle.expires_at())
+    );
+    0
+}
+
 /// Offline check; returns the exit code.
 fn verify_offline(input: &str, jwks: Option<&std::path::Path>, keys_dir: &std::path::Path) -> i32 {
     use safecode::keys::signing;
@@ -276,20 +459,9 @@ fn verify_offline(input: &str, jwks: Option<&std::path::Path>, keys_dir: &std::p
         eprintln!("{msg}");
         2
     };
-    let text = if std::path::Path::new(input).is_file() {
-        let bytes = match std::fs::read(input) {
-            Ok(b) => b,
-            Err(e) => return usage(format!("cannot read {input}: {e}")),
-        };
-        match safecode::qr::decode(&bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                println!("invalid: {e}");
-                return 1;
-            }
-        }
-    } else {
-        input.to_owned()
+    let text = match read_code(input) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let known = match jwks {
         Some(path) => {

@@ -172,3 +172,99 @@ async fn a_green_code_from_before_the_order_reads_red_offline() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// The operator's commands: fetch a bundle, then check a code or a photo of it with no
+/// server; a tampered bundle or a forged code exits 1.
+#[tokio::test]
+async fn bundle_fetch_and_verify_from_the_command_line() {
+    let app = spawn_app().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let (resident_id, resident) = resident_at(&app, 31.5, 121.5, &[]).await;
+    let (code, _) = code_and_index(&app, &resident).await;
+    let png = app
+        .get("/v1/residents/me/code?format=png", &resident)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let photo = app.dir.path().join("code.png");
+    std::fs::write(&photo, &png).unwrap();
+    let file = app.dir.path().join("bundle.json");
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(TestApp::binary())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+
+    let out = run(&[
+        &os("bundle"),
+        &os("fetch"),
+        &os("--server"),
+        &os(&app.address),
+        &os("--token"),
+        &os(&staff),
+        &os("--out"),
+        file.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for input in [os(&code), photo.clone().into_os_string()] {
+        let out = run(&[&os("verify"), &input, &os("--bundle"), file.as_os_str()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.starts_with("valid"), "{stdout}");
+        assert!(stdout.contains("colour now: green"), "{stdout}");
+        assert!(!stdout.contains(&resident_id), "no resident id printed");
+    }
+
+    let mut forged = code.clone();
+    forged.pop();
+    forged.push(if code.ends_with('0') { '1' } else { '0' });
+    let out = run(&[
+        &os("verify"),
+        &os(&forged),
+        &os("--bundle"),
+        file.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("invalid"));
+
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    doc["max_age_seconds"] = json!(30 * 86_400);
+    let tampered = app.dir.path().join("tampered.json");
+    std::fs::write(&tampered, doc.to_string()).unwrap();
+    let out = run(&[
+        &os("verify"),
+        &os(&code),
+        &os("--bundle"),
+        tampered.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("cannot verify"));
+
+    let out = run(&[
+        &os("bundle"),
+        &os("fetch"),
+        &os("--server"),
+        &os(&app.address),
+        &os("--token"),
+        &os("sc_not_a_token"),
+        &os("--out"),
+        file.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&[
+        &os("verify"),
+        &os(&code),
+        &os("--bundle"),
+        &os("/nonexistent"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
