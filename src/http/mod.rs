@@ -130,6 +130,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
     .service(web::resource("/v1/status-list").route(web::get().to(routes::offline::status_list)))
     .service(web::resource("/v1/verifier/bundle").route(web::get().to(routes::offline::bundle)))
+    .service(web::resource("/v1/shelters/{id}/sync").route(web::post().to(routes::offline::sync)))
+    .service(web::resource("/v1/sync/conflicts").route(web::get().to(routes::offline::conflicts)))
     .service(web::resource("/v1/keys/rotate").route(web::post().to(routes::keys::rotate)))
     .service(web::resource("/v1/users").route(web::post().to(users::create)))
     .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))

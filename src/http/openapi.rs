@@ -78,6 +78,8 @@ impl Modify for Bearer {
         routes::shelters::distributions,
         routes::offline::status_list,
         routes::offline::bundle,
+        routes::offline::sync,
+        routes::offline::conflicts,
     ),
     components(schemas(super::errors::Problem, crate::domain::Role)),
     tags(

@@ -16,6 +16,7 @@ pub mod residents;
 pub mod rules;
 pub mod shelters;
 pub mod status_list;
+pub mod sync;
 pub mod tokens;
 pub mod users;
 pub mod zones;

@@ -7,7 +7,7 @@ use crate::domain::shelter::{
     CheckoutReason, NewShelter, ShelterForm, ShelterPatch, ShelterPatchForm, local_day_start,
 };
 use crate::domain::{AuditDraft, Colour, Location, Need};
-use crate::store::{self, audit, residents, shelters};
+use crate::store::{self, audit, idempotency, residents, shelters};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -343,7 +343,8 @@ pub(super) async fn shelter_full(
     })
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// The answer to a check-out; stored whole for an idempotent retry.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Checkout {
     #[schema(value_type = String, format = Uuid)]
     pub stay_id: Uuid,
@@ -364,14 +365,25 @@ pub async fn checkout(
     who: Leaving<'_>,
     reason: CheckoutReason,
     transferred_to: Option<Uuid>,
+    idempotency_key: Option<&str>,
 ) -> Result<Checkout> {
     authz::ensure_at_shelter(p, shelter)?;
-    let resident = match who {
-        Leaving::Token(t) => Some(scanned(ctx, t).await?.resident_internal),
-        Leaving::Stay(_) => None,
+    let (resident, who_id) = match who {
+        Leaving::Token(t) => {
+            let s = scanned(ctx, t).await?;
+            (Some(s.resident_internal), s.resident_id)
+        }
+        Leaving::Stay(id) => (None, id),
     };
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
+    let scope = format!("checkout:{shelter}");
+    if let Some(key) = idempotency_key {
+        let parts: [&[u8]; 2] = [who_id.as_bytes(), reason.as_str().as_bytes()];
+        if let Some(first) = super::replayed(&mut tx, &scope, key, &parts, now).await? {
+            return Ok(first);
+        }
+    }
     let row = shelters::locate(&mut tx, shelter)
         .await?
         .ok_or(ServiceError::NotFound("shelter"))?;
@@ -423,12 +435,18 @@ pub async fn checkout(
         now,
     )
     .await?;
-    tx.commit().await?;
-    Ok(Checkout {
+    let answer = Checkout {
         stay_id: stay.stay_id,
         occupancy,
         capacity,
-    })
+    };
+    if let Some(key) = idempotency_key {
+        let body = serde_json::to_string(&answer)
+            .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        idempotency::complete(&mut tx, &scope, key, 200, &body).await?;
+    }
+    tx.commit().await?;
+    Ok(answer)
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

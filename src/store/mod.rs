@@ -14,6 +14,7 @@ pub mod residents;
 pub mod rules;
 pub mod shelters;
 pub mod status_lists;
+pub mod sync;
 pub mod users;
 pub mod zones;
 

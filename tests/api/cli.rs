@@ -17,7 +17,9 @@ async fn users_create_prints_a_working_token_alone_on_stdout() {
     let app = spawn_app().await;
     let out = command(&app)
         .args(["users", "create", "--role", "official", "--name", "Lin Hua"])
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert!(
         out.status.success(),
@@ -42,12 +44,16 @@ async fn users_create_prints_a_working_token_alone_on_stdout() {
             "--shelter",
             &shelter,
         ])
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert!(out.status.success());
     let out = command(&app)
         .args(["users", "create", "--role", "mayor", "--name", "x"])
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("role"));
@@ -68,13 +74,17 @@ async fn import_residents_from_the_command_line() {
             "--out",
         ])
         .arg(&file)
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert!(generated.status.success());
     let out = command(&app)
         .args(["import", "residents"])
         .arg(&file)
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert!(
         out.status.success(),
@@ -86,7 +96,9 @@ async fn import_residents_from_the_command_line() {
     let again = command(&app)
         .args(["import", "residents"])
         .arg(&file)
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(report["already_registered"], 500);
@@ -178,7 +190,9 @@ async fn a_bad_setting_stops_the_start_with_a_clear_message() {
     let out = Command::new(TestApp::binary())
         .arg("serve")
         .env("SAFECODE_BIND", "everywhere")
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -189,7 +203,9 @@ async fn a_bad_setting_stops_the_start_with_a_clear_message() {
     let out = Command::new(TestApp::binary())
         .arg("serve")
         .env("DATABASE_URL", "mysql://db")
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
@@ -250,7 +266,9 @@ async fn verify_offline_from_a_token_or_a_photo_with_a_jwks_file() {
     );
     let out = Command::new(TestApp::binary())
         .args(["verify"])
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "usage error");
 }

@@ -450,3 +450,26 @@ impl Drop for ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Runs a command and collects its output without blocking the test's runtime: that runtime
+/// drives the in-process server's background tasks (the admission writer, the status list),
+/// which may be holding the database's write lock at that moment.
+pub trait OutputOffRuntime {
+    fn output_off_runtime(
+        &mut self,
+    ) -> tokio::task::JoinHandle<std::io::Result<std::process::Output>>;
+}
+
+impl OutputOffRuntime for std::process::Command {
+    fn output_off_runtime(
+        &mut self,
+    ) -> tokio::task::JoinHandle<std::io::Result<std::process::Output>> {
+        use std::process::Stdio;
+        let child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        tokio::task::spawn_blocking(move || child?.wait_with_output())
+    }
+}

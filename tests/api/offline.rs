@@ -190,12 +190,16 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
     let photo = app.dir.path().join("code.png");
     std::fs::write(&photo, &png).unwrap();
     let file = app.dir.path().join("bundle.json");
+    // Off the test's runtime: it drives the database connections the server uses.
     let run = |args: &[&std::ffi::OsStr]| {
-        std::process::Command::new(TestApp::binary())
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
+        let args: Vec<std::ffi::OsString> = args.iter().map(|a| a.to_os_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(TestApp::binary())
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        })
     };
     let os = |s: &str| std::ffi::OsString::from(s);
 
@@ -208,7 +212,9 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
         &os(&staff),
         &os("--out"),
         file.as_os_str(),
-    ]);
+    ])
+    .await
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -216,7 +222,9 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
     );
 
     for input in [os(&code), photo.clone().into_os_string()] {
-        let out = run(&[&os("verify"), &input, &os("--bundle"), file.as_os_str()]);
+        let out = run(&[&os("verify"), &input, &os("--bundle"), file.as_os_str()])
+            .await
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{stdout}");
         assert!(stdout.starts_with("valid"), "{stdout}");
@@ -232,7 +240,9 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
         &os(&forged),
         &os("--bundle"),
         file.as_os_str(),
-    ]);
+    ])
+    .await
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("invalid"));
 
@@ -245,7 +255,9 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
         &os(&code),
         &os("--bundle"),
         tampered.as_os_str(),
-    ]);
+    ])
+    .await
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("cannot verify"));
 
@@ -258,13 +270,190 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
         &os("sc_not_a_token"),
         &os("--out"),
         file.as_os_str(),
-    ]);
+    ])
+    .await
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let out = run(&[
         &os("verify"),
         &os(&code),
         &os("--bundle"),
         &os("/nonexistent"),
-    ]);
+    ])
+    .await
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+async fn shelter_at(app: &TestApp, official: &str, name: &str, cap: i64) -> String {
+    let res = app
+        .post(
+            "/v1/shelters",
+            official,
+            &json!({"name": name, "location": {"lat": 30.2, "lon": 120.3}, "capacity": cap}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn event(kind: &str, key: &str, token: &str, minute: u32, extra: Value) -> Value {
+    let mut e = json!({"type": kind, "idempotency_key": key, "token": token,
+        "device_time": format!("2026-11-28T08:{minute:02}:00Z"), "device_id": "tablet-3"});
+    if let (Some(e), Some(x)) = (e.as_object_mut(), extra.as_object()) {
+        e.extend(x.clone());
+    }
+    e
+}
+
+#[tokio::test]
+async fn an_offline_batch_uploaded_twice_is_applied_once_and_nothing_is_dropped() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let s = shelter_at(&app, &official, "school", 10).await;
+    let (_, staff) = app.create_user("staff", json!({"shelter_ids": [s]})).await;
+    let water: Value = app
+        .post(
+            "/v1/relief-items",
+            &official,
+            &json!({"name": "water", "unit": "bottle", "quota": 3, "per": "person"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let water = water["id"].as_str().unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let (_, r) = app.registered().await;
+        codes.push(code_and_index(&app, &r).await.0);
+    }
+    // Listed out of order: the check-out of codes[1] comes first but happened last.
+    let events = json!({"events": [
+        event("checkout", "t3-0009", &codes[1], 30, json!({"reason": "returned_home"})),
+        event("checkin", "t3-0001", &codes[0], 1, json!({})),
+        event("checkin", "t3-0002", &codes[1], 2, json!({})),
+        event("checkin", "t3-0003", &codes[2], 3, json!({})),
+        event("distribution", "t3-0004", &codes[0], 4, json!({"item_id": water, "quantity": 2})),
+        event("distribution", "t3-0005", &codes[0], 5, json!({"item_id": water, "quantity": 2})),
+        event("checkin", "t3-0006", "SC1:not-a-code", 6, json!({})),
+        event("teleport", "t3-0007", &codes[2], 7, json!({})),
+    ]});
+    let path = format!("/v1/shelters/{s}/sync");
+    let first: Value = app.post(&path, &staff, &events).await.json().await.unwrap();
+    assert_eq!(
+        (&first["applied"], &first["duplicates"], &first["conflicts"]),
+        (&json!(5), &json!(0), &json!(3)),
+        "{first}"
+    );
+    let statuses: Vec<(&str, &str)> = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap(),
+                r["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("applied", ""),
+            ("applied", ""),
+            ("applied", ""),
+            ("applied", ""),
+            ("applied", ""),
+            ("conflict", "quota_exceeded"),
+            ("conflict", "invalid_token"),
+            ("conflict", "invalid_event"),
+        ]
+    );
+    let view: Value = app
+        .get(&format!("/v1/shelters/{s}"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["occupancy"], 2);
+
+    let again: Value = app.post(&path, &staff, &events).await.json().await.unwrap();
+    assert_eq!(
+        (&again["applied"], &again["duplicates"], &again["conflicts"]),
+        (&json!(0), &json!(5), &json!(3)),
+        "{again}"
+    );
+    let view: Value = app
+        .get(&format!("/v1/shelters/{s}"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["occupancy"], 2);
+
+    let kept: Value = app
+        .get("/v1/sync/conflicts", &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept.as_array().unwrap().len(), 3, "{kept}");
+    assert_problem(
+        app.get("/v1/sync/conflicts", &staff).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = app.post(&path, &staff, &json!({"events": "no"})).await;
+    assert_eq!(res.status(), 422);
+    assert!(app.audit_verify().await["ok"].as_bool().unwrap());
+}
+
+#[tokio::test]
+async fn two_shelters_admitting_one_person_offline_give_one_stay_and_one_conflict() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let a = shelter_at(&app, &official, "A", 10).await;
+    let b = shelter_at(&app, &official, "B", 10).await;
+    let (_, staff_a) = app.create_user("staff", json!({"shelter_ids": [a]})).await;
+    let (_, staff_b) = app.create_user("staff", json!({"shelter_ids": [b]})).await;
+    let (_, r) = app.registered().await;
+    let (code, _) = code_and_index(&app, &r).await;
+    let batch = |key: &str| json!({"events": [event("checkin", key, &code, 1, json!({}))]});
+    let (pa, pb) = (
+        format!("/v1/shelters/{a}/sync"),
+        format!("/v1/shelters/{b}/sync"),
+    );
+    let (ba, bb) = (batch("a-1"), batch("b-1"));
+    let (ra, rb) = tokio::join!(app.post(&pa, &staff_a, &ba), app.post(&pb, &staff_b, &bb));
+    let (ra, rb): (Value, Value) = (ra.json().await.unwrap(), rb.json().await.unwrap());
+    let mut outcomes = [
+        ra["results"][0]["status"].as_str().unwrap().to_owned(),
+        rb["results"][0]["status"].as_str().unwrap().to_owned(),
+    ];
+    outcomes.sort();
+    assert_eq!(outcomes, ["applied", "conflict"]);
+    let kept: Value = app
+        .get("/v1/sync/conflicts", &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept.as_array().unwrap().len(), 1);
+    assert_eq!(kept[0]["reason"], "already_sheltered");
+    let mut total = 0;
+    for s in [&a, &b] {
+        let v: Value = app
+            .get(&format!("/v1/shelters/{s}"), &official)
+            .await
+            .json()
+            .await
+            .unwrap();
+        total += v["occupancy"].as_i64().unwrap();
+    }
+    assert_eq!(total, 1);
 }

@@ -657,7 +657,9 @@ async fn limits_hold_through_two_server_processes_on_one_database() {
         .arg(&file)
         .env("DATABASE_URL", app.settings.database_url.as_str())
         .env("SAFECODE_KEYS_DIR", &app.settings.keys_dir)
-        .output()
+        .output_off_runtime()
+        .await
+        .unwrap()
         .unwrap();
     assert!(
         out.status.success(),

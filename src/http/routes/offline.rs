@@ -1,10 +1,13 @@
 //! What a verifier needs to work with no network: the signed status list and the bundle.
 
+use crate::http::body::OptionalJson;
 use crate::http::errors::{ApiError, Problem};
 use crate::service::status_list::{self, BundleView};
+use crate::service::sync::{self, ConflictView, SyncBatch, SyncReport};
 use crate::service::{Ctx, Principal};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use uuid::Uuid;
 
 /// The signed status list (COSE_Sign1, `application/cose`): every resident's current colour
 /// on their status index. Public: it names no one. Revalidate with `If-None-Match`.
@@ -40,4 +43,49 @@ pub async fn status_list(ctx: web::Data<Ctx>, req: HttpRequest) -> Result<HttpRe
     responses((status = 200, body = BundleView), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn bundle(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(status_list::bundle(&ctx, &p).await?))
+}
+
+/// Upload events recorded offline at this shelter (staff of this shelter, officials): each
+/// applied once, in device-time order per resident; answered one by one as `applied`,
+/// `duplicate` or `conflict` (kept for officials). At most 10,000 events per upload.
+#[utoipa::path(post, path = "/v1/shelters/{id}/sync", tag = "offline", security(("bearer" = [])),
+    request_body = SyncBatch,
+    responses((status = 200, body = SyncReport), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn sync(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<Uuid>,
+    body: OptionalJson<SyncBatch>,
+) -> Result<HttpResponse, ApiError> {
+    crate::service::authz::ensure_at_shelter(&p, *id)?;
+    let batch = body.0.ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "missing_body",
+            "send {\"events\": [...]}",
+        )
+    })?;
+    Ok(HttpResponse::Ok().json(sync::sync(&ctx, &p, *id, &batch).await?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConflictQuery {
+    /// Only this shelter's.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub shelter_id: Option<Uuid>,
+    /// Page: conflicts with a smaller id than this.
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// Offline events that could not be applied, newest first (officials).
+#[utoipa::path(get, path = "/v1/sync/conflicts", tag = "offline", security(("bearer" = [])), params(ConflictQuery),
+    responses((status = 200, body = Vec<ConflictView>), (status = 403, body = Problem)))]
+pub async fn conflicts(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    q: web::Query<ConflictQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(sync::conflicts(&ctx, &p, q.shelter_id, q.before, q.limit).await?))
 }

@@ -154,6 +154,9 @@ pub struct CheckoutForm {
     /// With `transferred`: the shelter they go to.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub to_shelter_id: Option<Uuid>,
+    /// A retry with the same key is answered with the first answer and changes nothing
+    /// (or send an `Idempotency-Key` header).
+    pub idempotency_key: Option<String>,
 }
 
 /// Check someone out of this shelter (by code, photo or `stay_id`); the place is given back.
@@ -180,7 +183,17 @@ pub async fn checkout(
             ));
         }
     };
-    let out = shelters::checkout(&ctx, &p, *id, who, reason, form.to_shelter_id).await?;
+    let key = idempotency_key(form.idempotency_key.as_deref(), req.headers())?;
+    let out = shelters::checkout(
+        &ctx,
+        &p,
+        *id,
+        who,
+        reason,
+        form.to_shelter_id,
+        key.as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
