@@ -12,7 +12,6 @@ use crate::store::{self, status_lists};
 use crate::token::status_list::{self as list, Slot, StatusBits, StatusList};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 /// A list older than this is rebuilt even if nothing was audited: orders and overrides
@@ -214,29 +213,21 @@ type FactsKey = (String, String, Option<i32>, i32, Option<i32>, i64);
 pub async fn build(ctx: &Ctx, slots: u32, now: DateTime<Utc>) -> Result<(StatusBits, u32)> {
     let rules = colour::active_rules(ctx).await?;
     let mut bits = StatusBits::new(slots);
-    let mut seen: HashMap<FactsKey, Colour> = HashMap::new();
-    status_lists::each_resident(&ctx.db, now, |r| {
-        let index = u32::try_from(r.status_index).unwrap_or(u32::MAX);
-        let key = (
-            r.needs,
-            r.flags,
-            r.birth_year,
-            r.level,
-            r.override_colour,
-            r.sheltered,
+    for g in status_lists::slot_groups(&ctx.db, rules.uses("age"), now).await? {
+        let key: FactsKey = (
+            g.needs,
+            g.flags,
+            g.birth_year,
+            g.level,
+            g.override_colour,
+            g.sheltered,
         );
-        let c = match seen.get(&key) {
-            Some(c) => *c,
-            None => {
-                // Facts that cannot be read are never green, like a rule that fails.
-                let c = facts_of(&key, now).map_or(Colour::Yellow, |f| rules.colour(&f));
-                seen.insert(key, c);
-                c
-            }
-        };
-        bits.set(index, Slot::Colour(c));
-    })
-    .await?;
+        // Facts that cannot be read are never green, like a rule that fails.
+        let c = facts_of(&key, now).map_or(Colour::Yellow, |f| rules.colour(&f));
+        for index in g.slots.split(',').filter_map(|s| s.parse::<u32>().ok()) {
+            bits.set(index, Slot::Colour(c));
+        }
+    }
     Ok((bits, u32::try_from(rules.version).unwrap_or(0)))
 }
 

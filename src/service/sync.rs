@@ -18,7 +18,7 @@ use uuid::Uuid;
 /// The most events one upload may carry.
 pub const MAX_EVENTS: usize = 10_000;
 /// Residents whose events are applied at once (each resident's in order).
-const PARALLEL: usize = 16;
+const PARALLEL: usize = 32;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -135,33 +135,37 @@ pub async fn sync(
         .into());
     }
     let mut results: Vec<Option<EventResult>> = batch.events.iter().map(|_| None).collect();
-    // Who each event is about, from its code; unreadable events are answered now.
-    let mut per_resident: HashMap<Uuid, Vec<usize>> = HashMap::new();
-    for (i, e) in batch.events.iter().enumerate() {
-        let problem =
-            if !key_ok(&e.idempotency_key) || e.device_id.is_empty() || e.device_id.len() > 200 {
-                Some((
-                    "invalid_event",
-                    "idempotency_key and device_id must be 1 to 200 visible characters".to_owned(),
-                    None,
-                ))
-            } else if let Err(why) = Kind::of(e) {
-                Some(("invalid_event", why, None))
-            } else {
-                match super::codes::scan(ctx, &e.token).await? {
-                    Ok(s) => {
-                        per_resident.entry(s.resident_id).or_default().push(i);
-                        None
-                    }
-                    Err(code) => Some((
-                        "invalid_token",
-                        format!("the code is not valid: {code}"),
-                        None,
-                    )),
+    // Who each event is about, from its code (read in parallel, answered in order);
+    // unreadable events are answered now.
+    let scans: Vec<Result<std::result::Result<Uuid, (&'static str, String)>>> =
+        futures_util::stream::iter(&batch.events)
+            .map(|e| async move {
+                if !key_ok(&e.idempotency_key) || e.device_id.is_empty() || e.device_id.len() > 200
+                {
+                    return Ok(Err((
+                        "invalid_event",
+                        "idempotency_key and device_id must be 1 to 200 visible characters"
+                            .to_owned(),
+                    )));
                 }
-            };
-        if let Some((reason, detail, resident)) = problem {
-            results[i] = Some(conflict(ctx, p, shelter, e, reason, detail, resident).await?);
+                if let Err(why) = Kind::of(e) {
+                    return Ok(Err(("invalid_event", why)));
+                }
+                Ok(match super::codes::scan(ctx, &e.token).await? {
+                    Ok(s) => Ok(s.resident_id),
+                    Err(code) => Err(("invalid_token", format!("the code is not valid: {code}"))),
+                })
+            })
+            .buffered(PARALLEL)
+            .collect()
+            .await;
+    let mut per_resident: HashMap<Uuid, Vec<usize>> = HashMap::new();
+    for (i, (e, scanned)) in batch.events.iter().zip(scans).enumerate() {
+        match scanned? {
+            Ok(resident) => per_resident.entry(resident).or_default().push(i),
+            Err((reason, detail)) => {
+                results[i] = Some(conflict(ctx, p, shelter, e, reason, detail, None).await?);
+            }
         }
     }
     let mut groups: Vec<Vec<usize>> = per_resident.into_values().collect();
