@@ -129,7 +129,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/appeals/{id}/decision").route(web::post().to(appeals::decide)))
     .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
     .service(web::resource("/v1/status-list").route(web::get().to(routes::offline::status_list)))
-    .service(web::resource("/v1/verifier/bundle").route(web::get().to(routes::offline::bundle)))
+    // Base64 in JSON costs a third; gzip on the wire gives it back (docs/offline.md).
+    .service(
+        web::resource("/v1/verifier/bundle")
+            .wrap(actix_web::middleware::Compress::default())
+            .route(web::get().to(routes::offline::bundle)),
+    )
     .service(web::resource("/v1/shelters/{id}/sync").route(web::post().to(routes::offline::sync)))
     .service(web::resource("/v1/sync/conflicts").route(web::get().to(routes::offline::conflicts)))
     .service(web::resource("/v1/keys/rotate").route(web::post().to(routes::keys::rotate)))

@@ -141,6 +141,17 @@ async fn a_green_code_from_before_the_order_reads_red_offline() {
     let res = app.get("/v1/verifier/bundle", &resident).await;
     assert_problem(res, 403, "forbidden").await;
 
+    let zipped = app
+        .client
+        .get(app.url("/v1/verifier/bundle"))
+        .bearer_auth(&staff)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.status(), 200);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+
     let (etag, _) = fetch_list(&app).await;
     app.order(
         &official,
