@@ -1,6 +1,7 @@
 //! Plain types that parse, don't validate: once a value of these types exists, it is valid.
 //! No IO here.
 
+pub mod alert;
 pub mod audit;
 pub mod colour;
 pub mod document;

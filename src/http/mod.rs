@@ -68,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // `me` and `import` come before `{id}`.
     .service(web::resource("/v1/residents").route(web::post().to(residents::register)))
     .service(web::resource("/v1/residents/me").route(web::get().to(residents::me)))
+    .service(web::resource("/v1/residents/me/alerts").route(web::get().to(routes::alerts::inbox)))
     .service(web::resource("/v1/residents/me/code").route(web::get().to(routes::codes::mine)))
     .service(
         web::resource("/v1/residents/me/appeals")
@@ -128,6 +129,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/appeals").route(web::get().to(appeals::list)))
     .service(web::resource("/v1/appeals/{id}/decision").route(web::post().to(appeals::decide)))
     .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
+    .service(web::resource("/v1/alerts").route(web::post().to(routes::alerts::send)))
+    .service(web::resource("/v1/alerts/{id}").route(web::get().to(routes::alerts::status)))
+    .service(
+        web::resource("/v1/alerts/{id}/ack").route(web::post().to(routes::alerts::acknowledge)),
+    )
+    .service(
+        web::resource("/v1/alerts/{id}/recipients")
+            .route(web::get().to(routes::alerts::recipients)),
+    )
     .service(web::resource("/v1/status-list").route(web::get().to(routes::offline::status_list)))
     // Base64 in JSON costs a third; gzip on the wire gives it back (docs/offline.md).
     .service(

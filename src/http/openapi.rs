@@ -80,12 +80,17 @@ impl Modify for Bearer {
         routes::offline::bundle,
         routes::offline::sync,
         routes::offline::conflicts,
+        routes::alerts::send,
+        routes::alerts::inbox,
+        routes::alerts::acknowledge,
+        routes::alerts::status,
+        routes::alerts::recipients,
     ),
     components(schemas(super::errors::Problem, crate::domain::Role)),
     tags(
         (name = "health"), (name = "residents"), (name = "users"), (name = "audit"), (name = "zones"),
         (name = "orders"), (name = "overrides"), (name = "rules"), (name = "appeals"), (name = "keys"), (name = "codes"),
-        (name = "shelters"), (name = "relief"), (name = "offline"),
+        (name = "shelters"), (name = "relief"), (name = "offline"), (name = "alerts"),
     )
 )]
 pub struct ApiDoc;

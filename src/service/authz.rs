@@ -67,6 +67,8 @@ pub enum Action {
     ActAtShelter,
     /// See relief items.
     ReadRelief,
+    /// Send alerts, see who acknowledged them and who is still to reach.
+    SendAlerts,
 }
 
 /// The single table of which role may do what.
@@ -89,6 +91,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ManageShelters => role == Official,
         ReadShelters => true,
         ActAtShelter | ReadRelief => matches!(role, Staff | Official),
+        SendAlerts => role == Official,
     }
 }
 

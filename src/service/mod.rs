@@ -1,6 +1,7 @@
 //! Use cases: transactions, authorisation decisions, audit entries. One module per area.
 
 pub mod admissions;
+pub mod alerts;
 pub mod appeals;
 pub mod audit;
 pub mod authz;

@@ -76,7 +76,7 @@ fn parse_reason(r: &str) -> Result<String, Invalid> {
     Ok(r.to_owned())
 }
 
-async fn zone_in_reach(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<zones::ZoneRow> {
+pub(crate) async fn zone_in_reach(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<zones::ZoneRow> {
     let z = zones::get(&ctx.db, id)
         .await?
         .ok_or(ServiceError::NotFound("zone"))?;

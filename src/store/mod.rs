@@ -2,6 +2,7 @@
 //! once and run on either through [`on_db!`] / [`on_tx!`] (placeholders are `$n`, which both
 //! understand).
 
+pub mod alerts;
 pub mod appeals;
 pub mod audit;
 pub mod colour;

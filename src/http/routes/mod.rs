@@ -1,3 +1,4 @@
+pub mod alerts;
 pub mod appeals;
 pub mod audit;
 pub mod codes;

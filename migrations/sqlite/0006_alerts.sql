@@ -1,0 +1,32 @@
+-- Alerts and who they were sent to: the recipients are the zones' members when the alert
+-- was sent, written in one statement, each with when they acknowledged it.
+CREATE TABLE alerts (
+    id            INTEGER PRIMARY KEY,
+    public_id     BLOB NOT NULL UNIQUE,
+    msg_type      TEXT NOT NULL,
+    references_id INTEGER REFERENCES alerts (id),
+    category      TEXT NOT NULL,
+    event         TEXT NOT NULL,
+    response_type TEXT NOT NULL,
+    urgency       TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    certainty     TEXT NOT NULL,
+    headline      TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    instruction   TEXT NOT NULL,
+    zones         TEXT NOT NULL,
+    expires_at    TEXT,
+    incident_id   BLOB,
+    recipients    INTEGER NOT NULL DEFAULT 0,
+    sent_by       TEXT NOT NULL,
+    sent_at       TEXT NOT NULL
+);
+
+CREATE TABLE alert_recipients (
+    alert_id        INTEGER NOT NULL REFERENCES alerts (id),
+    resident_id     INTEGER NOT NULL REFERENCES residents (id),
+    zone_id         INTEGER NOT NULL REFERENCES zones (id),
+    acknowledged_at TEXT,
+    PRIMARY KEY (alert_id, resident_id)
+);
+CREATE INDEX alert_recipients_resident ON alert_recipients (resident_id, alert_id);

@@ -1,0 +1,232 @@
+//! Alerts as they arrive, parsed: the CAP 1.2 enumerations (OASIS Common Alerting Protocol),
+//! text within limits, at least one zone.
+
+use super::Invalid;
+use super::resident::vocabulary;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+vocabulary!(
+    /// CAP `category`.
+    Category, "category", "invalid_category", {
+        Geo => "Geo", Met => "Met", Safety => "Safety", Security => "Security",
+        Rescue => "Rescue", Fire => "Fire", Health => "Health", Env => "Env",
+        Transport => "Transport", Infra => "Infra", Cbrne => "CBRNE", Other => "Other",
+    }
+);
+
+vocabulary!(
+    /// CAP `responseType`.
+    ResponseType, "response_type", "invalid_response_type", {
+        Shelter => "Shelter", Evacuate => "Evacuate", Prepare => "Prepare", Execute => "Execute",
+        Avoid => "Avoid", Monitor => "Monitor", Assess => "Assess", AllClear => "AllClear",
+        NoResponse => "None",
+    }
+);
+
+vocabulary!(
+    /// CAP `urgency`.
+    Urgency, "urgency", "invalid_urgency", {
+        Immediate => "Immediate", Expected => "Expected", Future => "Future", Past => "Past",
+        Unknown => "Unknown",
+    }
+);
+
+vocabulary!(
+    /// CAP `severity`.
+    Severity, "severity", "invalid_severity", {
+        Extreme => "Extreme", Severe => "Severe", Moderate => "Moderate", Minor => "Minor",
+        Unknown => "Unknown",
+    }
+);
+
+vocabulary!(
+    /// CAP `certainty`.
+    Certainty, "certainty", "invalid_certainty", {
+        Observed => "Observed", Likely => "Likely", Possible => "Possible", Unlikely => "Unlikely",
+        Unknown => "Unknown",
+    }
+);
+
+vocabulary!(
+    /// CAP `msgType`, the ones an official sends.
+    MsgType, "msg_type", "invalid_msg_type", {
+        Alert => "Alert", Update => "Update", Cancel => "Cancel",
+    }
+);
+
+/// An alert as sent by an official.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertForm {
+    /// The zones whose residents receive it (snapshotted when sent).
+    #[schema(value_type = Vec<String>)]
+    pub zones: Vec<Uuid>,
+    pub headline: String,
+    pub description: String,
+    pub instruction: String,
+    /// CAP category, default `Met`.
+    pub category: Option<String>,
+    pub event: String,
+    pub response_type: String,
+    pub urgency: String,
+    pub severity: String,
+    pub certainty: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub incident_id: Option<Uuid>,
+    /// `Alert` (default), `Update` or `Cancel`; the last two need `references`.
+    pub msg_type: Option<String>,
+    /// The alert this one updates or cancels.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub references: Option<Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub zones: Vec<Uuid>,
+    pub headline: String,
+    pub description: String,
+    pub instruction: String,
+    pub category: Category,
+    pub event: String,
+    pub response_type: ResponseType,
+    pub urgency: Urgency,
+    pub severity: Severity,
+    pub certainty: Certainty,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub incident_id: Option<Uuid>,
+    pub msg_type: MsgType,
+    pub references: Option<Uuid>,
+}
+
+pub const MAX_ZONES: usize = 100;
+
+fn text(field: &'static str, raw: &str, max: usize, required: bool) -> Result<String, Invalid> {
+    let t = raw.trim();
+    if required && t.is_empty() {
+        return Err(Invalid::new(
+            field,
+            "required",
+            format!("{field} is required"),
+        ));
+    }
+    if t.chars().count() > max {
+        return Err(Invalid::new(
+            field,
+            "too_long",
+            format!("{field} is at most {max} characters"),
+        ));
+    }
+    if t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Invalid::new(
+            field,
+            "invalid_text",
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+impl NewAlert {
+    pub fn parse(f: &AlertForm, now: DateTime<Utc>) -> Result<NewAlert, Invalid> {
+        let mut zones = f.zones.clone();
+        zones.sort();
+        zones.dedup();
+        if zones.is_empty() || zones.len() > MAX_ZONES {
+            return Err(Invalid::new(
+                "zones",
+                "invalid_zones",
+                format!("give 1 to {MAX_ZONES} zones"),
+            ));
+        }
+        let msg_type = MsgType::parse(f.msg_type.as_deref().unwrap_or("Alert"))?;
+        if (msg_type != MsgType::Alert) != f.references.is_some() {
+            return Err(Invalid::new(
+                "references",
+                "invalid_references",
+                "an Update or Cancel names the alert it references; an Alert names none",
+            ));
+        }
+        if f.expires_at.is_some_and(|e| e <= now) {
+            return Err(Invalid::new(
+                "expires_at",
+                "invalid_expiry",
+                "expires_at must be in the future",
+            ));
+        }
+        Ok(NewAlert {
+            zones,
+            headline: text("headline", &f.headline, 160, true)?,
+            description: text("description", &f.description, 4000, true)?,
+            instruction: text("instruction", &f.instruction, 2000, false)?,
+            category: Category::parse(f.category.as_deref().unwrap_or("Met"))?,
+            event: text("event", &f.event, 100, true)?,
+            response_type: ResponseType::parse(&f.response_type)?,
+            urgency: Urgency::parse(&f.urgency)?,
+            severity: Severity::parse(&f.severity)?,
+            certainty: Certainty::parse(&f.certainty)?,
+            expires_at: f.expires_at,
+            incident_id: f.incident_id,
+            msg_type,
+            references: f.references,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> AlertForm {
+        AlertForm {
+            zones: vec![Uuid::nil()],
+            headline: "Levee breach at Yiqiao".into(),
+            description: "Water rising 30 cm an hour.".into(),
+            instruction: "Go to the school on high ground now.".into(),
+            category: None,
+            event: "Flood".into(),
+            response_type: "Evacuate".into(),
+            urgency: "Immediate".into(),
+            severity: "Extreme".into(),
+            certainty: "Observed".into(),
+            expires_at: None,
+            incident_id: None,
+            msg_type: None,
+            references: None,
+        }
+    }
+
+    #[test]
+    fn cap_values_parse_as_cap_spells_them() {
+        let a = NewAlert::parse(&form(), Utc::now()).unwrap();
+        assert_eq!(a.category.as_str(), "Met");
+        assert_eq!(a.response_type.as_str(), "Evacuate");
+        assert_eq!(ResponseType::parse("None").unwrap().as_str(), "None");
+        assert_eq!(Category::parse("CBRNE").unwrap(), Category::Cbrne);
+        let mut f = form();
+        f.urgency = "immediate".into();
+        assert_eq!(
+            NewAlert::parse(&f, Utc::now()).unwrap_err().code,
+            "invalid_urgency"
+        );
+    }
+
+    #[test]
+    fn updates_need_a_reference_and_alerts_none() {
+        let mut f = form();
+        f.msg_type = Some("Update".into());
+        assert!(NewAlert::parse(&f, Utc::now()).is_err());
+        f.references = Some(Uuid::nil());
+        assert!(NewAlert::parse(&f, Utc::now()).is_ok());
+        f.msg_type = None;
+        assert!(NewAlert::parse(&f, Utc::now()).is_err());
+        let mut f = form();
+        f.zones.clear();
+        assert!(NewAlert::parse(&f, Utc::now()).is_err());
+        let mut f = form();
+        f.headline = "x".repeat(161);
+        assert!(NewAlert::parse(&f, Utc::now()).is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! Alerts: send, inbox, acknowledge, who has been reached and who is still to reach.
+
+use crate::domain::alert::AlertForm;
+use crate::http::errors::{ApiError, Problem};
+use crate::service::alerts::{self, Acknowledged, AlertStatus, InboxItem, Recipient, Sent};
+use crate::service::{Ctx, Principal};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Send an alert to the residents of zones (officials). The recipients are the zones'
+/// residents now; CAP 1.2 values (category, responseType, urgency, severity, certainty).
+#[utoipa::path(post, path = "/v1/alerts", tag = "alerts", security(("bearer" = [])), request_body = AlertForm,
+    responses((status = 201, body = Sent), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn send(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    form: web::Json<AlertForm>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Created().json(alerts::send(&ctx, &p, &form).await?))
+}
+
+/// My alerts, newest first, with whether I acknowledged each (residents).
+#[utoipa::path(get, path = "/v1/residents/me/alerts", tag = "alerts", security(("bearer" = [])),
+    responses((status = 200, body = Vec<InboxItem>), (status = 403, body = Problem)))]
+pub async fn inbox(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(alerts::inbox(&ctx, &p).await?))
+}
+
+/// "I have read this" (residents; a repeat keeps the first time).
+#[utoipa::path(post, path = "/v1/alerts/{id}/ack", tag = "alerts", security(("bearer" = [])),
+    responses((status = 200, body = Acknowledged), (status = 404, body = Problem)))]
+pub async fn acknowledge(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(alerts::acknowledge(&ctx, &p, *id).await?))
+}
+
+/// Who has been informed: recipients, acknowledged, pending, median time to acknowledge,
+/// per zone (officials).
+#[utoipa::path(get, path = "/v1/alerts/{id}", tag = "alerts", security(("bearer" = [])),
+    responses((status = 200, body = AlertStatus), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn status(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(alerts::status(&ctx, &p, *id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientQuery {
+    /// `false`: the people still to reach.
+    pub acknowledged: Option<bool>,
+    /// From 0.
+    pub page: Option<i64>,
+    /// Default 500, at most 10,000.
+    pub per_page: Option<i64>,
+}
+
+/// The recipients with the contact details an official needs, vulnerable residents first;
+/// JSON, or CSV with `Accept: text/csv` (officials; every download is audited).
+#[utoipa::path(get, path = "/v1/alerts/{id}/recipients", tag = "alerts", security(("bearer" = [])), params(RecipientQuery),
+    responses((status = 200, body = Vec<Recipient>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn recipients(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<Uuid>,
+    q: web::Query<RecipientQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let rows = alerts::recipients(
+        &ctx,
+        &p,
+        *id,
+        q.acknowledged,
+        q.page.unwrap_or(0),
+        q.per_page.unwrap_or(500),
+    )
+    .await?;
+    let wants_csv = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
+    if !wants_csv {
+        return Ok(HttpResponse::Ok().json(rows));
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |_: csv::Error| {
+        ApiError::new(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "csv",
+            "could not write the CSV",
+        )
+    };
+    w.write_record([
+        "resident_id",
+        "name",
+        "phone",
+        "address",
+        "needs",
+        "zone",
+        "acknowledged_at",
+    ])
+    .map_err(fail)?;
+    for r in &rows {
+        let needs: Vec<&str> = r.needs.iter().map(|n| n.as_str()).collect();
+        w.write_record([
+            r.resident_id.to_string(),
+            r.name.clone(),
+            r.phone.clone().unwrap_or_default(),
+            r.address.clone().unwrap_or_default(),
+            needs.join(";"),
+            r.zone.clone(),
+            r.acknowledged_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default(),
+        ])
+        .map_err(fail)?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| fail(csv::Error::from(e.into_error())))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .body(body))
+}

@@ -1,0 +1,273 @@
+//! Alerts that know who has been informed: sent to the residents of zones (snapshotted when
+//! sent), acknowledged by residents, counted per zone, and the list of those still to reach
+//! for officials (personal data: officials only, every read audited).
+
+use super::{Action, Ctx, Principal, Result, ServiceError, authz};
+use crate::domain::alert::{AlertForm, NewAlert};
+use crate::domain::{AuditDraft, Need};
+use crate::store::{alerts, audit};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Sent {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    /// Residents of the zones when it was sent.
+    pub recipients: i64,
+}
+
+/// Sends an alert to the zones' residents (officials, within their jurisdiction).
+pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
+    authz::authorize(p, Action::SendAlerts)?;
+    let now = ctx.now();
+    let a = NewAlert::parse(form, now)?;
+    let mut zone_ids = Vec::with_capacity(a.zones.len());
+    for z in &a.zones {
+        zone_ids.push(super::orders::zone_in_reach(ctx, p, *z).await?.id);
+    }
+    let references_id = match a.references {
+        Some(r) => Some(
+            alerts::get(&ctx.db, r)
+                .await?
+                .ok_or(ServiceError::NotFound("referenced alert"))?
+                .id,
+        ),
+        None => None,
+    };
+    let public_id = Uuid::new_v4();
+    let mut tx = ctx.db.begin().await?;
+    // Taken first: no resident can join a zone between the snapshot and the audit entry.
+    audit::lock_chain(&mut tx).await?;
+    let id = alerts::insert(
+        &mut tx,
+        &alerts::AlertInsert {
+            public_id,
+            msg_type: a.msg_type.as_str(),
+            references_id,
+            category: a.category.as_str(),
+            event: &a.event,
+            response_type: a.response_type.as_str(),
+            urgency: a.urgency.as_str(),
+            severity: a.severity.as_str(),
+            certainty: a.certainty.as_str(),
+            headline: &a.headline,
+            description: &a.description,
+            instruction: &a.instruction,
+            zones: &a.zones,
+            expires_at: a.expires_at,
+            incident_id: a.incident_id,
+            sent_by: &p.actor(),
+        },
+        now,
+    )
+    .await?;
+    let recipients = alerts::snapshot_recipients(&mut tx, id, &zone_ids).await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "alert.send")
+            .subject(format!("alert:{public_id}"))
+            .after(json!({"zones": a.zones, "msg_type": a.msg_type.as_str(),
+                          "response_type": a.response_type.as_str(), "recipients": recipients})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Sent {
+        id: public_id,
+        recipients,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AlertView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub msg_type: String,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub references: Option<Uuid>,
+    pub category: String,
+    pub event: String,
+    pub response_type: String,
+    pub urgency: String,
+    pub severity: String,
+    pub certainty: String,
+    pub headline: String,
+    pub description: String,
+    pub instruction: String,
+    pub sent_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn view(a: &alerts::AlertRow) -> AlertView {
+    AlertView {
+        id: a.public_id,
+        msg_type: a.msg_type.clone(),
+        references: a.references_public_id,
+        category: a.category.clone(),
+        event: a.event.clone(),
+        response_type: a.response_type.clone(),
+        urgency: a.urgency.clone(),
+        severity: a.severity.clone(),
+        certainty: a.certainty.clone(),
+        headline: a.headline.clone(),
+        description: a.description.clone(),
+        instruction: a.instruction.clone(),
+        sent_at: a.sent_at,
+        expires_at: a.expires_at,
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InboxItem {
+    #[serde(flatten)]
+    pub alert: AlertView,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// A resident's alerts, newest first, with whether they acknowledged each.
+pub async fn inbox(ctx: &Ctx, p: &Principal) -> Result<Vec<InboxItem>> {
+    authz::authorize(p, Action::ReadOwnProfile)?;
+    let Principal::Resident { internal, .. } = p else {
+        return Err(ServiceError::Forbidden);
+    };
+    Ok(alerts::inbox(&ctx.db, *internal, 200)
+        .await?
+        .iter()
+        .map(|r| InboxItem {
+            alert: view(&r.alert),
+            acknowledged_at: r.acknowledged_at,
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Acknowledged {
+    /// The first acknowledgement's time (a repeat changes nothing).
+    pub acknowledged_at: DateTime<Utc>,
+}
+
+/// "I have read this": idempotent.
+pub async fn acknowledge(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<Acknowledged> {
+    authz::authorize(p, Action::ReadOwnProfile)?;
+    let Principal::Resident { internal, .. } = p else {
+        return Err(ServiceError::Forbidden);
+    };
+    let a = alerts::get(&ctx.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("alert"))?;
+    // Not a recipient and no such alert look alike: the answer says nothing of who got what.
+    let at = alerts::acknowledge(&ctx.db, a.id, *internal, ctx.now())
+        .await?
+        .ok_or(ServiceError::NotFound("alert"))?;
+    Ok(Acknowledged {
+        acknowledged_at: at,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneReach {
+    #[schema(value_type = String, format = Uuid)]
+    pub zone_id: Uuid,
+    pub name: String,
+    pub recipients: i64,
+    pub acknowledged: i64,
+    pub pending: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AlertStatus {
+    #[serde(flatten)]
+    pub alert: AlertView,
+    pub recipients: i64,
+    pub acknowledged: i64,
+    pub pending: i64,
+    /// Median time from sending to acknowledgement, of those who acknowledged.
+    pub median_seconds_to_ack: Option<i64>,
+    pub zones: Vec<ZoneReach>,
+}
+
+/// Who has been informed (officials).
+pub async fn status(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<AlertStatus> {
+    authz::authorize(p, Action::SendAlerts)?;
+    let a = alerts::get(&ctx.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("alert"))?;
+    let times = alerts::ack_times(&ctx.db, a.id).await?;
+    let median = (!times.is_empty()).then(|| (times[times.len() / 2] - a.sent_at).num_seconds());
+    let zones: Vec<ZoneReach> = alerts::per_zone(&ctx.db, a.id)
+        .await?
+        .into_iter()
+        .map(|(zone_id, name, n, acked)| ZoneReach {
+            zone_id,
+            name,
+            recipients: n,
+            acknowledged: acked,
+            pending: n - acked,
+        })
+        .collect();
+    let recipients = i64::from(a.recipients);
+    let acknowledged = times.len() as i64;
+    Ok(AlertStatus {
+        alert: view(&a),
+        recipients,
+        acknowledged,
+        pending: recipients - acknowledged,
+        median_seconds_to_ack: median,
+        zones,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Recipient {
+    #[schema(value_type = String, format = Uuid)]
+    pub resident_id: Uuid,
+    pub name: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub needs: Vec<Need>,
+    pub zone: String,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// The people to reach (personal data): officials only; every read is audited.
+pub async fn recipients(
+    ctx: &Ctx,
+    p: &Principal,
+    id: Uuid,
+    acknowledged: Option<bool>,
+    page: i64,
+    per_page: i64,
+) -> Result<Vec<Recipient>> {
+    authz::authorize(p, Action::SendAlerts)?;
+    let a = alerts::get(&ctx.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("alert"))?;
+    let per_page = per_page.clamp(1, 10_000);
+    let page = page.max(0);
+    let rows = alerts::recipients(&ctx.db, a.id, acknowledged, page * per_page, per_page).await?;
+    let mut tx = ctx.db.begin().await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "alert.recipients.read")
+            .subject(format!("alert:{id}"))
+            .after(json!({"acknowledged": acknowledged, "page": page, "rows": rows.len()})),
+        ctx.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Recipient {
+            resident_id: r.public_id,
+            name: r.name,
+            phone: r.phone,
+            address: r.address,
+            needs: r.needs.0,
+            zone: r.zone,
+            acknowledged_at: r.acknowledged_at,
+        })
+        .collect())
+}

@@ -1,0 +1,228 @@
+//! Alerts, their recipients (snapshotted when sent) and acknowledgements.
+
+use super::{Db, Result, Tx};
+use crate::domain::Need;
+use crate::{on_db, on_tx};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+pub struct AlertInsert<'a> {
+    pub public_id: Uuid,
+    pub msg_type: &'a str,
+    pub references_id: Option<i64>,
+    pub category: &'a str,
+    pub event: &'a str,
+    pub response_type: &'a str,
+    pub urgency: &'a str,
+    pub severity: &'a str,
+    pub certainty: &'a str,
+    pub headline: &'a str,
+    pub description: &'a str,
+    pub instruction: &'a str,
+    pub zones: &'a [Uuid],
+    pub expires_at: Option<DateTime<Utc>>,
+    pub incident_id: Option<Uuid>,
+    pub sent_by: &'a str,
+}
+
+pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Result<i64> {
+    Ok(on_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "INSERT INTO alerts (public_id, msg_type, references_id, category, event, response_type, \
+         urgency, severity, certainty, headline, description, instruction, zones, expires_at, \
+         incident_id, sent_by, sent_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id"
+    )
+    .bind(a.public_id)
+    .bind(a.msg_type)
+    .bind(a.references_id)
+    .bind(a.category)
+    .bind(a.event)
+    .bind(a.response_type)
+    .bind(a.urgency)
+    .bind(a.severity)
+    .bind(a.certainty)
+    .bind(a.headline)
+    .bind(a.description)
+    .bind(a.instruction)
+    .bind(Json(a.zones))
+    .bind(a.expires_at)
+    .bind(a.incident_id)
+    .bind(a.sent_by)
+    .bind(now)
+    .fetch_one(c)
+    .await?
+    }))
+}
+
+/// Makes the zones' members now the alert's recipients, in one statement (a resident in
+/// several of the zones once, under the first zone); returns how many.
+pub async fn snapshot_recipients(tx: &mut Tx, alert_id: i64, zone_ids: &[i64]) -> Result<i64> {
+    on_tx!(tx, |c| {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO alert_recipients (alert_id, resident_id, zone_id) SELECT ",
+        );
+        q.push_bind(alert_id)
+            .push(", m.resident_id, MIN(m.zone_id) FROM zone_members m WHERE m.zone_id IN (");
+        let mut ids = q.separated(", ");
+        for z in zone_ids {
+            ids.push_bind(*z);
+        }
+        q.push(") GROUP BY m.resident_id");
+        q.build().execute(&mut *c).await?;
+        let n: i64 = sqlx::query_scalar(
+            "UPDATE alerts SET recipients = (SELECT COUNT(*) FROM alert_recipients WHERE alert_id = $1) \
+             WHERE id = $1 RETURNING CAST(recipients AS BIGINT)",
+        )
+        .bind(alert_id)
+        .fetch_one(&mut *c)
+        .await?;
+        Ok(n)
+    })
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertRow {
+    pub id: i64,
+    pub public_id: Uuid,
+    pub msg_type: String,
+    pub references_public_id: Option<Uuid>,
+    pub category: String,
+    pub event: String,
+    pub response_type: String,
+    pub urgency: String,
+    pub severity: String,
+    pub certainty: String,
+    pub headline: String,
+    pub description: String,
+    pub instruction: String,
+    pub zones: Json<Vec<Uuid>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub incident_id: Option<Uuid>,
+    pub recipients: i32,
+    pub sent_by: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+const ALERT_COLUMNS: &str = "a.id, a.public_id, a.msg_type, ref.public_id AS references_public_id, \
+    a.category, a.event, a.response_type, a.urgency, a.severity, a.certainty, a.headline, \
+    a.description, a.instruction, a.zones, a.expires_at, a.incident_id, a.recipients, a.sent_by, \
+    a.sent_at";
+const ALERT_FROM: &str = "FROM alerts a LEFT JOIN alerts ref ON ref.id = a.references_id";
+
+pub async fn get(db: &Db, public_id: Uuid) -> Result<Option<AlertRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLUMNS} {ALERT_FROM} WHERE a.public_id = $1"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(public_id)
+        .fetch_optional(c)
+        .await?))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InboxRow {
+    #[sqlx(flatten)]
+    pub alert: AlertRow,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// A resident's alerts, newest first.
+pub async fn inbox(db: &Db, resident_id: i64, limit: i64) -> Result<Vec<InboxRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLUMNS}, r.acknowledged_at {ALERT_FROM} \
+         JOIN alert_recipients r ON r.alert_id = a.id WHERE r.resident_id = $1 \
+         ORDER BY a.sent_at DESC, a.id DESC LIMIT $2"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(resident_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await?))
+}
+
+/// Records the first acknowledgement (a repeat keeps the first time); `None` if the
+/// resident was not a recipient.
+pub async fn acknowledge(
+    db: &Db,
+    alert_id: i64,
+    resident_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let mut tx = db.begin().await?;
+    let at: Option<Option<DateTime<Utc>>> = on_tx!(&mut tx, |c| sqlx::query_scalar(
+        "UPDATE alert_recipients SET acknowledged_at = COALESCE(acknowledged_at, $3) \
+         WHERE alert_id = $1 AND resident_id = $2 RETURNING acknowledged_at"
+    )
+    .bind(alert_id)
+    .bind(resident_id)
+    .bind(now)
+    .fetch_optional(c)
+    .await?);
+    tx.commit().await?;
+    Ok(at.flatten())
+}
+
+/// Per zone: (zone id, name, recipients, acknowledged).
+pub async fn per_zone(db: &Db, alert_id: i64) -> Result<Vec<(Uuid, String, i64, i64)>> {
+    Ok(on_db!(db, |c| sqlx::query_as(
+        "SELECT z.public_id, z.name, COUNT(*), COUNT(r.acknowledged_at) FROM alert_recipients r \
+         JOIN zones z ON z.id = r.zone_id WHERE r.alert_id = $1 GROUP BY z.public_id, z.name \
+         ORDER BY z.name"
+    )
+    .bind(alert_id)
+    .fetch_all(c)
+    .await?))
+}
+
+/// Every acknowledgement time, earliest first.
+pub async fn ack_times(db: &Db, alert_id: i64) -> Result<Vec<DateTime<Utc>>> {
+    Ok(on_db!(db, |c| sqlx::query_scalar(
+        "SELECT acknowledged_at FROM alert_recipients WHERE alert_id = $1 \
+         AND acknowledged_at IS NOT NULL ORDER BY acknowledged_at"
+    )
+    .bind(alert_id)
+    .fetch_all(c)
+    .await?))
+}
+
+/// A recipient with the contact details an official needs to reach them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecipientRow {
+    pub public_id: Uuid,
+    pub name: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub needs: Json<Vec<Need>>,
+    pub zone: String,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// Recipients, those with needs first, then by registration; `acknowledged` filters.
+pub async fn recipients(
+    db: &Db,
+    alert_id: i64,
+    acknowledged: Option<bool>,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<RecipientRow>> {
+    let filter = match acknowledged {
+        None => "",
+        Some(true) => "AND r.acknowledged_at IS NOT NULL",
+        Some(false) => "AND r.acknowledged_at IS NULL",
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT p.public_id, p.name, p.phone, p.address, p.needs, z.name AS zone, r.acknowledged_at \
+         FROM alert_recipients r JOIN residents p ON p.id = r.resident_id JOIN zones z ON z.id = r.zone_id \
+         WHERE r.alert_id = $1 {filter} \
+         ORDER BY CASE WHEN CAST(p.needs AS TEXT) IN ('[]', '') THEN 1 ELSE 0 END, p.id \
+         LIMIT $2 OFFSET $3"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(alert_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(c)
+        .await?))
+}

@@ -1,0 +1,221 @@
+//! Alerts end to end: recipients are the zone's residents when sent, acknowledgements are
+//! counted exactly, and the people still to reach are listed for officials (JSON and CSV).
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+fn alert(zone: &str) -> Value {
+    json!({"zones": [zone], "headline": "Levee breach at Yiqiao", "event": "Flood",
+           "description": "Water rising 30 cm an hour.",
+           "instruction": "Go to Yiqiao middle school now.",
+           "response_type": "Evacuate", "urgency": "Immediate", "severity": "Extreme",
+           "certainty": "Observed"})
+}
+
+#[tokio::test]
+async fn an_alert_reaches_the_zone_as_it_was_and_knows_who_read_it() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let (_, a) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let (_, b) = resident_at(&app, 30.06, 120.06, &[]).await;
+    let (elderly_id, _) = resident_at(&app, 30.07, 120.07, &["elderly"]).await;
+    let (_, outside) = resident_at(&app, 31.5, 121.5, &[]).await;
+
+    let res = app.post("/v1/alerts", &official, &alert(&zone)).await;
+    assert_eq!(res.status(), 201);
+    let sent: Value = res.json().await.unwrap();
+    assert_eq!(sent["recipients"], 3);
+    let id = sent["id"].as_str().unwrap();
+    // Moving in afterwards does not make one a recipient.
+    let (_, late) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let inbox: Value = app
+        .get("/v1/residents/me/alerts", &late)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox.as_array().unwrap().len(), 0);
+
+    let inbox: Value = app
+        .get("/v1/residents/me/alerts", &a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox[0]["id"], id);
+    assert_eq!(inbox[0]["response_type"], "Evacuate");
+    assert!(inbox[0]["acknowledged_at"].is_null());
+    let first: Value = app
+        .post(&format!("/v1/alerts/{id}/ack"), &a, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let again: Value = app
+        .post(&format!("/v1/alerts/{id}/ack"), &a, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["acknowledged_at"], again["acknowledged_at"]);
+    let theirs: Value = app
+        .get("/v1/residents/me/alerts", &b)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        theirs[0]["acknowledged_at"].is_null(),
+        "one's ack is not another's"
+    );
+    for who in [&outside, &late] {
+        let res = app
+            .post(&format!("/v1/alerts/{id}/ack"), who, &json!({}))
+            .await;
+        assert_problem(res, 404, "not_found").await;
+    }
+
+    let status: Value = app
+        .get(&format!("/v1/alerts/{id}"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &status["recipients"],
+            &status["acknowledged"],
+            &status["pending"]
+        ),
+        (&json!(3), &json!(1), &json!(2))
+    );
+    assert!(status["median_seconds_to_ack"].as_i64().unwrap() >= 0);
+    assert_eq!(status["zones"][0]["name"], "Yiqiao");
+    assert_eq!(status["zones"][0]["pending"], 2);
+
+    let pending: Value = app
+        .get(
+            &format!("/v1/alerts/{id}/recipients?acknowledged=false"),
+            &official,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pending = pending.as_array().unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(
+        pending[0]["resident_id"],
+        elderly_id.as_str(),
+        "vulnerable first"
+    );
+    assert!(pending[0]["phone"].is_string() && pending[0]["address"].is_string());
+    let csv = app
+        .client
+        .get(app.url(&format!("/v1/alerts/{id}/recipients?acknowledged=false")))
+        .bearer_auth(&official)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("resident_id,name,phone"));
+    assert_eq!(lines.count(), 2);
+    assert!(text.contains("elderly"));
+    let reads = app
+        .audit_actions()
+        .await
+        .iter()
+        .filter(|a| *a == "alert.recipients.read")
+        .count();
+    assert_eq!(reads, 2, "every download is audited");
+
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    assert_problem(
+        app.post("/v1/alerts", &staff, &alert(&zone)).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("/v1/alerts/{id}"), &a).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("/v1/alerts/{id}/recipients"), &a).await,
+        403,
+        "forbidden",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cap_values_are_checked_and_an_update_references_its_alert() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Z").await;
+    let mut bad = alert(&zone);
+    bad["urgency"] = json!("now");
+    let p = assert_problem(
+        app.post("/v1/alerts", &official, &bad).await,
+        422,
+        "invalid_urgency",
+    )
+    .await;
+    assert_eq!(p["field"], "urgency", "{p}");
+    let mut bad = alert(&zone);
+    bad["zones"] = json!([uuid::Uuid::new_v4()]);
+    assert_problem(
+        app.post("/v1/alerts", &official, &bad).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    let first: Value = app
+        .post("/v1/alerts", &official, &alert(&zone))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut update = alert(&zone);
+    update["msg_type"] = json!("Update");
+    assert_eq!(
+        app.post("/v1/alerts", &official, &update).await.status(),
+        422
+    );
+    update["references"] = first["id"].clone();
+    update["headline"] = json!("Breach widening: leave now");
+    let res = app.post("/v1/alerts", &official, &update).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status: Value = app
+        .get(&format!("/v1/alerts/{id}"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["msg_type"], "Update");
+    assert_eq!(status["references"], first["id"]);
+    assert_eq!(
+        app.audit_actions()
+            .await
+            .iter()
+            .filter(|a| *a == "alert.send")
+            .count(),
+        2
+    );
+}
