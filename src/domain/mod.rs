@@ -6,6 +6,7 @@ pub mod audit;
 pub mod colour;
 pub mod document;
 pub mod ids;
+pub mod report;
 pub mod resident;
 pub mod role;
 pub mod shelter;

@@ -129,6 +129,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/appeals").route(web::get().to(appeals::list)))
     .service(web::resource("/v1/appeals/{id}/decision").route(web::post().to(appeals::decide)))
     .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
+    .service(
+        web::resource("/v1/reports")
+            .route(web::get().to(routes::reports::list))
+            .route(web::post().to(routes::reports::submit)),
+    )
+    .service(web::resource("/v1/reports/{id}").route(web::patch().to(routes::reports::update)))
+    .service(web::resource("/v1/reports/{id}/photo").route(web::get().to(routes::reports::photo)))
     .service(web::resource("/v1/alerts").route(web::post().to(routes::alerts::send)))
     .service(web::resource("/v1/alerts/{id}").route(web::get().to(routes::alerts::status)))
     .service(

@@ -85,12 +85,16 @@ impl Modify for Bearer {
         routes::alerts::acknowledge,
         routes::alerts::status,
         routes::alerts::recipients,
+        routes::reports::submit,
+        routes::reports::list,
+        routes::reports::update,
+        routes::reports::photo,
     ),
     components(schemas(super::errors::Problem, crate::domain::Role)),
     tags(
         (name = "health"), (name = "residents"), (name = "users"), (name = "audit"), (name = "zones"),
         (name = "orders"), (name = "overrides"), (name = "rules"), (name = "appeals"), (name = "keys"), (name = "codes"),
-        (name = "shelters"), (name = "relief"), (name = "offline"), (name = "alerts"),
+        (name = "shelters"), (name = "relief"), (name = "offline"), (name = "alerts"), (name = "reports"),
     )
 )]
 pub struct ApiDoc;

@@ -27,7 +27,7 @@ fn too_large(what: &str) -> ApiError {
     )
 }
 
-fn parse_form<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+pub fn parse_form<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(v).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -35,6 +35,52 @@ fn parse_form<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> 
             without_values(&e.to_string()),
         )
     })
+}
+
+/// Reads a multipart form: its text fields as JSON values (numbers and booleans parsed, as
+/// a form sends them as text) and the bytes of the file field `file`, if sent.
+pub async fn multipart(
+    req: &HttpRequest,
+    payload: web::Payload,
+    file: &str,
+) -> Result<(serde_json::Map<String, serde_json::Value>, Option<Vec<u8>>), ApiError> {
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut fields = serde_json::Map::new();
+    let mut image: Option<Vec<u8>> = None;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|_| unreadable())?;
+        let name = field.name().unwrap_or("").to_owned();
+        let (limit, what) = if name == file {
+            (super::UPLOAD_LIMIT, "the file")
+        } else {
+            (FIELD_LIMIT, "a form field")
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| unreadable())?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large(what));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if name == file {
+            image = Some(bytes);
+        } else if !name.is_empty() {
+            let text = String::from_utf8(bytes).map_err(|_| unreadable())?;
+            let t = text.trim();
+            let value = match t {
+                "true" => serde_json::Value::Bool(true),
+                "false" => serde_json::Value::Bool(false),
+                _ => match (t.parse::<i64>(), t.parse::<f64>()) {
+                    (Ok(i), _) => serde_json::Value::from(i),
+                    (_, Ok(f)) if f.is_finite() => serde_json::Value::from(f),
+                    _ => serde_json::Value::String(text),
+                },
+            };
+            fields.insert(name, value);
+        }
+    }
+    Ok((fields, image))
 }
 
 /// Reads a scan's form. A photo's code becomes the form's `token`.
@@ -74,41 +120,7 @@ pub async fn read<T: DeserializeOwned>(
             "send JSON with a token, or a multipart form with the photo in field image",
         ));
     }
-    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut fields = serde_json::Map::new();
-    let mut image: Option<Vec<u8>> = None;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|_| unreadable())?;
-        let name = field.name().unwrap_or("").to_owned();
-        let (limit, what) = if name == "image" {
-            (super::UPLOAD_LIMIT, "the image")
-        } else {
-            (FIELD_LIMIT, "a form field")
-        };
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| unreadable())?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(too_large(what));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if name == "image" {
-            image = Some(bytes);
-        } else if !name.is_empty() {
-            let text = String::from_utf8(bytes).map_err(|_| unreadable())?;
-            // Numbers and booleans arrive as text in a form.
-            let value = match text.trim() {
-                "true" => serde_json::Value::Bool(true),
-                "false" => serde_json::Value::Bool(false),
-                t => t
-                    .parse::<i64>()
-                    .map(serde_json::Value::from)
-                    .unwrap_or(serde_json::Value::String(text)),
-            };
-            fields.insert(name, value);
-        }
-    }
+    let (mut fields, image) = multipart(req, payload, "image").await?;
     let image = image.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -69,6 +69,8 @@ pub enum Action {
     ReadRelief,
     /// Send alerts, see who acknowledged them and who is still to reach.
     SendAlerts,
+    /// See hazard reports and move them through their workflow.
+    ManageReports,
 }
 
 /// The single table of which role may do what.
@@ -91,7 +93,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ManageShelters => role == Official,
         ReadShelters => true,
         ActAtShelter | ReadRelief => matches!(role, Staff | Official),
-        SendAlerts => role == Official,
+        SendAlerts | ManageReports => role == Official,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod orders;
 pub mod overrides;
 pub mod principal_cache;
 pub mod relief;
+pub mod reports;
 pub mod residents;
 pub mod rules;
 pub mod shelters;

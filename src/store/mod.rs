@@ -11,6 +11,7 @@ pub mod meta;
 pub mod orders;
 pub mod overrides;
 pub mod relief;
+pub mod reports;
 pub mod residents;
 pub mod rules;
 pub mod shelters;

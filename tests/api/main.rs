@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod import;
 mod offline;
+mod reports;
 mod residents;
 mod scale;
 mod shelters;

@@ -6,6 +6,7 @@ pub mod health;
 pub mod keys;
 pub mod offline;
 pub mod overrides;
+pub mod reports;
 pub mod residents;
 pub mod rules;
 pub mod shelters;
