@@ -1,0 +1,136 @@
+//! Alert figures: `cargo bench --bench alerts` (ALERT_BENCH_RESIDENTS, default 100,000).
+//!
+//! An alert to one zone holding that many residents on SQLite, from the call to the answer
+//! (recipients snapshotted, audited, committed). Goal ≤ 2 s. Baseline in the same run: a bare
+//! `INSERT … SELECT` copying the zone's members into a scratch table, the floor of any
+//! snapshot.
+
+use safecode::config::{DatabaseUrl, LogFormat, Settings};
+use safecode::domain::alert::AlertForm;
+use safecode::service::users::{self, Creator, NewUserForm};
+use safecode::service::{alerts, zones};
+use safecode::startup;
+use serde_json::json;
+use std::time::Instant;
+
+async fn run(n: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: DatabaseUrl::Sqlite(format!(
+            "sqlite://{}",
+            dir.path().join("db.sqlite").display()
+        )),
+        max_db_connections: 4,
+        keys_dir: dir.path().join("keys"),
+        log_format: LogFormat::Text,
+        workers: Some(1),
+        import_limit_bytes: 1 << 30,
+        appeal_deadline_hours: 24,
+        approval_threshold: 50,
+        auth_cache_ms: 2000,
+        status_list_debounce_secs: 30,
+        bundle_max_age_secs: 21_600,
+    };
+    let ctx = startup::context(&settings).await.unwrap();
+    let mut csv = Vec::new();
+    safecode::synthetic::write_csv(&mut csv, n, 3).unwrap();
+    safecode::service::import::import_csv(&ctx, None, std::io::Cursor::new(csv), |_| {})
+        .await
+        .unwrap();
+    let token = users::create(
+        &ctx,
+        Creator::Operator,
+        &NewUserForm {
+            role: "official".into(),
+            name: "bench".into(),
+            shelter_ids: vec![],
+            jurisdiction: None,
+        },
+    )
+    .await
+    .unwrap()
+    .token;
+    let official = users::authenticate(&ctx, &token).await.unwrap();
+    // Synthetic residents lie within lat 30.05–30.35, lon 120.15–120.55: this holds them all.
+    let ring = json!([[
+        [120.0, 30.0],
+        [120.7, 30.0],
+        [120.7, 30.5],
+        [120.0, 30.5],
+        [120.0, 30.0]
+    ]]);
+    let zone = zones::create(
+        &ctx,
+        &official,
+        &zones::ZoneFeature {
+            kind: "Feature".into(),
+            properties: json!({"name": "all"}),
+            geometry: json!({"type": "Polygon", "coordinates": ring}),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(zone.residents as u64, n);
+
+    let bare = {
+        let safecode::store::Db::Sqlite { write, .. } = &ctx.db else {
+            unreachable!()
+        };
+        sqlx::query(
+            "CREATE TABLE scratch (a INTEGER, r INTEGER, z INTEGER, t TEXT, PRIMARY KEY (a, r))",
+        )
+        .execute(write)
+        .await
+        .unwrap();
+        let start = Instant::now();
+        sqlx::query(
+            "INSERT INTO scratch (a, r, z) SELECT 1, resident_id, zone_id FROM zone_members",
+        )
+        .execute(write)
+        .await
+        .unwrap();
+        start.elapsed().as_secs_f64()
+    };
+    let form = AlertForm {
+        zones: vec![zone.id],
+        headline: "Levee breach".into(),
+        description: "Water rising.".into(),
+        instruction: "Leave now.".into(),
+        category: None,
+        event: "Flood".into(),
+        response_type: "Evacuate".into(),
+        urgency: "Immediate".into(),
+        severity: "Extreme".into(),
+        certainty: "Observed".into(),
+        expires_at: None,
+        incident_id: None,
+        msg_type: None,
+        references: None,
+    };
+    let start = Instant::now();
+    let sent = alerts::send(&ctx, &official, &form).await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(sent.recipients as u64, n);
+    println!("alert to a zone of {n} residents on SQLite");
+    println!("  bare INSERT ... SELECT of the members : {bare:6.2} s");
+    println!(
+        "  POST /v1/alerts (service, snapshot)    : {secs:6.2} s   ({:.1} x the bare copy; goal <= 2 s)",
+        secs / bare
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let n: u64 = std::env::var("ALERT_BENCH_RESIDENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run(n));
+}
