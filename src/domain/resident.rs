@@ -163,6 +163,14 @@ macro_rules! vocabulary {
 pub(crate) use vocabulary;
 
 vocabulary!(
+    /// Where a resident who says "I am safe" is.
+    SafeStatus, "status", "invalid_status", {
+        AtHome => "at_home",
+        WithRelatives => "with_relatives",
+    }
+);
+
+vocabulary!(
     /// Special needs that shelters and rules must know about.
     Need, "needs", "invalid_need", {
         Elderly => "elderly",

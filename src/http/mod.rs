@@ -69,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/residents").route(web::post().to(residents::register)))
     .service(web::resource("/v1/residents/me").route(web::get().to(residents::me)))
     .service(web::resource("/v1/residents/me/alerts").route(web::get().to(routes::alerts::inbox)))
+    .service(web::resource("/v1/residents/me/safe").route(web::post().to(routes::alerts::safe)))
     .service(web::resource("/v1/residents/me/code").route(web::get().to(routes::codes::mine)))
     .service(
         web::resource("/v1/residents/me/appeals")
@@ -136,6 +137,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/v1/reports/{id}").route(web::patch().to(routes::reports::update)))
     .service(web::resource("/v1/reports/{id}/photo").route(web::get().to(routes::reports::photo)))
+    .service(
+        web::resource("/v1/residents/{id}/safe").route(web::post().to(routes::alerts::safe_for)),
+    )
     .service(web::resource("/v1/alerts").route(web::post().to(routes::alerts::send)))
     .service(web::resource("/v1/alerts/{id}").route(web::get().to(routes::alerts::status)))
     .service(

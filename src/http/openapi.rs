@@ -85,6 +85,8 @@ impl Modify for Bearer {
         routes::alerts::acknowledge,
         routes::alerts::status,
         routes::alerts::recipients,
+        routes::alerts::safe,
+        routes::alerts::safe_for,
         routes::reports::submit,
         routes::reports::list,
         routes::reports::update,

@@ -91,7 +91,7 @@ pub fn facts(f: facts_store::ResidentFacts, now: DateTime<Utc>) -> Facts {
     Facts {
         order_level: OrderLevel::from_rank(i64::from(f.level)),
         sheltered: f.sheltered > 0,
-        safe_with_relatives: false,
+        safe_with_relatives: f.safe > 0,
         needs: f.needs.0,
         flags: f.flags.0,
         age: age(f.birth_year, now),
@@ -111,7 +111,7 @@ pub fn group_facts(g: &FactGroup, now: DateTime<Utc>) -> Facts {
     Facts {
         order_level: OrderLevel::from_rank(i64::from(g.level)),
         sheltered: g.sheltered > 0,
-        safe_with_relatives: false,
+        safe_with_relatives: g.safe > 0,
         needs: g.needs.0.clone(),
         flags: g.flags.0.clone(),
         age: age(g.birth_year, now),
@@ -127,6 +127,19 @@ pub struct Tally {
     pub red: i64,
     /// Of those, in a shelter now.
     pub sheltered: i64,
+    /// Of those, not in a shelter but safe with relatives by their own word.
+    pub safe_with_relatives: i64,
+}
+
+impl Tally {
+    /// Counts where `n` residents with these facts are.
+    fn place(&mut self, f: &Facts, n: i64) {
+        if f.sheltered {
+            self.sheltered += n;
+        } else if f.safe_with_relatives {
+            self.safe_with_relatives += n;
+        }
+    }
 }
 
 impl Tally {
@@ -155,7 +168,7 @@ pub async fn tally_zones(ctx: &Ctx, rules: &RuleSet) -> Result<HashMap<Option<i6
         let facts = Facts {
             order_level: OrderLevel::from_rank(i64::from(g.level)),
             sheltered: g.sheltered > 0,
-            safe_with_relatives: false,
+            safe_with_relatives: g.safe > 0,
             needs,
             flags,
             age: None,
@@ -163,9 +176,7 @@ pub async fn tally_zones(ctx: &Ctx, rules: &RuleSet) -> Result<HashMap<Option<i6
         };
         let t = out.entry(Some(g.zone_id)).or_default();
         t.add(rules.colour(&facts), g.n);
-        if facts.sheltered {
-            t.sheltered += g.n;
-        }
+        t.place(&facts, g.n);
     }
     Ok(out)
 }
@@ -183,9 +194,7 @@ pub async fn tally(
         let facts = group_facts(g, now);
         let t = out.entry(g.zone_id).or_default();
         t.add(rules.colour(&facts), g.n);
-        if facts.sheltered {
-            t.sheltered += g.n;
-        }
+        t.place(&facts, g.n);
     }
     Ok(out)
 }

@@ -16,6 +16,7 @@ pub mod relief;
 pub mod reports;
 pub mod residents;
 pub mod rules;
+pub mod safety;
 pub mod shelters;
 pub mod status_list;
 pub mod sync;

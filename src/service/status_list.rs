@@ -207,7 +207,7 @@ async fn rebuild(ctx: &Ctx, after: Option<i64>) -> Result<bool> {
     Ok(status_lists::insert(&ctx.db, epoch, now, seq, &signed).await?)
 }
 
-type FactsKey = (String, String, Option<i32>, i32, Option<i32>, i64);
+type FactsKey = (String, String, Option<i32>, i32, Option<i32>, i64, i64);
 
 /// Every resident's colour by the active rules, each distinct set of facts evaluated once.
 pub async fn build(ctx: &Ctx, slots: u32, now: DateTime<Utc>) -> Result<(StatusBits, u32)> {
@@ -221,6 +221,7 @@ pub async fn build(ctx: &Ctx, slots: u32, now: DateTime<Utc>) -> Result<(StatusB
             g.level,
             g.override_colour,
             g.sheltered,
+            g.safe,
         );
         // Facts that cannot be read are never green, like a rule that fails.
         let c = facts_of(&key, now).map_or(Colour::Yellow, |f| rules.colour(&f));
@@ -237,7 +238,7 @@ fn facts_of(k: &FactsKey, now: DateTime<Utc>) -> Option<Facts> {
     Some(Facts {
         order_level: crate::domain::OrderLevel::from_rank(i64::from(k.3)),
         sheltered: k.5 > 0,
-        safe_with_relatives: false,
+        safe_with_relatives: k.6 > 0,
         needs,
         flags,
         age: colour::age(k.2, now),

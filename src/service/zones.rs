@@ -318,7 +318,7 @@ pub struct ZoneCounts {
     pub green: i64,
     /// In a shelter now.
     pub sheltered: i64,
-    /// Said they are safe with relatives (counted once residents can say so).
+    /// Not in a shelter, but said they are safe with relatives.
     pub safe_with_relatives: i64,
     /// Neither sheltered nor safe with relatives: still to be reached.
     pub not_reached: i64,
@@ -333,8 +333,8 @@ impl ZoneCounts {
             yellow: t.yellow,
             green: t.green,
             sheltered: t.sheltered,
-            safe_with_relatives: 0,
-            not_reached: residents - t.sheltered,
+            safe_with_relatives: t.safe_with_relatives,
+            not_reached: residents - t.sheltered - t.safe_with_relatives,
         }
     }
 }
@@ -484,6 +484,7 @@ pub async fn residents(
                 level: m.level,
                 override_colour: m.override_colour,
                 sheltered: m.sheltered,
+                safe: m.safe,
                 n: 1,
             };
             let c = rules.colour(&super::colour::group_facts(&g, now));

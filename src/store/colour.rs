@@ -26,6 +26,11 @@ pub(super) const STAY_OF: &str =
     "LEFT JOIN stays st ON st.resident_id = r.id AND st.checked_out_at IS NULL";
 pub(super) const SHELTERED: &str = "CAST(CASE WHEN st.id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
 
+/// Whether the resident said they are safe with relatives (one row per resident at most).
+pub(super) const SAFE_OF: &str =
+    "LEFT JOIN safety_checks sc ON sc.resident_id = r.id AND sc.status = 'with_relatives'";
+pub(super) const SAFE: &str = "CAST(CASE WHEN sc.resident_id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResidentFacts {
     pub id: i64,
@@ -39,6 +44,8 @@ pub struct ResidentFacts {
     pub override_reason: Option<String>,
     /// 1 when the resident has an open shelter stay.
     pub sheltered: i64,
+    /// 1 when the resident said they are safe with relatives.
+    pub safe: i64,
 }
 
 /// Which resident: by the id inside the database, or by the public id a code carries.
@@ -58,7 +65,8 @@ pub async fn of_resident(db: &Db, who: Who, now: DateTime<Utc>) -> Result<Option
               AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_colour, \
              (SELECT a.reason_text FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
               AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason, \
-             (SELECT COUNT(*) FROM stays st WHERE st.resident_id = r.id AND st.checked_out_at IS NULL) AS sheltered \
+             (SELECT COUNT(*) FROM stays st WHERE st.resident_id = r.id AND st.checked_out_at IS NULL) AS sheltered, \
+             (SELECT COUNT(*) FROM safety_checks s WHERE s.resident_id = r.id AND s.status = 'with_relatives') AS safe \
              FROM residents r WHERE {}",
         match who {
             Who::Id(_) => "r.id = $2",
@@ -84,6 +92,8 @@ pub struct FactGroup {
     pub level: i32,
     pub override_colour: Option<i32>,
     pub sheltered: i64,
+    /// 1 when the resident said they are safe with relatives.
+    pub safe: i64,
     pub n: i64,
 }
 
@@ -124,9 +134,9 @@ pub async fn grouped(
     };
     let sql = format!(
         "SELECT {zone_col} AS zone_id, r.needs, r.flags, {birth} AS birth_year, COALESCE(lv.level, 0) AS level, \
-         ovr.colour AS override_colour, {SHELTERED} AS sheltered, COUNT(*) AS n \
-         FROM {from} {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {filter} \
-         GROUP BY {zone_col}, r.needs, r.flags, {birth}, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}"
+         ovr.colour AS override_colour, {SHELTERED} AS sheltered, {SAFE} AS safe, COUNT(*) AS n \
+         FROM {from} {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} {filter} \
+         GROUP BY {zone_col}, r.needs, r.flags, {birth}, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}, {SAFE}"
     );
     let zone = match scope {
         Scope::Zone(z) => z,
@@ -149,6 +159,8 @@ pub struct ZoneFactGroup {
     pub level: i32,
     pub override_colour: Option<i32>,
     pub sheltered: i64,
+    /// 1 when the resident said they are safe with relatives.
+    pub safe: i64,
     pub n: i64,
 }
 
@@ -156,10 +168,10 @@ pub async fn grouped_by_zone(db: &Db, now: DateTime<Utc>) -> Result<Vec<ZoneFact
     // The level and override tables are keyed by resident: `r` names the membership here.
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT r.zone_id, r.facts, COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, \
-         {SHELTERED} AS sheltered, COUNT(*) AS n \
+         {SHELTERED} AS sheltered, {SAFE} AS safe, COUNT(*) AS n \
          FROM (SELECT zm.zone_id, zm.facts, zm.resident_id AS id FROM zone_members zm \
-               JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL) r {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} \
-         GROUP BY r.zone_id, r.facts, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}"
+               JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL) r {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} \
+         GROUP BY r.zone_id, r.facts, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}, {SAFE}"
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(now)
@@ -181,6 +193,8 @@ pub struct MemberFacts {
     pub level: i32,
     pub override_colour: Option<i32>,
     pub sheltered: i64,
+    /// 1 when the resident said they are safe with relatives.
+    pub safe: i64,
 }
 
 /// Up to `limit` members of a zone after `after_id`, in id order.
@@ -193,8 +207,9 @@ pub async fn zone_members(
 ) -> Result<Vec<MemberFacts>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT r.id, r.public_id, r.name, r.phone, r.address, r.needs, r.flags, r.birth_year, \
-         COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, {SHELTERED} AS sheltered \
-         FROM zone_members zm JOIN residents r ON r.id = zm.resident_id {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} \
+         COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, {SHELTERED} AS sheltered, \
+         {SAFE} AS safe \
+         FROM zone_members zm JOIN residents r ON r.id = zm.resident_id {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} \
          WHERE zm.zone_id = $2 AND r.id > $3 ORDER BY r.id LIMIT $4"
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)

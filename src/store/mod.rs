@@ -14,6 +14,7 @@ pub mod relief;
 pub mod reports;
 pub mod residents;
 pub mod rules;
+pub mod safety;
 pub mod shelters;
 pub mod status_lists;
 pub mod sync;

@@ -82,6 +82,7 @@ pub struct SlotGroup {
     pub level: i32,
     pub override_colour: Option<i32>,
     pub sheltered: i64,
+    pub safe: i64,
     pub slots: String,
 }
 
@@ -105,14 +106,16 @@ pub async fn slot_groups(
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT CAST(r.needs AS TEXT) AS needs, CAST(r.flags AS TEXT) AS flags, {birth} AS birth_year, \
          CAST(COALESCE(lv.level, 0) AS INTEGER) AS level, ovr.colour AS override_colour, \
-         {SHELTERED} AS sheltered, {slots} AS slots \
-         FROM residents r {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} \
+         {SHELTERED} AS sheltered, {SAFE} AS safe, {slots} AS slots \
+         FROM residents r {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} \
          GROUP BY CAST(r.needs AS TEXT), CAST(r.flags AS TEXT), {birth}, COALESCE(lv.level, 0), \
-         ovr.colour, {SHELTERED}",
+         ovr.colour, {SHELTERED}, {SAFE}",
         SHELTERED = super::colour::SHELTERED,
         LEVEL_OF = super::colour::LEVEL_OF,
         OVERRIDE_OF = super::colour::OVERRIDE_OF,
         STAY_OF = super::colour::STAY_OF,
+        SAFE = super::colour::SAFE,
+        SAFE_OF = super::colour::SAFE_OF,
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(now)

@@ -219,3 +219,100 @@ async fn cap_values_are_checked_and_an_update_references_its_alert() {
         2
     );
 }
+
+/// "I am safe with relatives" ends "transfer now" under the default rules, shows in the zone's
+/// counts, acknowledges the latest alert; an official can record it after a phone call.
+#[tokio::test]
+async fn safe_with_relatives_moves_the_colour_the_counts_and_acknowledges() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let res = app
+        .order(
+            &official,
+            &zone,
+            &json!({"level": "mandatory", "reason": "breach"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (a_id, a) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let (b_id, b) = resident_at(&app, 30.06, 120.06, &[]).await;
+    assert_eq!(app.colour(&official, &a_id).await, "red");
+    let sent: Value = app
+        .post("/v1/alerts", &official, &alert(&zone))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let res = app
+        .post(
+            "/v1/residents/me/safe",
+            &a,
+            &json!({"status": "with_relatives", "note": "at my sister's in Xiaoshan"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let safe: Value = res.json().await.unwrap();
+    assert_eq!(safe["acknowledged_alert"], sent["id"]);
+    assert_eq!(safe["colour"], "yellow");
+    assert_eq!(app.colour(&official, &a_id).await, "yellow");
+    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    let props = &zones["features"][0]["properties"];
+    assert_eq!(
+        (
+            &props["residents"],
+            &props["safe_with_relatives"],
+            &props["not_reached"]
+        ),
+        (&json!(2), &json!(1), &json!(1)),
+        "{props}"
+    );
+
+    // At home is not away from the flood: still red, but the alert counts as read.
+    let res = app
+        .post(
+            &format!("/v1/residents/{b_id}/safe"),
+            &official,
+            &json!({"status": "at_home"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let rec: Value = res.json().await.unwrap();
+    assert_eq!(rec["colour"], "red");
+    let status: Value = app
+        .get(
+            &format!("/v1/alerts/{}", sent["id"].as_str().unwrap()),
+            &official,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["acknowledged"], 2);
+    assert_problem(
+        app.post(
+            &format!("/v1/residents/{a_id}/safe"),
+            &b,
+            &json!({"status": "at_home"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.post("/v1/residents/me/safe", &a, &json!({"status": "fine"}))
+            .await,
+        422,
+        "invalid_status",
+    )
+    .await;
+    let safe_entries = app
+        .audit_actions()
+        .await
+        .iter()
+        .filter(|x| *x == "resident.safe")
+        .count();
+    assert_eq!(safe_entries, 2);
+}

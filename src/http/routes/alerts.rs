@@ -130,3 +130,31 @@ pub async fn recipients(
         .content_type("text/csv; charset=utf-8")
         .body(body))
 }
+
+/// "I am safe" (residents): at home or with relatives; acknowledges my latest alert.
+#[utoipa::path(post, path = "/v1/residents/me/safe", tag = "alerts", security(("bearer" = [])),
+    request_body = crate::service::safety::SafeForm,
+    responses((status = 200, body = crate::service::safety::Safe), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn safe(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    form: web::Json<crate::service::safety::SafeForm>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(crate::service::safety::mine(&ctx, &p, &form).await?))
+}
+
+/// Record "safe" for a resident reached by phone (officials; audited).
+#[utoipa::path(post, path = "/v1/residents/{id}/safe", tag = "alerts", security(("bearer" = [])),
+    request_body = crate::service::safety::SafeForm,
+    responses((status = 200, body = crate::service::safety::Safe), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn safe_for(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<Uuid>,
+    form: web::Json<crate::service::safety::SafeForm>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(
+        crate::service::safety::for_resident(&ctx, &p, crate::domain::ResidentId(*id), &form)
+            .await?,
+    ))
+}
