@@ -145,6 +145,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/alerts/{id}/ack").route(web::post().to(routes::alerts::acknowledge)),
     )
+    .service(web::resource("/v1/alerts/{id}/resend").route(web::post().to(routes::alerts::resend)))
+    .service(web::resource("/v1/outbox").route(web::get().to(routes::alerts::outbox)))
+    .service(
+        web::resource("/v1/outbox/{id}/delivered").route(web::post().to(routes::alerts::delivered)),
+    )
     .service(
         web::resource("/v1/alerts/{id}/recipients")
             .route(web::get().to(routes::alerts::recipients)),

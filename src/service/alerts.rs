@@ -271,3 +271,155 @@ pub async fn recipients(
         })
         .collect())
 }
+
+/// A way to reach residents who have not acknowledged an alert.
+pub trait Channel: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Queues or sends `body` to the alert's pending recipients (not those sent it within
+    /// [`RESEND_QUIET`]); how many.
+    fn send_pending<'a>(
+        &'a self,
+        tx: &'a mut crate::store::Tx,
+        alert_id: i64,
+        body: &'a str,
+        now: DateTime<Utc>,
+    ) -> futures_util::future::BoxFuture<'a, Result<u64>>;
+}
+
+/// The same alert reaches a phone at most once in this long on each channel.
+pub const RESEND_QUIET: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Rows in the outbox table, drained by an SMS or voice gateway (`GET /v1/outbox`).
+pub struct Outbox(pub &'static str);
+
+impl Channel for Outbox {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    fn send_pending<'a>(
+        &'a self,
+        tx: &'a mut crate::store::Tx,
+        alert_id: i64,
+        body: &'a str,
+        now: DateTime<Utc>,
+    ) -> futures_util::future::BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            Ok(alerts::queue_pending(tx, alert_id, self.0, body, now, now - RESEND_QUIET).await?)
+        })
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendForm {
+    /// `sms` and/or `voice`; default `sms`.
+    pub channels: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Resent {
+    /// Per channel, how many messages were queued.
+    pub queued: std::collections::BTreeMap<String, u64>,
+    /// Recipients who have not acknowledged.
+    pub pending: i64,
+}
+
+/// Sends the alert again to those who have not acknowledged, through the channels asked
+/// (officials; audited).
+pub async fn resend(ctx: &Ctx, p: &Principal, id: Uuid, form: &ResendForm) -> Result<Resent> {
+    authz::authorize(p, Action::SendAlerts)?;
+    let a = alerts::get(&ctx.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("alert"))?;
+    let wanted = form.channels.clone().unwrap_or_else(|| vec!["sms".into()]);
+    let mut channels: Vec<Box<dyn Channel>> = Vec::new();
+    for c in &wanted {
+        channels.push(match c.as_str() {
+            "sms" => Box::new(Outbox("sms")),
+            "voice" => Box::new(Outbox("voice")),
+            _ => {
+                return Err(crate::domain::Invalid::new(
+                    "channels",
+                    "invalid_channel",
+                    "channels are sms and voice",
+                )
+                .into());
+            }
+        });
+    }
+    let body: String = format!("{}: {}", a.headline, a.instruction)
+        .chars()
+        .take(500)
+        .collect();
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let mut queued = std::collections::BTreeMap::new();
+    for c in &channels {
+        queued.insert(
+            c.name().to_owned(),
+            c.send_pending(&mut tx, a.id, &body, now).await?,
+        );
+    }
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "alert.resend")
+            .subject(format!("alert:{id}"))
+            .after(json!({"queued": queued})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let acknowledged = alerts::ack_times(&ctx.db, a.id).await?.len() as i64;
+    Ok(Resent {
+        queued,
+        pending: i64::from(a.recipients) - acknowledged,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub channel: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub alert_id: Uuid,
+    pub phone: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Undelivered messages for a gateway (admins: a gateway signs in as one).
+pub async fn outbox(
+    ctx: &Ctx,
+    p: &Principal,
+    channel: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<OutboxMessage>> {
+    authz::authorize(p, Action::DrainOutbox)?;
+    Ok(
+        alerts::outbox(&ctx.db, channel, after, limit.clamp(1, 1000))
+            .await?
+            .into_iter()
+            .map(|o| OutboxMessage {
+                id: o.id,
+                channel: o.channel,
+                alert_id: o.alert_public_id,
+                phone: o.phone,
+                body: o.body,
+                created_at: o.created_at,
+            })
+            .collect(),
+    )
+}
+
+/// A gateway reports a message delivered.
+pub async fn delivered(ctx: &Ctx, p: &Principal, id: i64) -> Result<()> {
+    authz::authorize(p, Action::DrainOutbox)?;
+    let mut tx = ctx.db.begin().await?;
+    if !alerts::delivered(&mut tx, id, ctx.now()).await? {
+        return Err(ServiceError::NotFound("undelivered message"));
+    }
+    tx.commit().await?;
+    Ok(())
+}

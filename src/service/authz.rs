@@ -71,6 +71,8 @@ pub enum Action {
     SendAlerts,
     /// See hazard reports and move them through their workflow.
     ManageReports,
+    /// Drain the outbox as an SMS or voice gateway.
+    DrainOutbox,
 }
 
 /// The single table of which role may do what.
@@ -94,6 +96,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ReadShelters => true,
         ActAtShelter | ReadRelief => matches!(role, Staff | Official),
         SendAlerts | ManageReports => role == Official,
+        DrainOutbox => role == Admin,
     }
 }
 

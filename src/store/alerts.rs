@@ -226,3 +226,69 @@ pub async fn recipients(
         .fetch_all(c)
         .await?))
 }
+
+/// Queues a message on `channel` for every recipient who has not acknowledged, has a phone,
+/// and was not sent this alert on this channel since `quiet_since` (one statement); returns
+/// how many.
+pub async fn queue_pending(
+    tx: &mut Tx,
+    alert_id: i64,
+    channel: &str,
+    body: &str,
+    now: DateTime<Utc>,
+    quiet_since: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO outbox (channel, alert_id, resident_id, phone, body, created_at) \
+         SELECT $2, r.alert_id, r.resident_id, p.phone, $3, $4 FROM alert_recipients r \
+         JOIN residents p ON p.id = r.resident_id \
+         WHERE r.alert_id = $1 AND r.acknowledged_at IS NULL AND p.phone IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = r.alert_id \
+             AND o.resident_id = r.resident_id AND o.channel = $2 AND o.created_at > $5)"
+    )
+    .bind(alert_id)
+    .bind(channel)
+    .bind(body)
+    .bind(now)
+    .bind(quiet_since)
+    .execute(c)
+    .await?
+    .rows_affected()))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub channel: String,
+    pub alert_public_id: Uuid,
+    pub phone: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Undelivered messages of a channel, oldest first.
+pub async fn outbox(db: &Db, channel: &str, after: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+    Ok(on_db!(db, |c| sqlx::query_as(
+        "SELECT o.id, o.channel, a.public_id AS alert_public_id, o.phone, o.body, o.created_at \
+         FROM outbox o JOIN alerts a ON a.id = o.alert_id \
+         WHERE o.channel = $1 AND o.delivered_at IS NULL AND o.id > $2 ORDER BY o.id LIMIT $3"
+    )
+    .bind(channel)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await?))
+}
+
+/// Marks a message delivered; `false` if there is no such undelivered message.
+pub async fn delivered(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    Ok(on_tx!(tx, |c| sqlx::query(
+        "UPDATE outbox SET delivered_at = $2 WHERE id = $1 AND delivered_at IS NULL"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(c)
+    .await?
+    .rows_affected()
+        == 1))
+}

@@ -316,3 +316,106 @@ async fn safe_with_relatives_moves_the_colour_the_counts_and_acknowledges() {
         .count();
     assert_eq!(safe_entries, 2);
 }
+
+/// A re-send reaches only those who have not acknowledged, at most once in 10 minutes, through
+/// the outbox a gateway drains.
+#[tokio::test]
+async fn a_resend_reaches_only_the_pending_through_the_outbox() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let (_, a) = resident_at(&app, 30.05, 120.05, &[]).await;
+    resident_at(&app, 30.06, 120.06, &[]).await;
+    resident_at(&app, 30.07, 120.07, &["elderly"]).await;
+    let sent: Value = app
+        .post("/v1/alerts", &official, &alert(&zone))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = sent["id"].as_str().unwrap();
+    app.post(&format!("/v1/alerts/{id}/ack"), &a, &json!({}))
+        .await;
+
+    let res: Value = app
+        .post(
+            &format!("/v1/alerts/{id}/resend"),
+            &official,
+            &json!({"channels": ["sms", "voice"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["queued"], json!({"sms": 2, "voice": 2}), "{res}");
+    assert_eq!(res["pending"], 2);
+    let again: Value = app
+        .post(&format!("/v1/alerts/{id}/resend"), &official, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["queued"],
+        json!({"sms": 0}),
+        "no phone twice in 10 minutes"
+    );
+
+    let gateway = &app.admin_token;
+    let sms: Value = app
+        .get("/v1/outbox?channel=sms", gateway)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sms = sms.as_array().unwrap();
+    assert_eq!(sms.len(), 2);
+    assert!(sms[0]["phone"].is_string());
+    assert!(
+        sms[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Levee breach at Yiqiao")
+    );
+    let first = sms[0]["id"].as_i64().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/outbox/{first}/delivered"),
+            gateway,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let res = app
+        .post(
+            &format!("/v1/outbox/{first}/delivered"),
+            gateway,
+            &json!({}),
+        )
+        .await;
+    assert_problem(res, 404, "not_found").await;
+    let left: Value = app
+        .get("/v1/outbox?channel=sms", gateway)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_problem(
+        app.get("/v1/outbox?channel=sms", &official).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.post(
+            &format!("/v1/alerts/{id}/resend"),
+            &official,
+            &json!({"channels": ["pigeon"]}),
+        )
+        .await,
+        422,
+        "invalid_channel",
+    )
+    .await;
+}

@@ -158,3 +158,62 @@ pub async fn safe_for(
             .await?,
     ))
 }
+
+/// Send the alert again to those who have not acknowledged, through the channels asked
+/// (`sms`, `voice`; default sms). A phone gets the same alert at most once in 10 minutes.
+#[utoipa::path(post, path = "/v1/alerts/{id}/resend", tag = "alerts", security(("bearer" = [])),
+    request_body = crate::service::alerts::ResendForm,
+    responses((status = 200, body = crate::service::alerts::Resent), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn resend(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<Uuid>,
+    form: crate::http::body::OptionalJson<crate::service::alerts::ResendForm>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form
+        .0
+        .unwrap_or(crate::service::alerts::ResendForm { channels: None });
+    Ok(HttpResponse::Ok().json(alerts::resend(&ctx, &p, *id, &form).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    /// `sms` or `voice`.
+    pub channel: String,
+    /// Messages after this id.
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// Undelivered messages for an SMS or voice gateway, oldest first (admins: the gateway's account).
+#[utoipa::path(get, path = "/v1/outbox", tag = "alerts", security(("bearer" = [])), params(OutboxQuery),
+    responses((status = 200, body = Vec<crate::service::alerts::OutboxMessage>), (status = 403, body = Problem)))]
+pub async fn outbox(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    q: web::Query<OutboxQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(
+        alerts::outbox(
+            &ctx,
+            &p,
+            &q.channel,
+            q.after.unwrap_or(0),
+            q.limit.unwrap_or(100),
+        )
+        .await?,
+    ))
+}
+
+/// The gateway delivered this message.
+#[utoipa::path(post, path = "/v1/outbox/{id}/delivered", tag = "alerts", security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delivered(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    alerts::delivered(&ctx, &p, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
