@@ -107,6 +107,7 @@ async fn run(n: u64) {
         incident_id: None,
         msg_type: None,
         references: None,
+        escalate_after: None,
     };
     let start = Instant::now();
     let sent = alerts::send(&ctx, &official, &form).await.unwrap();

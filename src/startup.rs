@@ -82,6 +82,7 @@ impl Application {
             })?
             .port();
         tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
+        tokio::spawn(crate::service::alerts::escalate_when_due(ctx.clone()));
         let data = web::Data::new(ctx.clone());
         let metrics = web::Data::new(http::metrics::Metrics::new());
         let import_limit = settings.import_limit_bytes;

@@ -81,6 +81,9 @@ pub struct AlertForm {
     /// The alert this one updates or cancels.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub references: Option<Uuid>,
+    /// Minutes after which the alert is sent again (SMS), once, to whoever has not
+    /// acknowledged it (1 to 1440).
+    pub escalate_after: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +102,7 @@ pub struct NewAlert {
     pub incident_id: Option<Uuid>,
     pub msg_type: MsgType,
     pub references: Option<Uuid>,
+    pub escalate_at: Option<DateTime<Utc>>,
 }
 
 pub const MAX_ZONES: usize = 100;
@@ -156,7 +160,15 @@ impl NewAlert {
                 "expires_at must be in the future",
             ));
         }
+        if f.escalate_after.is_some_and(|m| !(1..=1440).contains(&m)) {
+            return Err(Invalid::new(
+                "escalate_after",
+                "invalid_escalation",
+                "escalate_after is 1 to 1440 minutes",
+            ));
+        }
         Ok(NewAlert {
+            escalate_at: f.escalate_after.map(|m| now + chrono::Duration::minutes(m)),
             zones,
             headline: text("headline", &f.headline, 160, true)?,
             description: text("description", &f.description, 4000, true)?,
@@ -195,6 +207,7 @@ mod tests {
             incident_id: None,
             msg_type: None,
             references: None,
+            escalate_after: None,
         }
     }
 

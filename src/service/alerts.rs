@@ -59,6 +59,7 @@ pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
             zones: &a.zones,
             expires_at: a.expires_at,
             incident_id: a.incident_id,
+            escalate_at: a.escalate_at,
             sent_by: &p.actor(),
         },
         now,
@@ -348,10 +349,7 @@ pub async fn resend(ctx: &Ctx, p: &Principal, id: Uuid, form: &ResendForm) -> Re
             }
         });
     }
-    let body: String = format!("{}: {}", a.headline, a.instruction)
-        .chars()
-        .take(500)
-        .collect();
+    let body = message(&a.headline, &a.instruction);
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     let mut queued = std::collections::BTreeMap::new();
@@ -422,4 +420,45 @@ pub async fn delivered(ctx: &Ctx, p: &Principal, id: i64) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+fn message(headline: &str, instruction: &str) -> String {
+    format!("{headline}: {instruction}")
+        .chars()
+        .take(500)
+        .collect()
+}
+
+/// Re-sends (SMS) every alert whose escalation time has come to whoever has not acknowledged
+/// it, once; how many alerts.
+pub async fn escalate_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<usize> {
+    let mut tx = ctx.db.begin().await?;
+    let due = alerts::claim_due_escalations(&mut tx, now).await?;
+    for (id, public_id, headline, instruction) in &due {
+        let queued = Outbox("sms")
+            .send_pending(&mut tx, *id, &message(headline, instruction), now)
+            .await?;
+        audit::append(
+            &mut tx,
+            &AuditDraft::new("system", "alert.escalate")
+                .subject(format!("alert:{public_id}"))
+                .after(json!({"queued": {"sms": queued}})),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
+}
+
+/// Escalates due alerts every few seconds until the process ends.
+pub async fn escalate_when_due(ctx: Ctx) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = escalate_due(&ctx, ctx.now()).await {
+            tracing::warn!(error = %e, "alert escalation failed; will retry");
+        }
+    }
 }

@@ -23,6 +23,7 @@ pub struct AlertInsert<'a> {
     pub zones: &'a [Uuid],
     pub expires_at: Option<DateTime<Utc>>,
     pub incident_id: Option<Uuid>,
+    pub escalate_at: Option<DateTime<Utc>>,
     pub sent_by: &'a str,
 }
 
@@ -31,8 +32,9 @@ pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Res
         sqlx::query_scalar(
         "INSERT INTO alerts (public_id, msg_type, references_id, category, event, response_type, \
          urgency, severity, certainty, headline, description, instruction, zones, expires_at, \
-         incident_id, sent_by, sent_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id"
+         incident_id, sent_by, sent_at, escalate_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         RETURNING id"
     )
     .bind(a.public_id)
     .bind(a.msg_type)
@@ -51,6 +53,7 @@ pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Res
     .bind(a.incident_id)
     .bind(a.sent_by)
     .bind(now)
+    .bind(a.escalate_at)
     .fetch_one(c)
     .await?
     }))
@@ -291,4 +294,19 @@ pub async fn delivered(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool>
     .await?
     .rows_affected()
         == 1))
+}
+
+/// Claims the alerts due for escalation (each once, also across servers): (id, public id,
+/// headline, instruction).
+pub async fn claim_due_escalations(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, Uuid, String, String)>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
+        "UPDATE alerts SET escalated_at = $1 WHERE escalate_at <= $1 AND escalated_at IS NULL \
+         RETURNING id, public_id, headline, instruction"
+    )
+    .bind(now)
+    .fetch_all(c)
+    .await?))
 }

@@ -419,3 +419,51 @@ async fn a_resend_reaches_only_the_pending_through_the_outbox() {
     )
     .await;
 }
+
+/// An alert with `escalate_after` is sent again, once, to whoever has not acknowledged it
+/// when the time comes.
+#[tokio::test]
+async fn escalation_fires_once_for_the_pending() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let (_, a) = resident_at(&app, 30.05, 120.05, &[]).await;
+    resident_at(&app, 30.06, 120.06, &[]).await;
+    let mut body = alert(&zone);
+    body["escalate_after"] = json!(5);
+    let sent: Value = app
+        .post("/v1/alerts", &official, &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = sent["id"].as_str().unwrap();
+    app.post(&format!("/v1/alerts/{id}/ack"), &a, &json!({}))
+        .await;
+
+    let now = chrono::Utc::now();
+    let alerts = safecode::service::alerts::escalate_due;
+    assert_eq!(alerts(&app.ctx, now).await.unwrap(), 0, "not yet");
+    let later = now + chrono::Duration::minutes(6);
+    assert_eq!(alerts(&app.ctx, later).await.unwrap(), 1);
+    assert_eq!(alerts(&app.ctx, later).await.unwrap(), 0, "once");
+    let sms: Value = app
+        .get("/v1/outbox?channel=sms", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sms.as_array().unwrap().len(),
+        1,
+        "only the one who did not read it"
+    );
+    let mut bad = alert(&zone);
+    bad["escalate_after"] = json!(0);
+    assert_problem(
+        app.post("/v1/alerts", &official, &bad).await,
+        422,
+        "invalid_escalation",
+    )
+    .await;
+}
