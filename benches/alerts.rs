@@ -5,7 +5,9 @@
 //! `INSERT … SELECT` copying the zone's members into a scratch table, the floor of any
 //! snapshot.
 
-use safecode::config::{DatabaseUrl, LogFormat, Settings};
+#[path = "common/mod.rs"]
+mod common;
+
 use safecode::domain::alert::AlertForm;
 use safecode::service::users::{self, Creator, NewUserForm};
 use safecode::service::{alerts, zones};
@@ -15,23 +17,7 @@ use std::time::Instant;
 
 async fn run(n: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: DatabaseUrl::Sqlite(format!(
-            "sqlite://{}",
-            dir.path().join("db.sqlite").display()
-        )),
-        max_db_connections: 4,
-        keys_dir: dir.path().join("keys"),
-        log_format: LogFormat::Text,
-        workers: Some(1),
-        import_limit_bytes: 1 << 30,
-        appeal_deadline_hours: 24,
-        approval_threshold: 50,
-        auth_cache_ms: 2000,
-        status_list_debounce_secs: 30,
-        bundle_max_age_secs: 21_600,
-    };
+    let settings = common::sqlite_settings(dir.path());
     let ctx = startup::context(&settings).await.unwrap();
     let mut csv = Vec::new();
     safecode::synthetic::write_csv(&mut csv, n, 3).unwrap();

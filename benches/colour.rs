@@ -6,9 +6,11 @@
 //!    (membership), previewing a mandatory order over it, and `GET /v1/zones` with live counts
 //!    for 1,000 zones that together cover everyone.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use safecode::config::{DatabaseUrl, LogFormat, Settings};
 use safecode::domain::{Flag, Location, Need, OrderLevel};
 use safecode::geo::{Area, PointIndex};
 use safecode::rules::{Facts, RuleSet, default_by_hand};
@@ -105,23 +107,7 @@ fn ellipse(lat: f64, lon: f64, b: f64, a: f64, points: usize) -> serde_json::Val
 
 async fn database(n: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: DatabaseUrl::Sqlite(format!(
-            "sqlite://{}",
-            dir.path().join("db.sqlite").display()
-        )),
-        max_db_connections: 4,
-        keys_dir: dir.path().join("keys"),
-        log_format: LogFormat::Text,
-        workers: Some(1),
-        import_limit_bytes: 1 << 30,
-        appeal_deadline_hours: 24,
-        approval_threshold: 50,
-        auth_cache_ms: 2000,
-        status_list_debounce_secs: 1,
-        bundle_max_age_secs: 21_600,
-    };
+    let settings = common::sqlite_settings(dir.path());
     let ctx = startup::context(&settings).await.unwrap();
     let mut csv = Vec::new();
     safecode::synthetic::write_csv(&mut csv, n, 11).unwrap();

@@ -9,10 +9,12 @@
 //!    the same run: a bare `SELECT status_index FROM residents` read of every row, the floor
 //!    any build must pay.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use base64::Engine;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use safecode::config::{DatabaseUrl, LogFormat, Settings};
 use safecode::domain::{Colour, OrderLevel};
 use safecode::service::users::{self, Creator, NewUserForm};
 use safecode::service::{orders, status_list as lists, zones};
@@ -84,23 +86,7 @@ fn ellipse(lat: f64, lon: f64, b: f64, a: f64, points: usize) -> serde_json::Val
 
 async fn build(n: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: DatabaseUrl::Sqlite(format!(
-            "sqlite://{}",
-            dir.path().join("db.sqlite").display()
-        )),
-        max_db_connections: 4,
-        keys_dir: dir.path().join("keys"),
-        log_format: LogFormat::Text,
-        workers: Some(1),
-        import_limit_bytes: 1 << 30,
-        appeal_deadline_hours: 24,
-        approval_threshold: 50,
-        auth_cache_ms: 2000,
-        status_list_debounce_secs: 30,
-        bundle_max_age_secs: 21_600,
-    };
+    let settings = common::sqlite_settings(dir.path());
     let ctx = startup::context(&settings).await.unwrap();
     let mut csv = Vec::new();
     safecode::synthetic::write_csv(&mut csv, n, 11).unwrap();

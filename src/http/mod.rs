@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod csv_export;
 pub mod errors;
 pub mod metrics;
 pub mod openapi;

@@ -37,6 +37,27 @@ pub fn parse_form<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiErr
     })
 }
 
+/// Reads a JSON body (at most `JSON_LIMIT`) straight into the form, with no intermediate
+/// JSON value: this is the scan's hot path.
+pub async fn json<T: DeserializeOwned>(mut payload: web::Payload) -> Result<T, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if body.len() + chunk.len() > super::JSON_LIMIT {
+            return Err(too_large("the JSON body"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        let msg = without_values(&e.to_string());
+        if e.is_data() {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", msg)
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", msg)
+        }
+    })
+}
+
 /// Reads a multipart form: its text fields as JSON values (numbers and booleans parsed, as
 /// a form sends them as text) and the bytes of the file field `file`, if sent.
 pub async fn multipart(
@@ -86,7 +107,7 @@ pub async fn multipart(
 /// Reads a scan's form. A photo's code becomes the form's `token`.
 pub async fn read<T: DeserializeOwned>(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<T, ApiError> {
     let ct = req
         .headers()
@@ -95,23 +116,7 @@ pub async fn read<T: DeserializeOwned>(
         .unwrap_or("")
         .to_ascii_lowercase();
     if ct.starts_with("application/json") {
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| unreadable())?;
-            if body.len() + chunk.len() > super::JSON_LIMIT {
-                return Err(too_large("the JSON body"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        // Straight into the form (no intermediate JSON value): this is the scan's hot path.
-        return serde_json::from_slice(&body).map_err(|e| {
-            let msg = without_values(&e.to_string());
-            if e.is_data() {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", msg)
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", msg)
-            }
-        });
+        return json(payload).await;
     }
     if !ct.starts_with("multipart/form-data") {
         return Err(ApiError::new(

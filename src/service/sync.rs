@@ -168,15 +168,15 @@ pub async fn sync(
             }
         }
     }
-    let mut groups: Vec<Vec<usize>> = per_resident.into_values().collect();
-    for g in &mut groups {
+    let mut groups: Vec<(Uuid, Vec<usize>)> = per_resident.into_iter().collect();
+    for (_, g) in &mut groups {
         g.sort_by_key(|i| batch.events[*i].device_time);
     }
     let done: Vec<Result<Vec<(usize, EventResult)>>> = futures_util::stream::iter(groups)
-        .map(|g| async move {
+        .map(|(resident, g)| async move {
             let mut out = Vec::with_capacity(g.len());
             for i in g {
-                out.push((i, apply(ctx, p, shelter, &batch.events[i]).await?));
+                out.push((i, apply(ctx, p, shelter, resident, &batch.events[i]).await?));
             }
             Ok(out)
         })
@@ -198,7 +198,14 @@ pub async fn sync(
     })
 }
 
-async fn apply(ctx: &Ctx, p: &Principal, shelter: Uuid, e: &SyncEvent) -> Result<EventResult> {
+/// Applies one event about `resident` (read from its code already).
+async fn apply(
+    ctx: &Ctx,
+    p: &Principal,
+    shelter: Uuid,
+    resident: Uuid,
+    e: &SyncEvent,
+) -> Result<EventResult> {
     let kind = match Kind::of(e) {
         Ok(k) => k,
         Err(why) => return conflict(ctx, p, shelter, e, "invalid_event", why, None).await,
@@ -249,12 +256,16 @@ async fn apply(ctx: &Ctx, p: &Principal, shelter: Uuid, e: &SyncEvent) -> Result
         Ok(a) => Ok(result(e, "applied", None, None, Some(a))),
         Err(ServiceError::Store(s)) => Err(ServiceError::Store(s)),
         Err(err) => {
-            let reason = reason_of(&err);
-            let resident = super::codes::scan(ctx, &e.token)
-                .await?
-                .ok()
-                .map(|s| s.resident_id);
-            conflict(ctx, p, shelter, e, reason, err.to_string(), resident).await
+            conflict(
+                ctx,
+                p,
+                shelter,
+                e,
+                reason_of(&err),
+                err.to_string(),
+                Some(resident),
+            )
+            .await
         }
     }
 }

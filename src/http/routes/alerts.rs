@@ -1,10 +1,10 @@
 //! Alerts: send, inbox, acknowledge, who has been reached and who is still to reach.
 
 use crate::domain::alert::AlertForm;
+use crate::http::csv_export;
 use crate::http::errors::{ApiError, Problem};
 use crate::service::alerts::{self, Acknowledged, AlertStatus, InboxItem, Recipient, Sent};
 use crate::service::{Ctx, Principal};
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -82,23 +82,10 @@ pub async fn recipients(
         q.per_page.unwrap_or(500),
     )
     .await?;
-    let wants_csv = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
-    if !wants_csv {
+    if !csv_export::wanted(&req) {
         return Ok(HttpResponse::Ok().json(rows));
     }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |_: csv::Error| {
-        ApiError::new(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "csv",
-            "could not write the CSV",
-        )
-    };
-    w.write_record([
+    let mut out = csv_export::Csv::new(&[
         "resident_id",
         "name",
         "phone",
@@ -106,11 +93,10 @@ pub async fn recipients(
         "needs",
         "zone",
         "acknowledged_at",
-    ])
-    .map_err(fail)?;
+    ])?;
     for r in &rows {
         let needs: Vec<&str> = r.needs.iter().map(|n| n.as_str()).collect();
-        w.write_record([
+        out.row([
             r.resident_id.to_string(),
             r.name.clone(),
             r.phone.clone().unwrap_or_default(),
@@ -120,12 +106,9 @@ pub async fn recipients(
             r.acknowledged_at
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default(),
-        ])
-        .map_err(fail)?;
+        ])?;
     }
-    let body = w
-        .into_inner()
-        .map_err(|e| fail(csv::Error::from(e.into_error())))?;
+    let body = out.into_bytes()?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .body(body))

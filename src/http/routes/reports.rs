@@ -5,9 +5,8 @@ use crate::http::errors::{ApiError, Problem};
 use crate::http::scan;
 use crate::service::reports::{self, ReportPatch, ReportQuery, Reported};
 use crate::service::{Ctx, Principal};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use uuid::Uuid;
 
 /// Report a hazard (residents): JSON `{location, category, text}`, or a multipart form with
@@ -19,7 +18,7 @@ pub async fn submit(
     ctx: web::Data<Ctx>,
     p: Principal,
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let multipart = req
         .headers()
@@ -30,32 +29,7 @@ pub async fn submit(
         let (fields, photo) = scan::multipart(&req, payload, "photo").await?;
         (scan::parse_form(serde_json::Value::Object(fields))?, photo)
     } else {
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unreadable_body",
-                    "the body could not be read",
-                )
-            })?;
-            if body.len() + chunk.len() > crate::http::JSON_LIMIT {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the JSON body is over the limit",
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                "the body is not JSON",
-            )
-        })?;
-        (scan::parse_form(v)?, None)
+        (scan::json(payload).await?, None)
     };
     Ok(HttpResponse::Created().json(reports::submit(&ctx, &p, &form, photo.as_deref()).await?))
 }

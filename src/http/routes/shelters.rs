@@ -2,6 +2,7 @@
 
 use crate::domain::Location;
 use crate::domain::shelter::{CheckoutReason, ReliefItemForm, ShelterForm, ShelterPatchForm};
+use crate::http::csv_export;
 use crate::http::errors::{ApiError, Problem};
 use crate::http::scan;
 use crate::service::relief::{self, Distributions, GiveRequest, Given, ReliefItem};
@@ -285,14 +286,6 @@ pub struct DayQuery {
     pub limit: Option<i64>,
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 /// The day's distributions at this shelter: JSON pages, or the whole day as CSV for the
 /// report (`Accept: text/csv`).
 #[utoipa::path(get, path = "/v1/shelters/{id}/distributions", tag = "relief", security(("bearer" = [])), params(DayQuery),
@@ -304,12 +297,7 @@ pub async fn distributions(
     q: web::Query<DayQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let wants_csv = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
-    if !wants_csv {
+    if !csv_export::wanted(&req) {
         let d = relief::of_day(
             &ctx,
             &p,
@@ -321,8 +309,15 @@ pub async fn distributions(
         .await?;
         return Ok(HttpResponse::Ok().json(d));
     }
-    let mut out =
-        String::from("given_at,item,unit,quantity,resident_id,given_by,distribution_id\n");
+    let mut out = csv_export::Csv::new(&[
+        "given_at",
+        "item",
+        "unit",
+        "quantity",
+        "resident_id",
+        "given_by",
+        "distribution_id",
+    ])?;
     let mut after = 0;
     let day = q
         .date
@@ -330,16 +325,15 @@ pub async fn distributions(
     loop {
         let page = relief::of_day(&ctx, &p, *id, Some(day), after, 10_000).await?;
         for d in &page.distributions {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
+            out.row([
                 d.given_at.to_rfc3339(),
-                csv_field(&d.item),
-                csv_field(&d.unit),
-                d.quantity,
-                d.resident_id,
-                d.given_by,
-                d.id
-            ));
+                d.item.clone(),
+                d.unit.clone(),
+                d.quantity.to_string(),
+                d.resident_id.to_string(),
+                d.given_by.to_string(),
+                d.id.to_string(),
+            ])?;
         }
         match page.next {
             Some(n) => after = n,
@@ -350,5 +344,5 @@ pub async fn distributions(
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, name))
-        .body(out))
+        .body(out.into_bytes()?))
 }
