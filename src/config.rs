@@ -59,6 +59,48 @@ pub struct Settings {
     /// A verifier bundle (and the status list in it) is good for this long, in seconds; an
     /// offline verifier holding an older one answers "cannot verify".
     pub bundle_max_age_secs: u32,
+    pub alerting: AlertingSettings,
+}
+
+/// How alerts leave the service: CAP's sender name, the address feeds link to, and the
+/// webhook delivery channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertingSettings {
+    /// CAP `sender`: names this service globally, e.g. `safecode@flood.example.gov.cn`.
+    pub cap_sender: String,
+    /// The address the public reaches the service at (`https://host`), for links in feeds;
+    /// without it links are built from the request's host.
+    pub public_url: Option<String>,
+    pub webhook: Option<WebhookSettings>,
+}
+
+impl Default for AlertingSettings {
+    fn default() -> Self {
+        Self {
+            cap_sender: "safecode@localhost".into(),
+            public_url: None,
+            webhook: None,
+        }
+    }
+}
+
+/// Where re-sent alerts are POSTed, signed with HMAC-SHA256 under `secret`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub url: String,
+    pub secret: String,
+    /// The first retry waits this long; each next one twice as long (at most 10 minutes).
+    pub retry_base_ms: u64,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("retry_base_ms", &self.retry_base_ms)
+            .finish()
+    }
 }
 
 /// A value as it may appear in the file; everything optional so that a file may set one thing.
@@ -77,6 +119,11 @@ struct FileSettings {
     auth_cache_ms: Option<u64>,
     status_list_debounce_secs: Option<u32>,
     bundle_max_age_secs: Option<u32>,
+    cap_sender: Option<String>,
+    public_url: Option<String>,
+    alert_webhook_url: Option<String>,
+    alert_webhook_secret: Option<String>,
+    webhook_retry_base_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -311,7 +358,110 @@ impl Settings {
                     .ok_or_else(|| format!("must be 60 seconds to 7 days, got {s:?}"))
             },
         )?;
+        let cap_sender = parse(
+            pick(
+                env,
+                &["SAFECODE_CAP_SENDER"],
+                "cap_sender",
+                f.cap_sender,
+                "safecode@localhost",
+            ),
+            |s| {
+                // CAP 1.2 forbids spaces, commas and XML-reserved characters here.
+                let ok = !s.is_empty()
+                    && s.len() <= 200
+                    && s.chars()
+                        .all(|c| c.is_ascii_graphic() && !",<>&\"'".contains(c));
+                ok.then(|| s.to_owned()).ok_or_else(|| {
+                    format!(
+                        "must be printable ASCII without spaces, commas, <, >, &, quotes, got {s:?}"
+                    )
+                })
+            },
+        )?;
+        let public_url = parse(
+            pick(
+                env,
+                &["SAFECODE_PUBLIC_URL"],
+                "public_url",
+                f.public_url,
+                "",
+            ),
+            |s| match s {
+                "" => Ok(None),
+                s if (s.starts_with("http://") || s.starts_with("https://"))
+                    && !s.contains(['"', '<', '>', ' ']) =>
+                {
+                    Ok(Some(s.trim_end_matches('/').to_owned()))
+                }
+                _ => Err(format!("must be an http:// or https:// address, got {s:?}")),
+            },
+        )?;
+        let webhook_url = parse(
+            pick(
+                env,
+                &["SAFECODE_ALERT_WEBHOOK_URL"],
+                "alert_webhook_url",
+                f.alert_webhook_url,
+                "",
+            ),
+            |s| match s {
+                "" => Ok(None),
+                // No TLS backend builds offline here; see README.
+                s if s.starts_with("http://") && reqwest::Url::parse(s).is_ok() => {
+                    Ok(Some(s.to_owned()))
+                }
+                _ => Err(format!("must be an http:// address, got {s:?}")),
+            },
+        )?;
+        let webhook_secret = parse(
+            pick(
+                env,
+                &["SAFECODE_ALERT_WEBHOOK_SECRET"],
+                "alert_webhook_secret",
+                f.alert_webhook_secret,
+                "",
+            ),
+            |s| match (s, &webhook_url) {
+                ("", None) => Ok(None),
+                (s, Some(_)) if s.len() >= 32 => Ok(Some(s.to_owned())),
+                (_, Some(_)) => Err(
+                    "must be at least 32 characters (SAFECODE_ALERT_WEBHOOK_SECRET) when a \
+                     webhook is set"
+                        .into(),
+                ),
+                (_, None) => Err("is set but alert_webhook_url is not".into()),
+            },
+        )?;
+        let webhook_retry_base_ms = parse(
+            pick(
+                env,
+                &["SAFECODE_WEBHOOK_RETRY_BASE_MS"],
+                "webhook_retry_base_ms",
+                f.webhook_retry_base_ms.map(|v| v.to_string()),
+                "2000",
+            ),
+            |s| {
+                s.parse::<u64>()
+                    .ok()
+                    .filter(|v| (10..=600_000).contains(v))
+                    .ok_or_else(|| format!("must be 10 to 600000 milliseconds, got {s:?}"))
+            },
+        )?;
+        let webhook = match (webhook_url, webhook_secret) {
+            (Some(url), Some(secret)) => Some(WebhookSettings {
+                url,
+                secret,
+                retry_base_ms: webhook_retry_base_ms,
+            }),
+            _ => None,
+        };
         Ok(Self {
+            alerting: AlertingSettings {
+                cap_sender,
+                public_url,
+                webhook,
+            },
             bind,
             database_url,
             max_db_connections,
@@ -381,5 +531,24 @@ mod tests {
         std::fs::write(&path, "bnd = \"x\"\n").unwrap();
         let e = Settings::load_from(Some(&path), &env(&[])).unwrap_err();
         assert!(matches!(e, ConfigError::File { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_webhook_needs_a_long_secret_which_never_prints() {
+        let url = ("SAFECODE_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook");
+        let e = Settings::load_from(None, &env(&[url])).unwrap_err();
+        assert!(e.to_string().contains("SECRET"), "{e}");
+        let short = ("SAFECODE_ALERT_WEBHOOK_SECRET", "short");
+        assert!(Settings::load_from(None, &env(&[url, short])).is_err());
+        let secret = (
+            "SAFECODE_ALERT_WEBHOOK_SECRET",
+            "k7f2-very-long-shared-secret-0123456789",
+        );
+        let s = Settings::load_from(None, &env(&[url, secret])).unwrap();
+        let hook = s.alerting.webhook.clone().unwrap();
+        assert_eq!(hook.url, "http://127.0.0.1:9/hook");
+        assert!(!format!("{s:?}").contains("k7f2"), "the secret is redacted");
+        let e = Settings::load_from(None, &env(&[("SAFECODE_CAP_SENDER", "a b")])).unwrap_err();
+        assert!(e.to_string().contains("SAFECODE_CAP_SENDER"), "{e}");
     }
 }

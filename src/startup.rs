@@ -40,6 +40,8 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
             settings.status_list_debounce_secs,
             settings.bundle_max_age_secs,
         )),
+        alerting: std::sync::Arc::new(settings.alerting.clone()),
+        webhook_wake: Default::default(),
         db,
         id_key,
         keys,
@@ -83,6 +85,7 @@ impl Application {
             .port();
         tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
         tokio::spawn(crate::service::alerts::escalate_when_due(ctx.clone()));
+        tokio::spawn(crate::service::webhook::deliver_when_due(ctx.clone()));
         let data = web::Data::new(ctx.clone());
         let metrics = web::Data::new(http::metrics::Metrics::new());
         let import_limit = settings.import_limit_bytes;

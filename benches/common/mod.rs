@@ -17,5 +17,6 @@ pub fn sqlite_settings(dir: &std::path::Path) -> Settings {
         auth_cache_ms: 2000,
         status_list_debounce_secs: 30,
         bundle_max_age_secs: 21_600,
+        alerting: Default::default(),
     }
 }

@@ -61,8 +61,14 @@ vocabulary!(
 #[serde(deny_unknown_fields)]
 pub struct AlertForm {
     /// The zones whose residents receive it (snapshotted when sent).
+    #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub zones: Vec<Uuid>,
+    /// And/or a drawn area, a GeoJSON Polygon or MultiPolygon: whoever lives inside it.
+    #[schema(value_type = Option<Object>)]
+    pub area: Option<serde_json::Value>,
+    /// The area's name as people know it (CAP `areaDesc`), e.g. "Yiqiao riverside".
+    pub area_desc: Option<String>,
     pub headline: String,
     pub description: String,
     pub instruction: String,
@@ -89,6 +95,7 @@ pub struct AlertForm {
 #[derive(Debug, Clone)]
 pub struct NewAlert {
     pub zones: Vec<Uuid>,
+    pub area: Option<TargetArea>,
     pub headline: String,
     pub description: String,
     pub instruction: String,
@@ -103,6 +110,13 @@ pub struct NewAlert {
     pub msg_type: MsgType,
     pub references: Option<Uuid>,
     pub escalate_at: Option<DateTime<Utc>>,
+}
+
+/// A drawn target area and what to call it.
+#[derive(Debug, Clone)]
+pub struct TargetArea {
+    pub shape: crate::geo::Area,
+    pub desc: String,
 }
 
 pub const MAX_ZONES: usize = 100;
@@ -138,11 +152,33 @@ impl NewAlert {
         let mut zones = f.zones.clone();
         zones.sort();
         zones.dedup();
-        if zones.is_empty() || zones.len() > MAX_ZONES {
+        let area = match &f.area {
+            None => None,
+            Some(g) => Some(TargetArea {
+                shape: crate::geo::Area::from_geometry(g).map_err(|mut e| {
+                    e.field = "area".into();
+                    e
+                })?,
+                desc: text(
+                    "area_desc",
+                    f.area_desc.as_deref().unwrap_or("Alert area"),
+                    200,
+                    true,
+                )?,
+            }),
+        };
+        if f.area.is_none() && f.area_desc.is_some() {
+            return Err(Invalid::new(
+                "area_desc",
+                "invalid_area",
+                "area_desc names an area; give the area too",
+            ));
+        }
+        if (zones.is_empty() && area.is_none()) || zones.len() > MAX_ZONES {
             return Err(Invalid::new(
                 "zones",
                 "invalid_zones",
-                format!("give 1 to {MAX_ZONES} zones"),
+                format!("give 1 to {MAX_ZONES} zones, or an area, or both"),
             ));
         }
         let msg_type = MsgType::parse(f.msg_type.as_deref().unwrap_or("Alert"))?;
@@ -170,6 +206,7 @@ impl NewAlert {
         Ok(NewAlert {
             escalate_at: f.escalate_after.map(|m| now + chrono::Duration::minutes(m)),
             zones,
+            area,
             headline: text("headline", &f.headline, 160, true)?,
             description: text("description", &f.description, 4000, true)?,
             instruction: text("instruction", &f.instruction, 2000, false)?,
@@ -194,6 +231,8 @@ mod tests {
     fn form() -> AlertForm {
         AlertForm {
             zones: vec![Uuid::nil()],
+            area: None,
+            area_desc: None,
             headline: "Levee breach at Yiqiao".into(),
             description: "Water rising 30 cm an hour.".into(),
             instruction: "Go to the school on high ground now.".into(),
@@ -241,5 +280,24 @@ mod tests {
         let mut f = form();
         f.headline = "x".repeat(161);
         assert!(NewAlert::parse(&f, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn an_area_may_stand_in_for_zones_and_is_checked() {
+        let mut f = form();
+        f.zones.clear();
+        f.area = Some(serde_json::json!({"type": "Polygon",
+            "coordinates": [[[120.0, 30.0], [120.1, 30.0], [120.1, 30.1], [120.0, 30.0]]]}));
+        let a = NewAlert::parse(&f, Utc::now()).unwrap();
+        assert_eq!(a.area.unwrap().desc, "Alert area");
+        f.area = Some(serde_json::json!({"type": "Point", "coordinates": [120.0, 30.0]}));
+        let e = NewAlert::parse(&f, Utc::now()).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("area", "unsupported_geometry"));
+        let mut f = form();
+        f.area_desc = Some("Riverside".into());
+        assert_eq!(
+            NewAlert::parse(&f, Utc::now()).unwrap_err().code,
+            "invalid_area"
+        );
     }
 }

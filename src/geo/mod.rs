@@ -159,6 +159,15 @@ impl Area {
         other.shape.contains(&self.shape)
     }
 
+    /// Each polygon's outer ring as (lat, lon) pairs, first repeated last: what CAP's
+    /// `polygon` can say (it has no holes).
+    pub fn outer_rings(&self) -> Vec<Vec<(f64, f64)>> {
+        self.shape
+            .iter()
+            .map(|p| p.exterior().coords().map(|c| (c.y, c.x)).collect())
+            .collect()
+    }
+
     pub fn to_geojson(&self) -> serde_json::Value {
         let ring =
             |l: &LineString<f64>| -> Vec<[f64; 2]> { l.coords().map(|c| [c.x, c.y]).collect() };

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cap;
 pub mod csv_export;
 pub mod errors;
 pub mod metrics;
@@ -142,6 +143,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/residents/{id}/safe").route(web::post().to(routes::alerts::safe_for)),
     )
     .service(web::resource("/v1/alerts").route(web::post().to(routes::alerts::send)))
+    .service(web::resource("/v1/alerts.atom").route(web::get().to(routes::alerts::feed)))
+    .service(web::resource("/v1/alerts/{id}/cap").route(web::get().to(routes::alerts::cap)))
     .service(web::resource("/v1/alerts/{id}").route(web::get().to(routes::alerts::status)))
     .service(
         web::resource("/v1/alerts/{id}/ack").route(web::post().to(routes::alerts::acknowledge)),

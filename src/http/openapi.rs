@@ -90,6 +90,8 @@ impl Modify for Bearer {
         routes::alerts::resend,
         routes::alerts::outbox,
         routes::alerts::delivered,
+        routes::alerts::cap,
+        routes::alerts::feed,
         routes::reports::submit,
         routes::reports::list,
         routes::reports::update,

@@ -25,8 +25,21 @@ pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
     let now = ctx.now();
     let a = NewAlert::parse(form, now)?;
     let mut zone_ids = Vec::with_capacity(a.zones.len());
+    let mut areas = Vec::with_capacity(a.zones.len() + 1);
     for z in &a.zones {
-        zone_ids.push(super::orders::zone_in_reach(ctx, p, *z).await?.id);
+        let zone = super::orders::zone_in_reach(ctx, p, *z).await?;
+        zone_ids.push(zone.id);
+        areas.push(alerts::AreaSnapshot {
+            desc: zone.name,
+            geometry: zone.geometry.0,
+        });
+    }
+    if let Some(t) = &a.area {
+        authz::ensure_zone_in_jurisdiction(p, &t.shape)?;
+        areas.push(alerts::AreaSnapshot {
+            desc: t.desc.clone(),
+            geometry: t.shape.to_geojson(),
+        });
     }
     let references_id = match a.references {
         Some(r) => Some(
@@ -60,18 +73,38 @@ pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
             expires_at: a.expires_at,
             incident_id: a.incident_id,
             escalate_at: a.escalate_at,
+            areas: &areas,
             sent_by: &p.actor(),
         },
         now,
     )
     .await?;
-    let recipients = alerts::snapshot_recipients(&mut tx, id, &zone_ids).await?;
+    alerts::snapshot_recipients(&mut tx, id, &zone_ids).await?;
+    if let Some(t) = &a.area {
+        let b = t.shape.bbox;
+        let inside: Vec<i64> =
+            alerts::residents_in_box(&mut tx, (b.min().x, b.min().y), (b.max().x, b.max().y))
+                .await?
+                .into_iter()
+                .filter(|(_, lat, lon)| {
+                    t.shape.contains(crate::domain::Location {
+                        lat: *lat,
+                        lon: *lon,
+                    })
+                })
+                .map(|(id, _, _)| id)
+                .collect();
+        alerts::add_area_recipients(&mut tx, id, &inside).await?;
+    }
+    let recipients = alerts::count_recipients(&mut tx, id).await?;
     audit::append(
         &mut tx,
         &AuditDraft::new(p.actor(), "alert.send")
             .subject(format!("alert:{public_id}"))
-            .after(json!({"zones": a.zones, "msg_type": a.msg_type.as_str(),
-                          "response_type": a.response_type.as_str(), "recipients": recipients})),
+            .after(
+                json!({"zones": a.zones, "area": a.area.is_some(), "msg_type": a.msg_type.as_str(),
+                          "response_type": a.response_type.as_str(), "recipients": recipients}),
+            ),
         now,
     )
     .await?;
@@ -170,8 +203,9 @@ pub async fn acknowledge(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<Acknowled
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ZoneReach {
-    #[schema(value_type = String, format = Uuid)]
-    pub zone_id: Uuid,
+    /// None for those reached through the drawn area alone.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub zone_id: Option<Uuid>,
     pub name: String,
     pub recipients: i64,
     pub acknowledged: i64,
@@ -203,7 +237,7 @@ pub async fn status(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<AlertStatus> {
         .into_iter()
         .map(|(zone_id, name, n, acked)| ZoneReach {
             zone_id,
-            name,
+            name: name.unwrap_or_else(|| "(drawn area)".into()),
             recipients: n,
             acknowledged: acked,
             pending: n - acked,
@@ -229,7 +263,8 @@ pub struct Recipient {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub needs: Vec<Need>,
-    pub zone: String,
+    /// None when reached through the drawn area alone.
+    pub zone: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
@@ -314,7 +349,7 @@ impl Channel for Outbox {
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendForm {
-    /// `sms` and/or `voice`; default `sms`.
+    /// `sms`, `voice` and/or `webhook` (when configured); default `sms`.
     pub channels: Option<Vec<String>>,
 }
 
@@ -339,11 +374,20 @@ pub async fn resend(ctx: &Ctx, p: &Principal, id: Uuid, form: &ResendForm) -> Re
         channels.push(match c.as_str() {
             "sms" => Box::new(Outbox("sms")),
             "voice" => Box::new(Outbox("voice")),
+            "webhook" if ctx.alerting.webhook.is_some() => Box::new(super::webhook::Webhook),
+            "webhook" => {
+                return Err(crate::domain::Invalid::new(
+                    "channels",
+                    "webhook_not_configured",
+                    "no webhook is configured (alert_webhook_url)",
+                )
+                .into());
+            }
             _ => {
                 return Err(crate::domain::Invalid::new(
                     "channels",
                     "invalid_channel",
-                    "channels are sms and voice",
+                    "channels are sms, voice and webhook",
                 )
                 .into());
             }
@@ -368,6 +412,9 @@ pub async fn resend(ctx: &Ctx, p: &Principal, id: Uuid, form: &ResendForm) -> Re
     )
     .await?;
     tx.commit().await?;
+    if queued.get("webhook").is_some_and(|n| *n > 0) {
+        ctx.webhook_wake.notify_one();
+    }
     let acknowledged = alerts::ack_times(&ctx.db, a.id).await?.len() as i64;
     Ok(Resent {
         queued,
@@ -429,25 +476,36 @@ fn message(headline: &str, instruction: &str) -> String {
         .collect()
 }
 
-/// Re-sends (SMS) every alert whose escalation time has come to whoever has not acknowledged
-/// it, once; how many alerts.
+/// Re-sends every alert whose escalation time has come to whoever has not acknowledged it,
+/// once, by SMS and (when configured) the webhook; how many alerts.
 pub async fn escalate_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<usize> {
+    let mut channels: Vec<Box<dyn Channel>> = vec![Box::new(Outbox("sms"))];
+    if ctx.alerting.webhook.is_some() {
+        channels.push(Box::new(super::webhook::Webhook));
+    }
     let mut tx = ctx.db.begin().await?;
     let due = alerts::claim_due_escalations(&mut tx, now).await?;
     for (id, public_id, headline, instruction) in &due {
-        let queued = Outbox("sms")
-            .send_pending(&mut tx, *id, &message(headline, instruction), now)
-            .await?;
+        let mut queued = std::collections::BTreeMap::new();
+        for c in &channels {
+            let n = c
+                .send_pending(&mut tx, *id, &message(headline, instruction), now)
+                .await?;
+            queued.insert(c.name(), n);
+        }
         audit::append(
             &mut tx,
             &AuditDraft::new("system", "alert.escalate")
                 .subject(format!("alert:{public_id}"))
-                .after(json!({"queued": {"sms": queued}})),
+                .after(json!({"queued": queued})),
             now,
         )
         .await?;
     }
     tx.commit().await?;
+    if !due.is_empty() && channels.len() > 1 {
+        ctx.webhook_wake.notify_one();
+    }
     Ok(due.len())
 }
 
@@ -461,4 +519,106 @@ pub async fn escalate_when_due(ctx: Ctx) {
             tracing::warn!(error = %e, "alert escalation failed; will retry");
         }
     }
+}
+
+/// An alert as CAP 1.2 says it (see `http::cap`).
+#[derive(Debug, Clone)]
+pub struct CapAlert {
+    pub identifier: String,
+    pub sender: String,
+    pub sent: DateTime<Utc>,
+    pub msg_type: String,
+    /// The referenced alert's identifier and sent time.
+    pub references: Option<(String, DateTime<Utc>)>,
+    pub incident: Option<String>,
+    pub category: String,
+    pub event: String,
+    pub response_type: String,
+    pub urgency: String,
+    pub severity: String,
+    pub certainty: String,
+    pub expires: Option<DateTime<Utc>>,
+    pub headline: String,
+    pub description: String,
+    pub instruction: String,
+    pub areas: Vec<CapArea>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CapArea {
+    pub desc: String,
+    /// Outer rings as (lat, lon), closed.
+    pub polygons: Vec<Vec<(f64, f64)>>,
+}
+
+/// One alert for the public CAP feed: what was sent to whom is public warning; who received
+/// it is not, and is not in it.
+pub async fn cap(ctx: &Ctx, id: Uuid) -> Result<CapAlert> {
+    let a = alerts::get(&ctx.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("alert"))?;
+    let mut areas = Vec::new();
+    for s in a.areas.as_ref().map(|j| j.0.as_slice()).unwrap_or_default() {
+        let shape = crate::geo::Area::from_geometry(&s.geometry)
+            .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+        areas.push(CapArea {
+            desc: s.desc.clone(),
+            polygons: shape.outer_rings(),
+        });
+    }
+    Ok(CapAlert {
+        identifier: a.public_id.to_string(),
+        sender: ctx.alerting.cap_sender.clone(),
+        sent: a.sent_at,
+        msg_type: a.msg_type,
+        references: a
+            .references_public_id
+            .zip(a.references_sent_at)
+            .map(|(r, t)| (r.to_string(), t)),
+        incident: a.incident_id.map(|i| i.to_string()),
+        category: a.category,
+        event: a.event,
+        response_type: a.response_type,
+        urgency: a.urgency,
+        severity: a.severity,
+        certainty: a.certainty,
+        expires: a.expires_at,
+        headline: a.headline,
+        description: a.description,
+        instruction: a.instruction,
+        areas,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    pub id: Uuid,
+    pub headline: String,
+    pub msg_type: String,
+    pub event: String,
+    pub severity: String,
+    pub urgency: String,
+    pub sent: DateTime<Utc>,
+}
+
+/// An alert without an expiry stays in the feed this long.
+pub const FEED_WINDOW: chrono::Duration = chrono::Duration::hours(48);
+
+/// Alerts in force for the public feed, newest first: not expired, not cancelled, sent in
+/// the last [`FEED_WINDOW`] unless they carry a later expiry.
+pub async fn feed(ctx: &Ctx) -> Result<Vec<FeedEntry>> {
+    let now = ctx.now();
+    Ok(alerts::active(&ctx.db, now, now - FEED_WINDOW)
+        .await?
+        .into_iter()
+        .map(|a| FeedEntry {
+            id: a.public_id,
+            headline: a.headline,
+            msg_type: a.msg_type,
+            event: a.event,
+            severity: a.severity,
+            urgency: a.urgency,
+            sent: a.sent_at,
+        })
+        .collect())
 }

@@ -22,6 +22,7 @@ pub mod status_list;
 pub mod sync;
 pub mod tokens;
 pub mod users;
+pub mod webhook;
 pub mod zones;
 
 use crate::domain::Invalid;
@@ -49,6 +50,10 @@ pub struct Ctx {
     /// Queues admissions for this process's batching writer.
     pub admissions: admissions::AdmissionWriter,
     pub status_lists: std::sync::Arc<status_list::StatusLists>,
+    /// CAP sender, feed address, webhook.
+    pub alerting: std::sync::Arc<crate::config::AlertingSettings>,
+    /// Woken when webhook messages were queued, so they leave at once.
+    pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Ctx {

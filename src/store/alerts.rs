@@ -24,7 +24,15 @@ pub struct AlertInsert<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     pub incident_id: Option<Uuid>,
     pub escalate_at: Option<DateTime<Utc>>,
+    pub areas: &'a [AreaSnapshot],
     pub sent_by: &'a str,
+}
+
+/// A target area as it was when the alert was sent: its name and GeoJSON geometry.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AreaSnapshot {
+    pub desc: String,
+    pub geometry: serde_json::Value,
 }
 
 pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Result<i64> {
@@ -32,8 +40,8 @@ pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Res
         sqlx::query_scalar(
         "INSERT INTO alerts (public_id, msg_type, references_id, category, event, response_type, \
          urgency, severity, certainty, headline, description, instruction, zones, expires_at, \
-         incident_id, sent_by, sent_at, escalate_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         incident_id, sent_by, sent_at, escalate_at, areas) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
          RETURNING id"
     )
     .bind(a.public_id)
@@ -54,14 +62,18 @@ pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Res
     .bind(a.sent_by)
     .bind(now)
     .bind(a.escalate_at)
+    .bind(Json(a.areas))
     .fetch_one(c)
     .await?
     }))
 }
 
 /// Makes the zones' members now the alert's recipients, in one statement (a resident in
-/// several of the zones once, under the first zone); returns how many.
-pub async fn snapshot_recipients(tx: &mut Tx, alert_id: i64, zone_ids: &[i64]) -> Result<i64> {
+/// several of the zones once, under the first zone).
+pub async fn snapshot_recipients(tx: &mut Tx, alert_id: i64, zone_ids: &[i64]) -> Result<()> {
+    if zone_ids.is_empty() {
+        return Ok(());
+    }
     on_tx!(tx, |c| {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO alert_recipients (alert_id, resident_id, zone_id) SELECT ",
@@ -74,15 +86,61 @@ pub async fn snapshot_recipients(tx: &mut Tx, alert_id: i64, zone_ids: &[i64]) -
         }
         q.push(") GROUP BY m.resident_id");
         q.build().execute(&mut *c).await?;
-        let n: i64 = sqlx::query_scalar(
-            "UPDATE alerts SET recipients = (SELECT COUNT(*) FROM alert_recipients WHERE alert_id = $1) \
-             WHERE id = $1 RETURNING CAST(recipients AS BIGINT)",
-        )
-        .bind(alert_id)
-        .fetch_one(&mut *c)
-        .await?;
-        Ok(n)
-    })
+    });
+    Ok(())
+}
+
+/// Located residents inside a bounding box (lon/lat): the candidates for a drawn area.
+pub async fn residents_in_box(
+    tx: &mut Tx,
+    min: (f64, f64),
+    max: (f64, f64),
+) -> Result<Vec<(i64, f64, f64)>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, lat, lon FROM residents WHERE lon BETWEEN $1 AND $2 AND lat BETWEEN $3 AND $4"
+    )
+    .bind(min.0)
+    .bind(max.0)
+    .bind(min.1)
+    .bind(max.1)
+    .fetch_all(c)
+    .await?))
+}
+
+const IDS_PER_STATEMENT: usize = 10_000;
+
+/// Adds residents reached through a drawn area (no zone); those already recipients through
+/// a zone stay as they are.
+pub async fn add_area_recipients(tx: &mut Tx, alert_id: i64, residents: &[i64]) -> Result<()> {
+    for chunk in residents.chunks(IDS_PER_STATEMENT) {
+        on_tx!(tx, |c| {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO alert_recipients (alert_id, resident_id) SELECT ",
+            );
+            q.push_bind(alert_id)
+                .push(", id FROM residents WHERE id IN (");
+            let mut ids = q.separated(", ");
+            for r in chunk {
+                ids.push_bind(*r);
+            }
+            q.push(") ON CONFLICT (alert_id, resident_id) DO NOTHING");
+            q.build().execute(&mut *c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Counts the recipients onto the alert; how many.
+pub async fn count_recipients(tx: &mut Tx, alert_id: i64) -> Result<i64> {
+    Ok(on_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "UPDATE alerts SET recipients = (SELECT COUNT(*) FROM alert_recipients WHERE alert_id = $1) \
+         WHERE id = $1 RETURNING CAST(recipients AS BIGINT)",
+    )
+    .bind(alert_id)
+    .fetch_one(c)
+    .await?
+    }))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -106,12 +164,14 @@ pub struct AlertRow {
     pub recipients: i32,
     pub sent_by: String,
     pub sent_at: DateTime<Utc>,
+    pub references_sent_at: Option<DateTime<Utc>>,
+    pub areas: Option<Json<Vec<AreaSnapshot>>>,
 }
 
 const ALERT_COLUMNS: &str = "a.id, a.public_id, a.msg_type, ref.public_id AS references_public_id, \
     a.category, a.event, a.response_type, a.urgency, a.severity, a.certainty, a.headline, \
     a.description, a.instruction, a.zones, a.expires_at, a.incident_id, a.recipients, a.sent_by, \
-    a.sent_at";
+    a.sent_at, ref.sent_at AS references_sent_at, a.areas";
 const ALERT_FROM: &str = "FROM alerts a LEFT JOIN alerts ref ON ref.id = a.references_id";
 
 pub async fn get(db: &Db, public_id: Uuid) -> Result<Option<AlertRow>> {
@@ -167,12 +227,16 @@ pub async fn acknowledge(
     Ok(at.flatten())
 }
 
-/// Per zone: (zone id, name, recipients, acknowledged).
-pub async fn per_zone(db: &Db, alert_id: i64) -> Result<Vec<(Uuid, String, i64, i64)>> {
+/// Per zone: (zone id, name, recipients, acknowledged); those reached through a drawn area
+/// alone come last, without a zone.
+pub async fn per_zone(
+    db: &Db,
+    alert_id: i64,
+) -> Result<Vec<(Option<Uuid>, Option<String>, i64, i64)>> {
     Ok(on_db!(db, |c| sqlx::query_as(
         "SELECT z.public_id, z.name, COUNT(*), COUNT(r.acknowledged_at) FROM alert_recipients r \
-         JOIN zones z ON z.id = r.zone_id WHERE r.alert_id = $1 GROUP BY z.public_id, z.name \
-         ORDER BY z.name"
+         LEFT JOIN zones z ON z.id = r.zone_id WHERE r.alert_id = $1 GROUP BY z.public_id, z.name \
+         ORDER BY z.name IS NULL, z.name"
     )
     .bind(alert_id)
     .fetch_all(c)
@@ -198,7 +262,7 @@ pub struct RecipientRow {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub needs: Json<Vec<Need>>,
-    pub zone: String,
+    pub zone: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
@@ -217,7 +281,7 @@ pub async fn recipients(
     };
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT p.public_id, p.name, p.phone, p.address, p.needs, z.name AS zone, r.acknowledged_at \
-         FROM alert_recipients r JOIN residents p ON p.id = r.resident_id JOIN zones z ON z.id = r.zone_id \
+         FROM alert_recipients r JOIN residents p ON p.id = r.resident_id LEFT JOIN zones z ON z.id = r.zone_id \
          WHERE r.alert_id = $1 {filter} \
          ORDER BY CASE WHEN CAST(p.needs AS TEXT) IN ('[]', '') THEN 1 ELSE 0 END, p.id \
          LIMIT $2 OFFSET $3"
@@ -309,4 +373,128 @@ pub async fn claim_due_escalations(
     .bind(now)
     .fetch_all(c)
     .await?))
+}
+
+/// Whether a webhook message waits to be sent now (a read, so an idle server does not take
+/// the write lock to find nothing).
+pub async fn webhook_due(db: &Db, now: DateTime<Utc>) -> Result<bool> {
+    Ok(on_db!(db, |c| sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE channel = 'webhook' AND delivered_at IS NULL \
+         AND failed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1))"
+    )
+    .bind(now)
+    .fetch_one(c)
+    .await?))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WebhookRow {
+    pub id: i64,
+    pub alert_id: i64,
+    pub alert_public_id: Uuid,
+    pub msg_type: String,
+    pub headline: String,
+    pub severity: String,
+    pub urgency: String,
+    pub response_type: String,
+    pub resident_public_id: Uuid,
+    pub phone: String,
+    pub body: String,
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due webhook messages until `lease_until` (another server skips
+/// them meanwhile) and counts the attempt.
+pub async fn claim_webhook(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<WebhookRow>> {
+    Ok(on_tx!(tx, |c| {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2 \
+             WHERE id IN (SELECT id FROM outbox WHERE channel = 'webhook' AND delivered_at IS NULL \
+                 AND failed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+                 ORDER BY id LIMIT $3) \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= $1) RETURNING id",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT o.id, o.alert_id, a.public_id AS alert_public_id, a.msg_type, a.headline, \
+             a.severity, a.urgency, a.response_type, p.public_id AS resident_public_id, o.phone, \
+             o.body, o.attempts FROM outbox o JOIN alerts a ON a.id = o.alert_id \
+             JOIN residents p ON p.id = o.resident_id WHERE o.id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in &ids {
+            sep.push_bind(*id);
+        }
+        q.push(") ORDER BY o.id");
+        q.build_query_as().fetch_all(&mut *c).await?
+    }))
+}
+
+/// Marks webhook messages delivered.
+pub async fn webhook_delivered(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<()> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, |c| {
+        let mut q = sqlx::QueryBuilder::new("UPDATE outbox SET delivered_at = ");
+        q.push_bind(now).push(" WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *c).await?;
+    });
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Puts webhook messages back for a later attempt, or gives them up (`retry_at` = None).
+pub async fn webhook_failed(
+    db: &Db,
+    ids: &[i64],
+    retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, |c| {
+        let mut q = sqlx::QueryBuilder::new("UPDATE outbox SET next_attempt_at = ");
+        q.push_bind(retry_at).push(", failed_at = ");
+        q.push_bind(retry_at.is_none().then_some(now))
+            .push(" WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *c).await?;
+    });
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Alerts for a public feed, newest first: not expired (those without an expiry: sent since
+/// `since`), not cancelled.
+pub async fn active(db: &Db, now: DateTime<Utc>, since: DateTime<Utc>) -> Result<Vec<AlertRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLUMNS} {ALERT_FROM} \
+         WHERE (a.expires_at > $1 OR (a.expires_at IS NULL AND a.sent_at >= $2)) \
+         AND NOT EXISTS (SELECT 1 FROM alerts c WHERE c.references_id = a.id AND c.msg_type = 'Cancel') \
+         ORDER BY a.sent_at DESC, a.id DESC LIMIT 500"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(now)
+        .bind(since)
+        .fetch_all(c)
+        .await?))
 }

@@ -102,7 +102,7 @@ pub async fn recipients(
             r.phone.clone().unwrap_or_default(),
             r.address.clone().unwrap_or_default(),
             needs.join(";"),
-            r.zone.clone(),
+            r.zone.clone().unwrap_or_default(),
             r.acknowledged_at
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default(),
@@ -199,4 +199,43 @@ pub async fn delivered(
 ) -> Result<HttpResponse, ApiError> {
     alerts::delivered(&ctx, &p, *id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+fn xml_failed(_: std::io::Error) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "xml",
+        "could not write the XML",
+    )
+}
+
+/// The alert as OASIS CAP 1.2 XML (public, like any public warning; no recipient in it).
+#[utoipa::path(get, path = "/v1/alerts/{id}/cap", tag = "alerts",
+    responses((status = 200, content_type = "application/cap+xml", body = String), (status = 404, body = Problem)))]
+pub async fn cap(ctx: web::Data<Ctx>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let a = alerts::cap(&ctx, *id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::http::cap::CAP_CONTENT_TYPE)
+        .body(crate::http::cap::alert_xml(&a).map_err(xml_failed)?))
+}
+
+/// Alerts in force as an Atom feed of links to their CAP messages (public), the form alert
+/// aggregators poll.
+#[utoipa::path(get, path = "/v1/alerts.atom", tag = "alerts",
+    responses((status = 200, content_type = "application/atom+xml", body = String)))]
+pub async fn feed(ctx: web::Data<Ctx>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let entries = alerts::feed(&ctx).await?;
+    let base = match &ctx.alerting.public_url {
+        Some(u) => u.clone(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let updated = entries.first().map(|e| e.sent).unwrap_or_else(|| ctx.now());
+    let body = crate::http::cap::feed_xml(&base, &ctx.alerting.cap_sender, updated, &entries)
+        .map_err(xml_failed)?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::http::cap::ATOM_CONTENT_TYPE)
+        .body(body))
 }
