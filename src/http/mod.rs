@@ -7,6 +7,7 @@ pub mod csv_export;
 pub mod errors;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 pub mod scan;
 
@@ -59,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(routes::shelters::give)),
     )
     .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
+    .configure(pages::configure)
     .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
     .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
     .service(web::resource("/v1/openapi.json").route(web::get().to(openapi_json)))
@@ -142,7 +144,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/residents/{id}/safe").route(web::post().to(routes::alerts::safe_for)),
     )
-    .service(web::resource("/v1/alerts").route(web::post().to(routes::alerts::send)))
+    .service(
+        web::resource("/v1/alerts")
+            .route(web::post().to(routes::alerts::send))
+            .route(web::get().to(routes::alerts::list)),
+    )
     .service(web::resource("/v1/alerts.atom").route(web::get().to(routes::alerts::feed)))
     .service(web::resource("/v1/alerts/{id}/cap").route(web::get().to(routes::alerts::cap)))
     .service(web::resource("/v1/alerts/{id}").route(web::get().to(routes::alerts::status)))

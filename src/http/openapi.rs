@@ -81,6 +81,7 @@ impl Modify for Bearer {
         routes::offline::sync,
         routes::offline::conflicts,
         routes::alerts::send,
+        routes::alerts::list,
         routes::alerts::inbox,
         routes::alerts::acknowledge,
         routes::alerts::status,

@@ -155,6 +155,30 @@ fn view(a: &alerts::AlertRow) -> AlertView {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AlertSummary {
+    #[serde(flatten)]
+    pub alert: AlertView,
+    pub recipients: i64,
+    pub acknowledged: i64,
+    pub pending: i64,
+}
+
+/// The latest 100 alerts with their reach (officials).
+pub async fn list(ctx: &Ctx, p: &Principal) -> Result<Vec<AlertSummary>> {
+    authz::authorize(p, Action::SendAlerts)?;
+    Ok(alerts::recent(&ctx.db, 100)
+        .await?
+        .iter()
+        .map(|r| AlertSummary {
+            alert: view(&r.alert),
+            recipients: i64::from(r.alert.recipients),
+            acknowledged: r.acknowledged,
+            pending: i64::from(r.alert.recipients) - r.acknowledged,
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InboxItem {
     #[serde(flatten)]
     pub alert: AlertView,

@@ -498,3 +498,23 @@ pub async fn active(db: &Db, now: DateTime<Utc>, since: DateTime<Utc>) -> Result
         .fetch_all(c)
         .await?))
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SummaryRow {
+    #[sqlx(flatten)]
+    pub alert: AlertRow,
+    pub acknowledged: i64,
+}
+
+/// The latest alerts with how many acknowledged each, newest first.
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<SummaryRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLUMNS}, (SELECT COUNT(*) FROM alert_recipients r WHERE r.alert_id = a.id \
+         AND r.acknowledged_at IS NOT NULL) AS acknowledged {ALERT_FROM} \
+         ORDER BY a.sent_at DESC, a.id DESC LIMIT $1"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(limit)
+        .fetch_all(c)
+        .await?))
+}

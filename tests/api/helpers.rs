@@ -403,12 +403,17 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub fn start(app: &TestApp) -> ServeProcess {
+        Self::start_on(app, "127.0.0.1:0")
+    }
+
+    /// Listening on `bind` (a fixed port, to come back where a client expects it).
+    pub fn start_on(app: &TestApp, bind: &str) -> ServeProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(TestApp::binary())
             .arg("serve")
             .env("DATABASE_URL", app.settings.database_url.as_str())
             .env("SAFECODE_KEYS_DIR", &app.settings.keys_dir)
-            .env("SAFECODE_BIND", "127.0.0.1:0")
+            .env("SAFECODE_BIND", bind)
             .env("SAFECODE_WORKERS", "2")
             .env("SAFECODE_MAX_DB_CONNECTIONS", "5")
             .env("RUST_LOG", "warn")
@@ -442,6 +447,12 @@ impl ServeProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Stops it at once, as a power cut or a lost link would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -4,6 +4,7 @@
 mod alert_delivery;
 mod alerts;
 mod audit;
+mod browser;
 mod cli;
 mod codes;
 mod colour;
@@ -12,6 +13,7 @@ mod health;
 mod helpers;
 mod import;
 mod offline;
+mod pages;
 mod reports;
 mod residents;
 mod scale;

@@ -21,6 +21,13 @@ pub async fn send(
     Ok(HttpResponse::Created().json(alerts::send(&ctx, &p, &form).await?))
 }
 
+/// The latest 100 alerts with recipients, acknowledged and pending (officials).
+#[utoipa::path(get, path = "/v1/alerts", tag = "alerts", security(("bearer" = [])),
+    responses((status = 200, body = Vec<crate::service::alerts::AlertSummary>), (status = 403, body = Problem)))]
+pub async fn list(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(alerts::list(&ctx, &p).await?))
+}
+
 /// My alerts, newest first, with whether I acknowledged each (residents).
 #[utoipa::path(get, path = "/v1/residents/me/alerts", tag = "alerts", security(("bearer" = [])),
     responses((status = 200, body = Vec<InboxItem>), (status = 403, body = Problem)))]

@@ -1,0 +1,141 @@
+//! The pages (resident `/`, scanner `/scan`, officials `/ops`) and their scripts and styles,
+//! embedded in the binary from `web/`: nothing is fetched from anywhere else, and a server
+//! needs no files beside it.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+macro_rules! asset {
+    ($path:literal, $file:literal, $type:expr) => {
+        Asset {
+            path: $path,
+            content_type: $type,
+            body: include_bytes!(concat!("../../web/", $file)),
+        }
+    };
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+static ASSETS: &[Asset] = &[
+    asset!("/", "index.html", HTML),
+    asset!("/scan", "scan.html", HTML),
+    asset!("/ops", "ops.html", HTML),
+    asset!("/assets/app.css", "app.css", "text/css; charset=utf-8"),
+    asset!("/assets/common.js", "common.js", JS),
+    asset!("/assets/sc1.js", "sc1.js", JS),
+    asset!("/assets/resident.js", "resident.js", JS),
+    asset!("/assets/scan.js", "scan.js", JS),
+    asset!("/assets/ops.js", "ops.js", JS),
+    asset!("/assets/vendor/jsQR.js", "vendor/jsQR.js", JS),
+    asset!(
+        "/assets/vendor/noble-ed25519.js",
+        "vendor/noble-ed25519.js",
+        JS
+    ),
+    asset!("/sw.js", "sw.js", JS),
+];
+
+/// Each asset's entity tag, from its content: a page or script that did not change is not sent
+/// again (304), one that did is never served stale.
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|a| format!("\"{}\"", hex::encode(&Sha256::digest(a.body)[..8])))
+        .collect()
+});
+
+/// Only this origin's scripts, styles and API; camera frames and data-URL images stay local.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+async fn serve(req: HttpRequest) -> HttpResponse {
+    let Some(i) = ASSETS.iter().position(|a| a.path == req.path()) else {
+        return HttpResponse::NotFound().finish();
+    };
+    let (asset, etag) = (&ASSETS[i], &ETAGS[i]);
+    let unchanged = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut res = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header((header::ETAG, etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header(("Permissions-Policy", "camera=(self), geolocation=(self)"));
+    if unchanged {
+        return res.finish();
+    }
+    res.content_type(asset.content_type).body(asset.body)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for a in ASSETS {
+        cfg.service(
+            web::resource(a.path)
+                .wrap(actix_web::middleware::Compress::default())
+                .route(web::get().to(serve)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_a_page_names_is_served() {
+        for page in ASSETS.iter().filter(|a| a.content_type == HTML) {
+            let html = std::str::from_utf8(page.body).unwrap();
+            for part in html
+                .split("src=\"")
+                .skip(1)
+                .chain(html.split("href=\"").skip(1))
+            {
+                let path = &part[..part.find('"').unwrap()];
+                assert!(
+                    ASSETS.iter().any(|a| a.path == path),
+                    "{} names {path}, which is not embedded",
+                    page.path
+                );
+            }
+        }
+        let sw =
+            std::str::from_utf8(ASSETS.iter().find(|a| a.path == "/sw.js").unwrap().body).unwrap();
+        for a in ASSETS.iter().filter(|a| a.path != "/sw.js") {
+            assert!(
+                sw.contains(&format!("'{}'", a.path)),
+                "sw.js keeps {}",
+                a.path
+            );
+        }
+        for script in ASSETS.iter().filter(|a| a.content_type == JS) {
+            let js = std::str::from_utf8(script.body).unwrap();
+            for part in js.split("from './").skip(1) {
+                let path = format!("/assets/{}", &part[..part.find('\'').unwrap()]);
+                assert!(
+                    ASSETS.iter().any(|a| a.path == path),
+                    "{} imports {path}",
+                    script.path
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The pages in a real headless Chromium: a resident registers and sees a green code that
+//! decodes, an official's order on /ops turns it red with its reason, the scanner reads a code
+//! from a fake camera, and admits offline from the bundle then syncs once. Screenshots are
+//! kept in target/browser-artifacts/.
+
+use crate::browser::{Browser, artifacts};
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+/// A camera that films `png` (a rendered code) on a white wall: Y4M, 4:2:0, 640×480.
+fn y4m_of(png: &[u8]) -> std::path::PathBuf {
+    let code = image::load_from_memory(png).expect("a PNG").to_luma8();
+    let (w, h) = (640u32, 480u32);
+    let side = 420u32;
+    let scaled = image::imageops::resize(&code, side, side, image::imageops::FilterType::Nearest);
+    let mut y = vec![255u8; (w * h) as usize];
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    for (x, yy, p) in scaled.enumerate_pixels() {
+        y[((y0 + yy) * w + x0 + x) as usize] = p.0[0];
+    }
+    let chroma = vec![128u8; (w * h / 4) as usize];
+    let mut out = format!("YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..5 {
+        out.extend_from_slice(b"FRAME\n");
+        out.extend_from_slice(&y);
+        out.extend_from_slice(&chroma);
+        out.extend_from_slice(&chroma);
+    }
+    let path = artifacts().join(format!("camera-{}.y4m", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, out).expect("write the Y4M");
+    path
+}
+
+async fn shelter(app: &TestApp, official: &str) -> String {
+    let res = app
+        .post(
+            "/v1/shelters",
+            official,
+            &json!({"name": "Yiqiao school", "location": {"lat": 30.05, "lon": 120.05},
+                    "capacity": 50, "accessibility": []}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn occupancy(app: &TestApp, official: &str, shelter: &str) -> Value {
+    app.get(&format!("/v1/shelters/{shelter}"), official)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["occupancy"]
+        .clone()
+}
+
+async fn my_code(app: &TestApp, token: &str, format: &str) -> reqwest::Response {
+    let res = app
+        .get(&format!("/v1/residents/me/code?format={format}"), token)
+        .await;
+    assert_eq!(res.status(), 200);
+    res
+}
+
+#[tokio::test]
+async fn a_resident_registers_sees_green_then_red_after_an_order_on_ops() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let b = Browser::start(&[]).await;
+
+    b.goto(&app.url("/")).await;
+    b.wait_for("#register:not([hidden])").await;
+    b.fill("#r-name", "李四").await;
+    b.fill("#r-id", &new_id_number()).await;
+    b.fill("#register input[name=lat]", "30.05").await;
+    b.fill("#register input[name=lon]", "120.05").await;
+    b.click("#register .needs input[value=elderly]").await;
+    b.click("#register button[type=submit]").await;
+    b.until(
+        "document.querySelector('#band .band')?.dataset.colour === 'green'",
+        "a green band",
+    )
+    .await;
+    b.until(
+        "document.querySelector('#code-image img')?.complete",
+        "the code image",
+    )
+    .await;
+    assert!(
+        b.text("#band").await.contains("GREEN"),
+        "the colour in words"
+    );
+    let shot = b.screenshot("resident-green").await;
+    // The code on the screen is a real code: read back from the screenshot and verified.
+    let token = safecode::qr::decode(&shot).expect("the code on screen decodes");
+    let saved = b
+        .js(
+            "return JSON.parse(localStorage.getItem('sc_resident'));",
+            vec![],
+        )
+        .await;
+    let verified: Value = app
+        .post("/v1/verify", &official, &json!({"token": token}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(verified["resident"]["id"], saved["id"]);
+    assert_eq!(verified["current_colour"], "green");
+
+    // The official orders the zone evacuated on /ops, seeing how many turn red first.
+    b.goto(&app.url("/ops")).await;
+    b.fill("#ops-token", &official).await;
+    b.click("#signin button[type=submit]").await;
+    b.wait_for(&format!("#zone-rows tr[data-zone='{zone}']"))
+        .await;
+    b.wait_for(&format!("#map path[data-zone='{zone}']")).await;
+    b.select("#o-zone", &zone).await;
+    b.select("#o-level", "mandatory").await;
+    b.fill("#o-reason", "Levee breach upstream").await;
+    b.click("#o-preview").await;
+    b.until("!document.getElementById('o-effect').hidden", "the preview")
+        .await;
+    let effect = b.text("#o-effect").await;
+    assert!(effect.starts_with("1 will turn red"), "{effect}");
+    b.screenshot("ops-preview").await;
+    b.click("#o-confirm").await;
+    b.until(
+        "document.querySelector('#orders li') !== null",
+        "the order listed",
+    )
+    .await;
+    b.until(
+        &format!("document.querySelector(\"#zone-rows tr[data-zone='{zone}'] .red-count\")?.textContent === '1'"),
+        "the zone's red count",
+    )
+    .await;
+    b.screenshot("ops-order").await;
+
+    b.goto(&app.url("/")).await;
+    b.until(
+        "document.querySelector('#band .band')?.dataset.colour === 'red'",
+        "a red band after refresh",
+    )
+    .await;
+    let reasons = b.text("#reasons").await;
+    assert!(!reasons.is_empty(), "the reason is shown");
+    let me: Value = app
+        .get(
+            &format!("/v1/residents/{}", saved["id"].as_str().unwrap()),
+            &official,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["colour"], "red");
+    assert!(
+        reasons.contains(me["reasons"][0]["text"].as_str().unwrap()),
+        "{reasons}"
+    );
+    b.screenshot("resident-red").await;
+
+    // Chinese on request: the colour in words changes language, not only the hue.
+    b.click("#lang").await;
+    assert!(b.text("#band").await.contains("红码"));
+    b.screenshot("resident-red-zh").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_scanner_reads_a_code_from_a_fake_camera_and_admits() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let shelter = shelter(&app, &official).await;
+    let (_, staff) = app
+        .create_user("staff", json!({"shelter_ids": [shelter]}))
+        .await;
+    let (resident, token) = resident_at(&app, 30.05, 120.05, &["elderly"]).await;
+    let png = my_code(&app, &token, "png").await.bytes().await.unwrap();
+    let camera = y4m_of(&png);
+    let b = Browser::start(&[
+        "--use-fake-ui-for-media-stream".into(),
+        "--use-fake-device-for-media-stream".into(),
+        format!("--use-file-for-fake-video-capture={}", camera.display()),
+    ])
+    .await;
+
+    b.goto(&app.url("/scan")).await;
+    b.fill("#staff-token", &staff).await;
+    b.click("#signin button[type=submit]").await;
+    b.wait_for(&format!("#shelter option[value='{shelter}']"))
+        .await;
+    b.select("#shelter", &shelter).await;
+    b.click("#camera").await;
+    b.until("!document.getElementById('verdict').hidden", "a verdict")
+        .await;
+    let profile: Value = app
+        .get(&format!("/v1/residents/{resident}"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#v-band .band').dataset.colour;",
+            vec![]
+        )
+        .await,
+        "green"
+    );
+    let who = b.text("#v-who").await;
+    assert!(
+        who.ends_with(profile["id_last4"].as_str().unwrap()),
+        "{who}"
+    );
+    assert!(who.starts_with('王') && who.contains('*'), "masked: {who}");
+    assert!(b.text("#v-needs").await.contains("Elderly"));
+    std::fs::remove_file(&camera).ok();
+    b.screenshot("scan-verdict").await;
+
+    b.click("#admit").await;
+    b.until(
+        "document.getElementById('message').textContent.startsWith('Admitted')",
+        "admitted",
+    )
+    .await;
+    let occupants: Value = app
+        .get(&format!("/v1/shelters/{shelter}/occupants"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        occupants["occupants"].as_array().unwrap().len(),
+        1,
+        "{occupants}"
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_scanner_admits_offline_from_the_bundle_and_syncs_once() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let shelter = shelter(&app, &official).await;
+    let (_, staff) = app
+        .create_user("staff", json!({"shelter_ids": [shelter]}))
+        .await;
+    let (_, resident) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let code: Value = my_code(&app, &resident, "json").await.json().await.unwrap();
+    let token = code["token"].as_str().unwrap().to_owned();
+
+    let server = ServeProcess::start(&app);
+    let bind = server.address.trim_start_matches("http://").to_owned();
+    let b = Browser::start(&[]).await;
+    b.goto(&server.url("/scan")).await;
+    b.fill("#staff-token", &staff).await;
+    b.click("#signin button[type=submit]").await;
+    b.wait_for(&format!("#shelter option[value='{shelter}']"))
+        .await;
+    b.select("#shelter", &shelter).await;
+    b.until(
+        "document.getElementById('bundle-age').textContent !== '—'",
+        "the bundle saved",
+    )
+    .await;
+
+    // The network goes, and the tablet is even restarted: the page opens from what the
+    // device kept, verifies from the bundle and keeps the admission.
+    b.until(
+        "navigator.serviceWorker.controller !== null",
+        "the pages kept on the device",
+    )
+    .await;
+    server.kill();
+    b.goto(&format!("http://{bind}/scan")).await;
+    b.wait_for("#desk:not([hidden])").await;
+    b.until(
+        "document.getElementById('bundle-age').textContent !== '—'",
+        "the saved bundle loaded offline",
+    )
+    .await;
+    b.fill("#token-input", &token).await;
+    b.click("#typed button[type=submit]").await;
+    b.until(
+        "!document.getElementById('verdict').hidden",
+        "an offline verdict",
+    )
+    .await;
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#v-band .band').dataset.colour;",
+            vec![]
+        )
+        .await,
+        "green"
+    );
+    assert!(b.text("#v-source").await.contains("OFFLINE"));
+    assert!(b.text("#net").await.contains("OFFLINE"));
+    b.screenshot("scan-offline-verdict").await;
+    b.click("#admit").await;
+    b.until(
+        "document.getElementById('pending').textContent === '1'",
+        "one queued",
+    )
+    .await;
+    b.screenshot("scan-offline-queued").await;
+    assert_eq!(
+        occupancy(&app, &official, &shelter).await,
+        0,
+        "nothing reached the server yet"
+    );
+
+    // The network returns on the same address: the queue goes up by itself, applied once.
+    let _back = ServeProcess::start_on(&app, &bind);
+    b.until(
+        "document.getElementById('pending').textContent === '0'",
+        "the queue sent",
+    )
+    .await;
+    assert!(b.text("#net").await.contains("Online"));
+    b.screenshot("scan-synced").await;
+    assert_eq!(occupancy(&app, &official, &shelter).await, 1);
+    // Sending the same events again (a retry after a lost answer) admits no one twice.
+    b.js(
+        "const k = `sc_queue_${arguments[0]}`; localStorage.setItem(k, arguments[1]); return true;",
+        vec![
+            json!(shelter),
+            json!(
+                json!([{"type": "checkin", "idempotency_key": "replayed",
+            "token": token, "device_time": chrono::Utc::now(), "device_id": "t"}])
+                .to_string()
+            ),
+        ],
+    )
+    .await;
+    b.click("#sync").await;
+    b.until(
+        "document.getElementById('pending').textContent === '0'",
+        "the replay answered",
+    )
+    .await;
+    assert_eq!(
+        occupancy(&app, &official, &shelter).await,
+        1,
+        "the stay exists once"
+    );
+    assert!(b.text("#conflicts").await.contains("already_sheltered"));
+    b.close().await;
+}
+
+/// Each page's first load in a fresh browser: what it transfers (scripts, styles, fonts,
+/// everything) stays within 300 KB. The time it takes is a figure for `benches/pages.rs`.
+#[tokio::test]
+async fn each_page_first_load_transfers_at_most_300_kb() {
+    let app = spawn_app().await;
+    for page in ["/", "/scan", "/ops"] {
+        let b = Browser::start(&[]).await;
+        b.goto(&app.url(page)).await;
+        b.until("document.readyState === 'complete'", "the page loaded")
+            .await;
+        let bytes = b
+            .js(
+                "return performance.getEntriesByType('navigation')[0].transferSize + \
+                 performance.getEntriesByType('resource').reduce((s, r) => s + r.transferSize, 0);",
+                vec![],
+            )
+            .await
+            .as_f64()
+            .unwrap();
+        assert!(
+            bytes > 1000.0,
+            "{page}: transfer sizes are reported ({bytes})"
+        );
+        assert!(bytes <= 300.0 * 1024.0, "{page} transfers {bytes} bytes");
+        b.screenshot(&format!("first-load{}", page.replace('/', "-")))
+            .await;
+        b.close().await;
+    }
+}

@@ -1,0 +1,215 @@
+// Shared by the three pages: words in two languages, calls to the API, and how a colour is shown.
+// No framework: a cheap phone should load it in one round trip.
+
+const WORDS = {
+  en: {
+    lang_switch: '中文',
+    green: 'GREEN', yellow: 'YELLOW', red: 'RED',
+    green_means: 'No action needed', yellow_means: 'Be ready to leave',
+    red_means: 'Go to a shelter now',
+    network_error: 'No network. Showing what this device saved.',
+    saved: 'Saved', failed: 'Failed', loading: 'Loading…',
+    sign_in: 'Sign in', sign_out: 'Sign out', token: 'Access token',
+    // resident
+    resident_title: 'My safety code', register: 'Register', name: 'Full name',
+    id_type: 'Document', cn_resident_id: 'Resident ID card', passport: 'Passport',
+    id_number: 'Document number', phone: 'Phone', address: 'Address', birth_year: 'Year of birth',
+    needs: 'Needs', elderly: 'Elderly', disabled: 'Disabled', pregnant: 'Pregnant', infant: 'Infant',
+    medical: 'Medical', wheelchair: 'Wheelchair', location: 'Where you live',
+    use_location: 'Use my location', add_dependent: 'Add a family member', remove: 'Remove',
+    dependent: 'Family member', why: 'Why this colour', valid_until: 'Valid until',
+    refresh: 'Refresh', dependents_codes: 'Family members', alerts: 'Alerts', no_alerts: 'No alerts',
+    read_it: 'I have read this', read: 'Read', safe_title: 'I am safe', at_home: 'At home',
+    with_relatives: 'With relatives', safe_done: 'Recorded: you are safe',
+    report_title: 'Report a hazard', category: 'What', text: 'Details', photo: 'Photo',
+    send: 'Send', report_sent: 'Report sent. Thank you.', flooding: 'Flooding',
+    landslide: 'Landslide', levee_breach: 'Levee breach', road_blocked: 'Road blocked',
+    power_line: 'Power line down', trapped_people: 'People trapped', other: 'Other',
+    appeal_title: 'Disagree with your colour?', appeal_text: 'Tell us why',
+    appeal_sent: 'Appeal sent. An official will answer.', offline_code: 'Saved code (offline)',
+    // scanner
+    scan_title: 'Shelter scanner', shelter: 'Shelter', choose_shelter: 'Choose the shelter',
+    start_camera: 'Scan with camera', stop_camera: 'Stop camera',
+    typed_token: 'Or type / scan with a hardware reader', check: 'Check',
+    admit: 'Admit', check_out: 'Check out', hand_out: 'Hand out', quantity: 'Quantity',
+    compare_id: 'Compare with the ID card', stale: 'The code shows an old colour: go by this one',
+    invalid: 'NOT VALID', cannot_verify: 'CANNOT VERIFY', cannot_verify_why:
+      'The offline data is too old. Connect to the network to refresh it.',
+    admitted: 'Admitted', checked_out: 'Checked out', handed_out: 'Handed out',
+    queued: 'Saved on this device; will be sent when the network returns',
+    offline: 'OFFLINE', online: 'Online', pending_sync: 'Waiting to send', sync_now: 'Send now',
+    synced: 'Sent', conflicts: 'Problems', bundle_age: 'Offline data from', next: 'Next person',
+    // ops
+    ops_title: 'Operations', zones: 'Zones', residents: 'Residents', sheltered: 'Sheltered',
+    safe_relatives: 'Safe with relatives', not_reached: 'Not reached', order: 'Order',
+    issue_order: 'Issue an order', level: 'Level', advisory: 'Advisory', mandatory: 'Mandatory',
+    reason: 'Reason', preview: 'Preview', confirm: 'Confirm', will_turn_red: 'will turn red',
+    will_turn_yellow: 'will turn yellow', orders: 'Orders in force', lift: 'Lift',
+    approvals: 'Waiting for approval', approve: 'Approve', reject: 'Reject',
+    acknowledged: 'Acknowledged', pending: 'Pending', download_pending: 'Download pending (CSV)',
+    reports: 'Hazard reports', urgent: 'URGENT', shelters: 'Shelters', occupancy: 'Occupancy',
+    none: 'None', recipients: 'Recipients',
+  },
+  zh: {
+    lang_switch: 'English',
+    green: '绿码', yellow: '黄码', red: '红码',
+    green_means: '无需行动', yellow_means: '做好转移准备', red_means: '立即转移到安置点',
+    network_error: '没有网络。显示本机保存的内容。',
+    saved: '已保存', failed: '失败', loading: '加载中…',
+    sign_in: '登录', sign_out: '退出', token: '访问令牌',
+    resident_title: '我的安全码', register: '登记', name: '姓名', id_type: '证件',
+    cn_resident_id: '居民身份证', passport: '护照', id_number: '证件号码', phone: '电话',
+    address: '地址', birth_year: '出生年份', needs: '特殊需要', elderly: '老人', disabled: '残障',
+    pregnant: '孕妇', infant: '婴儿', medical: '医疗依赖', wheelchair: '轮椅', location: '居住位置',
+    use_location: '使用我的位置', add_dependent: '添加家庭成员', remove: '删除',
+    dependent: '家庭成员', why: '为什么是这个颜色', valid_until: '有效期至', refresh: '刷新',
+    dependents_codes: '家庭成员', alerts: '预警', no_alerts: '没有预警', read_it: '我已阅读',
+    read: '已读', safe_title: '我很安全', at_home: '在家', with_relatives: '在亲友家',
+    safe_done: '已记录：您是安全的', report_title: '报告险情', category: '类型', text: '详情',
+    photo: '照片', send: '发送', report_sent: '已发送，谢谢。', flooding: '内涝',
+    landslide: '山体滑坡', levee_breach: '堤坝决口', road_blocked: '道路阻断',
+    power_line: '电线断落', trapped_people: '有人被困', other: '其他',
+    appeal_title: '对颜色有异议？', appeal_text: '请说明理由', appeal_sent: '申诉已提交，工作人员会答复。',
+    offline_code: '已保存的安全码（离线）',
+    scan_title: '安置点扫码', shelter: '安置点', choose_shelter: '选择安置点',
+    start_camera: '用摄像头扫码', stop_camera: '关闭摄像头', typed_token: '或输入 / 扫码枪扫入',
+    check: '核验', admit: '接收入住', check_out: '离开', hand_out: '发放物资', quantity: '数量',
+    compare_id: '请与身份证核对', stale: '码上的颜色已过时：以此为准', invalid: '无效',
+    cannot_verify: '无法核验', cannot_verify_why: '离线数据太旧。请联网更新。',
+    admitted: '已入住', checked_out: '已离开', handed_out: '已发放',
+    queued: '已保存在本机，联网后自动上传', offline: '离线', online: '在线',
+    pending_sync: '待上传', sync_now: '立即上传', synced: '已上传', conflicts: '问题',
+    bundle_age: '离线数据时间', next: '下一位',
+    ops_title: '指挥调度', zones: '区域', residents: '居民', sheltered: '已安置',
+    safe_relatives: '在亲友家安全', not_reached: '未联系上', order: '命令', issue_order: '发布转移令',
+    level: '级别', advisory: '建议转移', mandatory: '强制转移', reason: '理由', preview: '预览',
+    confirm: '确认', will_turn_red: '人将变为红码', will_turn_yellow: '人将变为黄码',
+    orders: '生效中的命令', lift: '解除', approvals: '待审批', approve: '批准', reject: '驳回',
+    acknowledged: '已确认', pending: '未确认', download_pending: '下载未确认名单 (CSV)',
+    reports: '险情报告', urgent: '紧急', shelters: '安置点', occupancy: '入住',
+    none: '无', recipients: '接收人数',
+  },
+};
+
+export function lang() {
+  const saved = localStorage.getItem('sc_lang');
+  if (saved === 'en' || saved === 'zh') return saved;
+  return (navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en';
+}
+
+export function t(key) {
+  return WORDS[lang()][key] ?? WORDS.en[key] ?? key;
+}
+
+/** Fills every [data-t] element with its words and wires the language button. */
+export function applyWords(root = document) {
+  document.documentElement.lang = lang() === 'zh' ? 'zh-CN' : 'en';
+  for (const el of root.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
+  for (const el of root.querySelectorAll('[data-t-placeholder]')) {
+    el.placeholder = t(el.dataset.tPlaceholder);
+  }
+}
+
+/** Lets the pages open with no network (web/sw.js). */
+export function keepOffline() {
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
+}
+
+export function setupLanguage(onChange) {
+  keepOffline();
+  const button = document.getElementById('lang');
+  button.textContent = t('lang_switch');
+  button.onclick = () => {
+    localStorage.setItem('sc_lang', lang() === 'zh' ? 'en' : 'zh');
+    button.textContent = t('lang_switch');
+    applyWords();
+    onChange?.();
+  };
+  applyWords();
+}
+
+/** An element with text (never HTML: names and alerts are typed by people). */
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e[k] = v;
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  }
+  return e;
+}
+
+export class Offline extends Error {}
+
+/**
+ * Calls the API. Resolves to {ok, status, data}; a problem-details answer comes back as data
+ * with ok false. Rejects with Offline when the server cannot be reached.
+ */
+export async function api(path, { method = 'GET', token, body, form, headers = {}, accept } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (accept) h.Accept = accept;
+  let payload;
+  if (form) payload = form;
+  else if (body !== undefined) {
+    h['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, { method, headers: h, body: payload, cache: 'no-store' });
+  } catch {
+    throw new Offline();
+  }
+  const type = res.headers.get('content-type') || '';
+  let data = null;
+  if (type.includes('json')) data = await res.json();
+  else if (res.status !== 204) data = await res.text();
+  return { ok: res.ok, status: res.status, data };
+}
+
+/** A problem's words for a person: its detail, else its title. */
+export function problem(r) {
+  return (r.data && (r.data.detail || r.data.title)) || `${t('failed')} (${r.status})`;
+}
+
+const ICONS = {
+  // Shape as well as hue: a circle, a triangle, an octagon read the same to colour-blind eyes.
+  green: '<svg viewBox="0 0 40 40" aria-hidden="true"><circle cx="20" cy="20" r="17" fill="#fff"/><path d="M11 21l6 6 12-13" stroke="#0a6b2d" stroke-width="5" fill="none"/></svg>',
+  yellow: '<svg viewBox="0 0 40 40" aria-hidden="true"><path d="M20 3l18 33H2z" fill="#fff"/><path d="M20 14v11M20 29v3" stroke="#000" stroke-width="4"/></svg>',
+  red: '<svg viewBox="0 0 40 40" aria-hidden="true"><path d="M13 2h14l11 11v14L27 38H13L2 27V13z" fill="#fff"/><path d="M13 13l14 14M27 13L13 27" stroke="#b00020" stroke-width="5"/></svg>',
+};
+
+/** The colour as a band: icon, the word, and what it means. */
+export function colourBand(colour) {
+  const band = el('div', { class: `band ${colour}`, role: 'status', 'data-colour': colour });
+  const icon = el('span', { class: 'icon' });
+  icon.innerHTML = ICONS[colour] || '';
+  band.append(icon, el('span', { class: 'word' }, t(colour)),
+    el('span', { class: 'means' }, t(`${colour}_means`)));
+  return band;
+}
+
+export function when(iso) {
+  if (!iso) return '';
+  const d = typeof iso === 'number' ? new Date(iso * 1000) : new Date(iso);
+  return d.toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' });
+}
+
+export function uuid() {
+  return crypto.randomUUID ? crypto.randomUUID()
+    : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
+      (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
+}
+
+export function store(key, value) {
+  if (value === undefined) {
+    try { return JSON.parse(localStorage.getItem(key)); } catch { return null; }
+  }
+  if (value === null) localStorage.removeItem(key);
+  else localStorage.setItem(key, JSON.stringify(value));
+  return value;
+}

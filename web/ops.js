@@ -1,0 +1,219 @@
+// The official's board: zones drawn from their GeoJSON as SVG (no map tiles), shaded by their
+// share of red residents; orders with a preview before confirming; approvals; alerts with who
+// has not acknowledged; hazard reports; shelters.
+
+import { api, applyWords, el, Offline, problem, setupLanguage, store, t, when } from './common.js';
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+let token = null;
+
+function say(text, error = false) {
+  const m = $('message');
+  m.textContent = text;
+  m.className = error ? 'note error' : 'note';
+  m.hidden = !text;
+}
+
+async function call(path, opts = {}) {
+  try {
+    return await api(path, { token, ...opts });
+  } catch (err) {
+    if (err instanceof Offline) say(t('network_error'), true);
+    throw err;
+  }
+}
+
+function rings(geometry) {
+  if (geometry.type === 'Polygon') return geometry.coordinates;
+  if (geometry.type === 'MultiPolygon') return geometry.coordinates.flat();
+  return [];
+}
+
+/** Zones as SVG paths: equirectangular, x scaled by cos(latitude) so shapes keep their form. */
+function drawMap(features) {
+  const map = $('map');
+  map.replaceChildren();
+  const pts = features.flatMap((f) => rings(f.geometry).flat());
+  if (!pts.length) return;
+  const lons = pts.map((p) => p[0]);
+  const lats = pts.map((p) => p[1]);
+  const [minLon, maxLon, minLat, maxLat] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+  const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
+  const w = Math.max((maxLon - minLon) * k, 1e-6);
+  const h = Math.max(maxLat - minLat, 1e-6);
+  const W = 800;
+  const H = Math.min(Math.max(W * (h / w), 200), 800);
+  const sx = (W - 20) / w;
+  const sy = (H - 20) / h;
+  const s = Math.min(sx, sy);
+  const x = (lon) => 10 + (lon - minLon) * k * s;
+  const y = (lat) => 10 + (maxLat - lat) * s;
+  map.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  for (const f of features) {
+    const p = f.properties;
+    const share = p.residents ? p.red / p.residents : 0;
+    const d = rings(f.geometry).map((r) => `M${r.map(([lo, la]) => `${x(lo).toFixed(1)},${y(la).toFixed(1)}`).join('L')}Z`).join('');
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', d);
+    path.setAttribute('fill', `rgba(176,0,32,${(0.08 + 0.82 * share).toFixed(2)})`);
+    path.setAttribute('fill-rule', 'evenodd');
+    path.dataset.zone = p.id;
+    path.onclick = () => { $('o-zone').value = p.id; $('o-reason').focus(); };
+    const title = document.createElementNS(SVG, 'title');
+    title.textContent = `${p.name}: ${p.red}/${p.residents} ${t('red')}`;
+    path.append(title);
+    map.append(path);
+    const outer = rings(f.geometry)[0] || [];
+    const cx = outer.reduce((a, q) => a + x(q[0]), 0) / Math.max(outer.length, 1);
+    const cy = outer.reduce((a, q) => a + y(q[1]), 0) / Math.max(outer.length, 1);
+    const label = document.createElementNS(SVG, 'text');
+    label.setAttribute('x', cx.toFixed(1));
+    label.setAttribute('y', cy.toFixed(1));
+    label.setAttribute('text-anchor', 'middle');
+    label.textContent = `${p.name} · ${Math.round(share * 100)}% ${t('red')}`;
+    map.append(label);
+  }
+}
+
+async function loadZones() {
+  const r = await call('/v1/zones');
+  if (!r.ok) return say(problem(r), true);
+  const features = r.data.features;
+  drawMap(features);
+  $('zone-rows').replaceChildren(...features.map(({ properties: p }) => el('tr', { 'data-zone': p.id },
+    el('td', {}, p.name), el('td', {}, t(p.order_level === 'none' ? 'none' : p.order_level)), el('td', {}, p.residents),
+    el('td', { class: 'red-count' }, p.red), el('td', {}, p.yellow), el('td', {}, p.green), el('td', {}, p.sheltered),
+    el('td', {}, p.safe_with_relatives), el('td', {}, p.not_reached))));
+  const chosen = $('o-zone').value;
+  $('o-zone').replaceChildren(...features.map(({ properties: p }) => el('option', { value: p.id, selected: p.id === chosen }, p.name)));
+}
+
+async function loadOrders() {
+  const [orders, zones] = [await call('/v1/orders?active=true'), store('ops_zone_names') || {}];
+  if (!orders.ok) return;
+  $('orders').replaceChildren(...orders.data.map((o) => el('li', {},
+    el('strong', {}, `${t(o.level)} · ${zones[o.zone_id] || o.zone_id}`), ` — ${o.reason} · ${when(o.issued_at)} `,
+    el('button', { type: 'button', onclick: async () => { const r = await call(`/v1/orders/${o.id}/lift`, { method: 'POST' }); say(r.ok ? t('saved') : problem(r), !r.ok); refresh(); } }, t('lift')))));
+}
+
+let previewed = null;
+async function preview(e) {
+  e.preventDefault();
+  const f = e.target;
+  const level = f.elements.level.value;
+  const r = await call(`/v1/zones/${f.elements.zone.value}/orders/preview`, { method: 'POST', body: { level } });
+  if (!r.ok) return say(problem(r), true);
+  previewed = { zone: f.elements.zone.value, level, reason: f.elements.reason.value };
+  $('o-effect').textContent = `${r.data.to_red} ${t('will_turn_red')} · ${r.data.to_yellow} ${t('will_turn_yellow')}`;
+  $('o-effect').hidden = false;
+  $('o-confirm').hidden = false;
+}
+
+async function confirmOrder() {
+  if (!previewed) return;
+  const r = await call(`/v1/zones/${previewed.zone}/orders`, { method: 'POST', body: { level: previewed.level, reason: previewed.reason } });
+  say(r.ok ? t('saved') : problem(r), !r.ok);
+  previewed = null;
+  $('o-confirm').hidden = true;
+  $('o-effect').hidden = true;
+  refresh();
+}
+
+async function loadApprovals() {
+  const r = await call('/v1/approvals?status=pending');
+  if (!r.ok) return;
+  const decide = (a, verb) => async () => {
+    const d = await call(`/v1/approvals/${a.id}/${verb}`, { method: 'POST' });
+    say(d.ok ? t('saved') : problem(d), !d.ok);
+    refresh();
+  };
+  $('approvals').replaceChildren(...r.data.map((a) => el('li', {},
+    el('strong', {}, `${a.kind} · ${a.residents} ${t('residents')}`), ` — ${a.reason} (${a.requested_by}) `,
+    el('button', { type: 'button', class: 'primary', onclick: decide(a, 'approve') }, t('approve')), ' ',
+    el('button', { type: 'button', onclick: decide(a, 'reject') }, t('reject')))));
+}
+
+async function downloadPending(alert) {
+  const res = await fetch(`/v1/alerts/${alert.id}/recipients?acknowledged=false&per_page=10000`, {
+    headers: { Authorization: `Bearer ${token}`, Accept: 'text/csv' },
+  });
+  if (!res.ok) return say(t('failed'), true);
+  const url = URL.createObjectURL(await res.blob());
+  const a = el('a', { href: url, download: `pending-${alert.id}.csv` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+async function loadAlerts() {
+  const r = await call('/v1/alerts');
+  if (!r.ok) return;
+  $('alerts').replaceChildren(...r.data.map((a) => el('li', { 'data-alert': a.id },
+    el('strong', {}, a.headline), ` · ${a.msg_type} · ${when(a.sent_at)}`,
+    el('div', {}, `${t('recipients')} ${a.recipients} · ${t('acknowledged')} ${a.acknowledged} · ${t('pending')} `,
+      el('strong', { class: 'pending' }, a.pending)),
+    el('button', { type: 'button', onclick: () => downloadPending(a) }, t('download_pending')))));
+}
+
+async function loadReports() {
+  const r = await call('/v1/reports?limit=100');
+  if (!r.ok) return;
+  const items = [...r.data.features].sort((a, b) => (b.properties.urgent - a.properties.urgent)
+    || (a.properties.created_at < b.properties.created_at ? 1 : -1));
+  $('reports').replaceChildren(...items.map(({ properties: p }) => el('li', {},
+    p.urgent ? el('span', { class: 'urgent' }, t('urgent')) : null, ' ',
+    el('strong', {}, t(p.category)), ` · ${p.status} · ${when(p.created_at)}`, el('div', {}, p.text))));
+}
+
+async function loadShelters() {
+  const r = await call('/v1/shelters');
+  if (!r.ok) return;
+  $('shelters').replaceChildren(...r.data.map((s) => el('tr', {}, el('td', {}, s.name),
+    el('td', {}, `${t('occupancy')} ${s.occupancy}/${s.capacity}`), el('td', {}, s.status))));
+}
+
+async function refresh() {
+  try {
+    await loadZones();
+    const names = Object.fromEntries([...$('o-zone').options].map((o) => [o.value, o.textContent]));
+    store('ops_zone_names', names);
+    await Promise.all([loadOrders(), loadApprovals(), loadAlerts(), loadReports(), loadShelters()]);
+  } catch (err) {
+    if (!(err instanceof Offline)) throw err;
+  }
+}
+
+async function signIn(e) {
+  e.preventDefault();
+  const candidate = e.target.elements.token.value.trim();
+  try {
+    const r = await api('/v1/zones', { token: candidate });
+    if (!r.ok) return say(problem(r), true);
+    token = store('ops_token', candidate);
+    say('');
+    show();
+  } catch { say(t('network_error'), true); }
+}
+
+function show() {
+  $('signin').hidden = true;
+  $('board').hidden = false;
+  refresh();
+}
+
+function init() {
+  setupLanguage(() => token && refresh());
+  $('signin').onsubmit = signIn;
+  $('signout').onclick = () => { store('ops_token', null); location.reload(); };
+  $('reload').onclick = refresh;
+  $('order').onsubmit = preview;
+  $('o-confirm').onclick = confirmOrder;
+  token = store('ops_token');
+  if (token) show();
+  else $('signin').hidden = false;
+  applyWords();
+}
+
+init();

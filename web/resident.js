@@ -1,0 +1,227 @@
+// The resident's page: register, then the code with its colour and reasons, family members'
+// codes, alerts, "I am safe", hazard reports and appeals. The token and the last code stay on
+// the device, so the code shows with no network.
+
+import { api, applyWords, colourBand, el, lang, Offline, problem, setupLanguage, store, t, uuid, when } from './common.js';
+
+const NEEDS = ['elderly', 'disabled', 'pregnant', 'infant', 'medical', 'wheelchair'];
+const CATEGORIES = ['flooding', 'trapped_people', 'levee_breach', 'landslide', 'road_blocked', 'power_line', 'other'];
+const $ = (id) => document.getElementById(id);
+
+function say(text, error = false) {
+  const m = $('message');
+  m.textContent = text;
+  m.className = error ? 'note error' : 'note';
+  m.hidden = !text;
+}
+
+function needsBoxes(container, prefix) {
+  container.replaceChildren(...NEEDS.map((n) => el('label', {},
+    el('input', { type: 'checkbox', name: `${prefix}need`, value: n }), el('span', { 'data-t': n }, t(n)))));
+}
+
+function locate(form) {
+  if (!navigator.geolocation) return;
+  navigator.geolocation.getCurrentPosition((p) => {
+    form.elements.lat.value = p.coords.latitude.toFixed(6);
+    form.elements.lon.value = p.coords.longitude.toFixed(6);
+  }, () => say(t('failed'), true), { enableHighAccuracy: true, timeout: 15000 });
+}
+
+let dependentCount = 0;
+function addDependent() {
+  const i = dependentCount++;
+  const box = el('fieldset', { class: 'dependent', 'data-i': i },
+    el('legend', { 'data-t': 'dependent' }, t('dependent')),
+    el('label', { 'data-t': 'name' }, t('name')), el('input', { name: `d${i}name`, required: true }),
+    el('label', { 'data-t': 'id_number' }, t('id_number')), el('input', { name: `d${i}id`, required: true }),
+    el('label', { 'data-t': 'birth_year' }, t('birth_year')), el('input', { name: `d${i}birth`, type: 'number' }),
+    el('div', { class: 'checks' }));
+  needsBoxes(box.querySelector('.checks'), `d${i}`);
+  box.append(el('button', { type: 'button', onclick: () => box.remove(), 'data-t': 'remove' }, t('remove')));
+  $('dependents').append(box);
+}
+
+function checked(form, name) {
+  return [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
+}
+
+async function register(e) {
+  e.preventDefault();
+  const f = e.target;
+  const num = (v) => (v === '' ? null : Number(v));
+  const body = {
+    name: f.elements.name.value.trim(),
+    id_type: f.elements.id_type.value,
+    id_number: f.elements.id_number.value.trim(),
+    phone: f.elements.phone.value.trim() || null,
+    address: f.elements.address.value.trim() || null,
+    birth_year: num(f.elements.birth_year.value),
+    needs: checked(f, 'need'),
+    location: f.elements.lat.value && f.elements.lon.value
+      ? { lat: Number(f.elements.lat.value), lon: Number(f.elements.lon.value) } : null,
+    dependents: [...f.querySelectorAll('fieldset.dependent')].map((d) => {
+      const i = d.dataset.i;
+      return { name: f.elements[`d${i}name`].value.trim(), id_number: f.elements[`d${i}id`].value.trim(),
+        birth_year: num(f.elements[`d${i}birth`].value), needs: checked(f, `d${i}need`) };
+    }),
+  };
+  // One key per attempt, kept until it succeeds: a retry after a lost answer registers once.
+  const key = store('sc_register_key') || store('sc_register_key', uuid());
+  try {
+    const r = await api('/v1/residents', { method: 'POST', body, headers: { 'Idempotency-Key': key } });
+    if (!r.ok) return say(problem(r), true);
+    store('sc_register_key', null);
+    store('sc_resident', { token: r.data.access_token, id: r.data.resident_id, dependents: r.data.dependents });
+    say('');
+    await showHome();
+  } catch (err) {
+    if (err instanceof Offline) say(t('network_error'), true);
+    else throw err;
+  }
+}
+
+function svgImage(svg, alt) {
+  return el('img', { src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, alt });
+}
+
+async function fetchCode(token, residentId) {
+  const q = residentId ? `&resident_id=${encodeURIComponent(residentId)}` : '';
+  const [issued, svg] = await Promise.all([
+    api(`/v1/residents/me/code?format=json${q}`, { token }),
+    api(`/v1/residents/me/code?format=svg${q}`, { token }),
+  ]);
+  if (!issued.ok || !svg.ok) throw Object.assign(new Error('code'), { response: issued.ok ? svg : issued });
+  return { issued: issued.data, svg: svg.data };
+}
+
+function renderCode(code, me) {
+  const colour = me?.colour || code.issued.colour;
+  $('band').replaceChildren(colourBand(colour));
+  $('code-image').className = `code ${colour}`;
+  $('code-image').replaceChildren(svgImage(code.svg, `${t(colour)} ${code.issued.display}`));
+  $('display').textContent = code.issued.display;
+  $('expires').textContent = when(code.issued.expires_at);
+  const reasons = me?.reasons || [];
+  $('reasons').replaceChildren(...reasons.map((r) => el('li', {}, lang() === 'zh' ? r.text_zh : r.text)));
+}
+
+async function renderFamily(res, me) {
+  const ids = me?.household?.dependents?.map((d) => d.id) || res.dependents || [];
+  $('family').hidden = !ids.length;
+  const saved = store('sc_family') || {};
+  const boxes = [];
+  for (const id of ids) {
+    let code = saved[id];
+    try {
+      code = await fetchCode(res.token, id);
+      saved[id] = code;
+    } catch (err) {
+      if (!(err instanceof Offline) && !code) continue;
+    }
+    if (!code) continue;
+    boxes.push(el('div', {}, colourBand(code.issued.colour),
+      el('div', { class: `code ${code.issued.colour}` }, svgImage(code.svg, code.issued.display)),
+      el('p', { class: 'muted' }, code.issued.display)));
+  }
+  store('sc_family', saved);
+  $('family-codes').replaceChildren(...boxes);
+}
+
+async function renderAlerts(res) {
+  const r = await api('/v1/residents/me/alerts', { token: res.token });
+  if (!r.ok) return;
+  const items = r.data.map((a) => {
+    const read = el('button', { type: 'button', class: a.acknowledged_at ? '' : 'primary', disabled: !!a.acknowledged_at,
+      'data-t': a.acknowledged_at ? 'read' : 'read_it' }, t(a.acknowledged_at ? 'read' : 'read_it'));
+    read.onclick = async () => {
+      const ack = await api(`/v1/alerts/${a.id}/ack`, { method: 'POST', token: res.token });
+      if (ack.ok) { read.disabled = true; read.className = ''; read.textContent = t('read'); }
+    };
+    return el('li', { class: 'alert', 'data-id': a.id },
+      el('strong', {}, a.headline), el('p', {}, a.description), a.instruction ? el('p', {}, el('b', {}, a.instruction)) : null,
+      el('p', { class: 'muted' }, `${a.severity} · ${a.urgency} · ${when(a.sent_at)}`), read);
+  });
+  $('alerts').replaceChildren(...(items.length ? items : [el('li', { 'data-t': 'no_alerts' }, t('no_alerts'))]));
+}
+
+async function showHome() {
+  const res = store('sc_resident');
+  $('register').hidden = true;
+  $('home').hidden = false;
+  const cached = store('sc_code');
+  if (cached) renderCode(cached, store('sc_me'));
+  try {
+    const [code, me] = await Promise.all([fetchCode(res.token), api('/v1/residents/me', { token: res.token })]);
+    if (me.status === 401) {
+      store('sc_resident', null);
+      return location.reload();
+    }
+    store('sc_code', code);
+    if (me.ok) store('sc_me', me.data);
+    renderCode(code, me.ok ? me.data : null);
+    say('');
+    await Promise.all([renderFamily(res, me.ok ? me.data : null), renderAlerts(res)]);
+  } catch (err) {
+    if (err instanceof Offline) say(cached ? `${t('network_error')} ${t('offline_code')}` : t('network_error'), true);
+    else if (err.response) say(problem(err.response), true);
+    else throw err;
+  }
+}
+
+async function safe(status) {
+  const res = store('sc_resident');
+  try {
+    const r = await api('/v1/residents/me/safe', { method: 'POST', token: res.token, body: { status } });
+    say(r.ok ? t('safe_done') : problem(r), !r.ok);
+    if (r.ok) await showHome();
+  } catch { say(t('network_error'), true); }
+}
+
+async function report(e) {
+  e.preventDefault();
+  const f = e.target;
+  const res = store('sc_resident');
+  const form = new FormData();
+  form.append('category', f.elements.category.value);
+  form.append('text', f.elements.text.value);
+  if (f.elements.lat.value && f.elements.lon.value) {
+    form.append('lat', f.elements.lat.value);
+    form.append('lon', f.elements.lon.value);
+  }
+  if (f.elements.photo.files[0]) form.append('photo', f.elements.photo.files[0]);
+  try {
+    const r = await api('/v1/reports', { method: 'POST', token: res.token, form });
+    say(r.ok ? t('report_sent') : problem(r), !r.ok);
+    if (r.ok) f.reset();
+  } catch { say(t('network_error'), true); }
+}
+
+async function appeal(e) {
+  e.preventDefault();
+  const res = store('sc_resident');
+  try {
+    const r = await api('/v1/residents/me/appeals', { method: 'POST', token: res.token, body: { text: e.target.elements.text.value } });
+    say(r.ok ? t('appeal_sent') : problem(r), !r.ok);
+    if (r.ok) e.target.reset();
+  } catch { say(t('network_error'), true); }
+}
+
+function init() {
+  needsBoxes(document.querySelector('#register .needs'), '');
+  $('rep-cat').replaceChildren(...CATEGORIES.map((c) => el('option', { value: c, 'data-t': c }, t(c))));
+  for (const b of document.querySelectorAll('button.locate')) b.onclick = () => locate(b.closest('form'));
+  $('add-dependent').onclick = addDependent;
+  $('register').onsubmit = register;
+  $('refresh').onclick = showHome;
+  $('safe-home').onclick = () => safe('at_home');
+  $('safe-relatives').onclick = () => safe('with_relatives');
+  $('report').onsubmit = report;
+  $('appeal').onsubmit = appeal;
+  setupLanguage(() => { const c = store('sc_code'); if (c && !$('home').hidden) renderCode(c, store('sc_me')); });
+  if (store('sc_resident')) showHome();
+  else $('register').hidden = false;
+  applyWords();
+}
+
+init();

@@ -1,0 +1,255 @@
+// The scanner at the shelter door: read a code (camera or typed), show the verdict full screen,
+// then admit, check out or hand out in one tap. Without network it verifies from the saved
+// verifier bundle and queues what it does, with idempotency keys, until the network returns.
+
+import { api, applyWords, colourBand, el, Offline, problem, setupLanguage, store, t, uuid, when } from './common.js';
+import { loadBundle, verifyOffline } from './sc1.js';
+
+const $ = (id) => document.getElementById(id);
+const state = { token: null, shelter: null, bundle: null, online: true, current: null, scanning: false, lastScan: null, lastScanAt: 0 };
+
+function say(text, error = false) {
+  const m = $('message');
+  m.textContent = text;
+  m.className = error ? 'note error' : 'note';
+  m.hidden = !text;
+}
+
+function setOnline(online) {
+  state.online = online;
+  const net = $('net');
+  net.textContent = t(online ? 'online' : 'offline');
+  net.dataset.online = online;
+  net.style.background = online ? '#fff' : '#000';
+  net.style.color = online ? '#000' : '#fff';
+}
+
+const queueKey = () => `sc_queue_${state.shelter}`;
+const queue = () => store(queueKey()) || [];
+function showPending() { $('pending').textContent = queue().length; }
+
+function deviceId() {
+  return store('sc_device') || store('sc_device', `browser-${uuid()}`);
+}
+
+async function call(path, opts = {}) {
+  try {
+    const r = await api(path, { token: state.token, ...opts });
+    setOnline(true);
+    return r;
+  } catch (err) {
+    if (err instanceof Offline) setOnline(false);
+    throw err;
+  }
+}
+
+async function refreshBundle() {
+  try {
+    const r = await call('/v1/verifier/bundle');
+    if (r.ok) {
+      await loadBundle(r.data); // check before keeping it
+      store('sc_bundle', r.data);
+    }
+  } catch { /* offline: keep the saved one */ }
+  const saved = store('sc_bundle');
+  if (saved) {
+    try {
+      state.bundle = await loadBundle(saved);
+      $('bundle-age').textContent = when(state.bundle.list.issued_at);
+    } catch {
+      state.bundle = null;
+    }
+  }
+}
+
+async function loadDesk() {
+  $('signin').hidden = true;
+  $('desk').hidden = false;
+  let shelters = store('sc_shelters') || [];
+  let items = store('sc_items') || [];
+  try {
+    const [s, i] = await Promise.all([call('/v1/shelters'), call('/v1/relief-items')]);
+    if (s.status === 401) { store('sc_staff', null); return location.reload(); }
+    if (s.ok) shelters = store('sc_shelters', s.data);
+    if (i.ok) items = store('sc_items', i.data);
+  } catch { /* offline: what was saved */ }
+  const chosen = store('sc_shelter');
+  $('shelter').replaceChildren(el('option', { value: '' }, t('choose_shelter')),
+    ...shelters.map((s) => el('option', { value: s.id, selected: s.id === chosen }, `${s.name} (${s.occupancy}/${s.capacity})`)));
+  state.shelter = chosen && shelters.some((s) => s.id === chosen) ? chosen : null;
+  $('item').replaceChildren(...items.map((i) => el('option', { value: i.id }, `${i.name} (${i.unit})`)));
+  $('v-give').hidden = !items.length;
+  showPending();
+  await refreshBundle();
+  sync();
+}
+
+async function signIn(e) {
+  e.preventDefault();
+  const token = e.target.elements.token.value.trim();
+  try {
+    const r = await api('/v1/shelters', { token });
+    if (!r.ok) return say(problem(r), true);
+    state.token = store('sc_staff', token);
+    say('');
+    await loadDesk();
+  } catch { say(t('network_error'), true); }
+}
+
+function showVerdict(v) {
+  state.current = v;
+  const band = v.colour ? colourBand(v.colour)
+    : el('div', { class: 'band invalid', role: 'status', 'data-colour': v.cannotVerify ? 'cannot_verify' : 'invalid' },
+      el('span', { class: 'word' }, t(v.cannotVerify ? 'cannot_verify' : 'invalid')),
+      el('span', { class: 'means' }, v.cannotVerify ? t('cannot_verify_why') : v.error || ''));
+  $('v-band').replaceChildren(band);
+  $('v-who').textContent = v.who || '';
+  $('v-needs').replaceChildren(...(v.needs || []).map((n) => el('span', { class: 'pill' }, t(n))), ' ');
+  $('v-note').hidden = !v.stale;
+  $('v-note').textContent = v.stale ? t('stale') : '';
+  $('v-source').textContent = v.who ? `${t('compare_id')} · ${v.source || ''}` : '';
+  $('v-actions').hidden = !v.colour;
+  $('v-give').hidden = !v.colour || !$('item').options.length;
+  $('verdict').hidden = false;
+  $('next').focus();
+}
+
+async function check(token) {
+  token = token.trim();
+  if (!token) return;
+  say('');
+  try {
+    const r = await call('/v1/verify', { method: 'POST', body: { token } });
+    if (!r.ok) return say(problem(r), true);
+    const d = r.data;
+    showVerdict(d.valid ? {
+      token, colour: d.current_colour, stale: d.stale, needs: d.resident.needs,
+      // The display already ends with the document's last four characters.
+      who: d.resident.display_name.endsWith(d.resident.id_last4) ? d.resident.display_name
+        : `${d.resident.display_name} · ${d.resident.id_last4}`,
+      source: t('online'),
+    } : { token, error: d.error });
+  } catch (err) {
+    if (!(err instanceof Offline)) throw err;
+    if (!state.bundle) return showVerdict({ token, cannotVerify: true });
+    const v = await verifyOffline(token, state.bundle);
+    if (v.cannotVerify) return showVerdict({ token, cannotVerify: true });
+    if (!v.valid) return showVerdict({ token, error: v.error });
+    showVerdict({ token, colour: v.colour, who: v.display, source: `${t('offline')} · ${v.source}` });
+  }
+}
+
+/** Does one desk action online, or queues it for the sync when offline. */
+async function act(kind, extra, path, done) {
+  const v = state.current;
+  if (!v || !state.shelter) return say(t('choose_shelter'), true);
+  const key = uuid();
+  const body = { token: v.token, idempotency_key: key, ...extra };
+  try {
+    const r = await call(`/v1/shelters/${state.shelter}/${path}`, { method: 'POST', body });
+    $('verdict').hidden = true;
+    say(r.ok ? t(done) : problem(r), !r.ok);
+  } catch (err) {
+    if (!(err instanceof Offline)) throw err;
+    const q = queue();
+    q.push({ type: kind, idempotency_key: key, token: v.token, device_time: new Date().toISOString(),
+      device_id: deviceId(), ...extra });
+    store(queueKey(), q);
+    showPending();
+    $('verdict').hidden = true;
+    say(`${t(done)} · ${t('queued')}`);
+  }
+}
+
+let syncing = false;
+async function sync() {
+  const q = queue();
+  if (syncing || !q.length || !state.shelter) return;
+  syncing = true;
+  try {
+    const r = await call(`/v1/shelters/${state.shelter}/sync`, { method: 'POST', body: { events: q } });
+    if (!r.ok) return say(problem(r), true);
+    const answered = new Set(r.data.results.map((x) => x.idempotency_key));
+    store(queueKey(), queue().filter((e) => !answered.has(e.idempotency_key)));
+    const conflicts = r.data.results.filter((x) => x.status === 'conflict');
+    $('conflicts').replaceChildren(...conflicts.map((c) => el('li', { class: 'conflict' }, `${c.type}: ${c.reason}${c.detail ? ` — ${c.detail}` : ''}`)));
+    say(`${t('synced')}: ${r.data.applied} · ${t('conflicts')}: ${r.data.conflicts}`);
+    showPending();
+  } catch { /* still offline */ } finally {
+    syncing = false;
+  }
+}
+
+async function camera() {
+  if (state.scanning) return stopCamera();
+  const video = $('video');
+  try {
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+  } catch {
+    return say(t('failed'), true);
+  }
+  video.hidden = false;
+  await video.play();
+  state.scanning = true;
+  $('camera').textContent = t('stop_camera');
+  const canvas = $('frame');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const tick = async () => {
+    if (!state.scanning) return;
+    if (video.readyState >= 2 && $('verdict').hidden && window.jsQR) {
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      ctx.drawImage(video, 0, 0);
+      const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      const found = window.jsQR(img.data, img.width, img.height, { inversionAttempts: 'dontInvert' });
+      // The code just dealt with is still in front of the camera: not again for a while.
+      const repeat = found && found.data === state.lastScan && Date.now() - state.lastScanAt < 8000;
+      if (found && found.data.startsWith('SC1:') && !repeat) {
+        state.lastScan = found.data;
+        await check(found.data);
+      }
+      if (found && found.data === state.lastScan) state.lastScanAt = Date.now();
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}
+
+function stopCamera() {
+  state.scanning = false;
+  const video = $('video');
+  for (const track of video.srcObject?.getTracks() || []) track.stop();
+  video.srcObject = null;
+  video.hidden = true;
+  $('camera').textContent = t('start_camera');
+}
+
+function init() {
+  setupLanguage(() => setOnline(state.online));
+  setOnline(true);
+  $('signin').onsubmit = signIn;
+  $('signout').onclick = () => { store('sc_staff', null); location.reload(); };
+  $('shelter').onchange = (e) => { state.shelter = store('sc_shelter', e.target.value) || null; showPending(); sync(); };
+  $('camera').onclick = camera;
+  $('typed').onsubmit = (e) => { e.preventDefault(); const i = $('token-input'); check(i.value); i.value = ''; };
+  $('admit').onclick = () => act('checkin', {}, 'checkins', 'admitted');
+  $('checkout').onclick = () => act('checkout', { reason: 'returned_home' }, 'checkouts', 'checked_out');
+  $('give').onclick = () => act('distribution', { item_id: $('item').value, quantity: Number($('quantity').value) || 1 }, 'distributions', 'handed_out');
+  $('next').onclick = () => { $('verdict').hidden = true; $('token-input').focus(); };
+  $('sync').onclick = sync;
+  // When the network returns, what was queued goes up; the bundle is renewed while online.
+  setInterval(async () => {
+    if (!state.token) return;
+    if (!state.online) {
+      try { await api('/healthz'); setOnline(true); } catch { return; }
+    }
+    sync();
+  }, 3000);
+  setInterval(() => state.token && state.online && refreshBundle(), 10 * 60 * 1000);
+  state.token = store('sc_staff');
+  if (state.token) loadDesk();
+  else $('signin').hidden = false;
+  applyWords();
+}
+
+init();
