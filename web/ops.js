@@ -71,6 +71,8 @@ function drawMap(features) {
     label.setAttribute('x', cx.toFixed(1));
     label.setAttribute('y', cy.toFixed(1));
     label.setAttribute('text-anchor', 'middle');
+    // In map units: the map is 800 wide, shown at the page's width.
+    label.setAttribute('font-size', '28');
     label.textContent = `${p.name} · ${Math.round(share * 100)}% ${t('red')}`;
     map.append(label);
   }

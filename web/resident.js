@@ -173,8 +173,9 @@ async function safe(status) {
   const res = store('sc_resident');
   try {
     const r = await api('/v1/residents/me/safe', { method: 'POST', token: res.token, body: { status } });
-    say(r.ok ? t('safe_done') : problem(r), !r.ok);
+    // The colour and the alerts may have moved; the confirmation stays on screen after.
     if (r.ok) await showHome();
+    say(r.ok ? t('safe_done') : problem(r), !r.ok);
   } catch { say(t('network_error'), true); }
 }
 

@@ -181,6 +181,16 @@ async fn the_scanner_reads_a_code_from_a_fake_camera_and_admits() {
         .create_user("staff", json!({"shelter_ids": [shelter]}))
         .await;
     let (resident, token) = resident_at(&app, 30.05, 120.05, &["elderly"]).await;
+    let item: Value = app
+        .post(
+            "/v1/relief-items",
+            &official,
+            &json!({"name": "Water", "unit": "bottle", "quota": 4, "per": "person"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let png = my_code(&app, &token, "png").await.bytes().await.unwrap();
     let camera = y4m_of(&png);
     let b = Browser::start(&[
@@ -240,6 +250,207 @@ async fn the_scanner_reads_a_code_from_a_fake_camera_and_admits() {
         1,
         "{occupants}"
     );
+    // A hardware scanner types the code: hand out two bottles, then check the person out.
+    b.click("#camera").await;
+    let code: Value = my_code(&app, &token, "json").await.json().await.unwrap();
+    let typed = code["token"].as_str().unwrap();
+    b.fill("#token-input", typed).await;
+    b.click("#typed button[type=submit]").await;
+    b.until(
+        "!document.getElementById('verdict').hidden",
+        "the typed verdict",
+    )
+    .await;
+    b.select("#item", item["id"].as_str().unwrap()).await;
+    b.fill("#quantity", "2").await;
+    b.click("#give").await;
+    b.until(
+        "document.getElementById('message').textContent.startsWith('Handed out')",
+        "handed out",
+    )
+    .await;
+    let given: Value = app
+        .get(&format!("/v1/shelters/{shelter}/distributions"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        given["distributions"].as_array().unwrap().len(),
+        1,
+        "{given}"
+    );
+    assert_eq!(given["distributions"][0]["quantity"], 2, "{given}");
+    b.fill("#token-input", typed).await;
+    b.click("#typed button[type=submit]").await;
+    b.until(
+        "!document.getElementById('verdict').hidden",
+        "the verdict again",
+    )
+    .await;
+    b.click("#checkout").await;
+    b.until(
+        "document.getElementById('message').textContent.startsWith('Checked out')",
+        "checked out",
+    )
+    .await;
+    assert_eq!(occupancy(&app, &official, &shelter).await, 0);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_resident_page_registers_a_family_reads_alerts_and_reports() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let b = Browser::start(&[]).await;
+    b.goto(&app.url("/")).await;
+    b.wait_for("#register:not([hidden])").await;
+    b.fill("#r-name", "Chen Jing").await;
+    b.fill("#r-id", &new_id_number()).await;
+    b.fill("#r-phone", "13912345678").await;
+    b.fill("#register input[name=lat]", "30.05").await;
+    b.fill("#register input[name=lon]", "120.05").await;
+    b.click("#add-dependent").await;
+    b.fill("input[name=d0name]", "Chen Xiao").await;
+    let child = new_id_number();
+    b.fill("input[name=d0id]", &child).await;
+    // The year must agree with the birth date inside the ID number.
+    b.fill("input[name=d0birth]", &child[6..10]).await;
+    b.click("fieldset.dependent input[value=infant]").await;
+    b.click("#register button[type=submit]").await;
+    b.until(
+        "document.querySelectorAll('#family-codes .band').length === 1",
+        "the child's code",
+    )
+    .await;
+    let saved = b
+        .js(
+            "return JSON.parse(localStorage.getItem('sc_resident'));",
+            vec![],
+        )
+        .await;
+    let head = saved["id"].as_str().unwrap().to_owned();
+    let profile: Value = app
+        .get(&format!("/v1/residents/{head}"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(profile["household"]["dependents"][0]["name"], "Chen Xiao");
+
+    // An alert arrives; "I have read this" acknowledges it.
+    let sent: Value = app
+        .post(
+            "/v1/alerts",
+            &official,
+            &json!({"zones": [zone], "headline": "River rising", "event": "Flood",
+                    "description": "The Puyang river is rising fast.",
+                    "instruction": "Move to high ground.", "response_type": "Prepare",
+                    "urgency": "Expected", "severity": "Severe", "certainty": "Likely"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let alert = sent["id"].as_str().unwrap();
+    b.click("#refresh").await;
+    b.wait_for(&format!("#alerts li[data-id='{alert}'] button"))
+        .await;
+    assert!(b.text("#alerts").await.contains("River rising"));
+    b.screenshot("resident-alert").await;
+    b.click(&format!("#alerts li[data-id='{alert}'] button"))
+        .await;
+    b.until(
+        &format!("document.querySelector(\"#alerts li[data-id='{alert}'] button\").disabled"),
+        "acknowledged",
+    )
+    .await;
+    let status: Value = app
+        .get(&format!("/v1/alerts/{alert}"), &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["acknowledged"], 1, "{status}");
+
+    // "I am safe, with relatives", a hazard report with a photo, an appeal.
+    b.click("#safe-relatives").await;
+    b.until(
+        "document.getElementById('message').textContent === 'Recorded: you are safe'",
+        "safe recorded",
+    )
+    .await;
+    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    assert_eq!(zones["features"][0]["properties"]["safe_with_relatives"], 1);
+    let photo = artifacts().join(format!("hazard-{}.png", uuid::Uuid::new_v4().simple()));
+    image::RgbImage::from_pixel(64, 48, image::Rgb([40, 90, 160]))
+        .save(&photo)
+        .unwrap();
+    b.select("#rep-cat", "trapped_people").await;
+    b.fill("#rep-text", "Two people on a roof by the bridge")
+        .await;
+    b.wait_for("#rep-photo")
+        .await
+        .send_keys(&photo.display().to_string())
+        .await
+        .unwrap();
+    b.fill("#report input[name=lat]", "30.06").await;
+    b.fill("#report input[name=lon]", "120.06").await;
+    b.click("#report button[type=submit]").await;
+    b.until(
+        "document.getElementById('message').textContent.startsWith('Report sent')",
+        "report sent",
+    )
+    .await;
+    std::fs::remove_file(&photo).ok();
+    let reports: Value = app
+        .get("/v1/reports", &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = &reports["features"][0]["properties"];
+    assert_eq!(
+        (
+            r["category"].clone(),
+            r["urgent"].clone(),
+            r["has_photo"].clone()
+        ),
+        (json!("trapped_people"), json!(true), json!(true)),
+        "{reports}"
+    );
+    b.fill("#ap-text", "I live on the fourth floor").await;
+    b.click("#appeal button[type=submit]").await;
+    b.until(
+        "document.getElementById('message').textContent.startsWith('Appeal sent')",
+        "appeal sent",
+    )
+    .await;
+    let appeals: Value = app
+        .get("/v1/appeals", &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        appeals[0]["text"], "I live on the fourth floor",
+        "{appeals}"
+    );
+    b.screenshot("resident-after-actions").await;
+
+    // The official's board shows the alert's reach and the urgent report first.
+    b.goto(&app.url("/ops")).await;
+    b.fill("#ops-token", &official).await;
+    b.click("#signin button[type=submit]").await;
+    b.wait_for(&format!("#alerts li[data-alert='{alert}']"))
+        .await;
+    b.until(
+        "document.querySelector('#reports li .urgent') !== null",
+        "the urgent report",
+    )
+    .await;
+    b.screenshot("ops-alerts-reports").await;
     b.close().await;
 }
 
@@ -285,6 +496,33 @@ async fn the_scanner_admits_offline_from_the_bundle_and_syncs_once() {
         "the saved bundle loaded offline",
     )
     .await;
+    // With the device's clock past the bundle's life, it says so instead of guessing.
+    b.js(
+        "window.realNow = Date.now; Date.now = () => window.realNow() + 7 * 3600 * 1000; return true;",
+        vec![],
+    )
+    .await;
+    b.fill("#token-input", &token).await;
+    b.click("#typed button[type=submit]").await;
+    b.until(
+        "!document.getElementById('verdict').hidden",
+        "a verdict with an old bundle",
+    )
+    .await;
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#v-band .band').dataset.colour;",
+            vec![]
+        )
+        .await,
+        "cannot_verify"
+    );
+    assert!(!b.wait_for("#v-actions").await.is_displayed().await.unwrap());
+    b.screenshot("scan-cannot-verify").await;
+    b.js("Date.now = window.realNow; return true;", vec![])
+        .await;
+    b.click("#next").await;
+
     b.fill("#token-input", &token).await;
     b.click("#typed button[type=submit]").await;
     b.until(
