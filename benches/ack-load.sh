@@ -15,7 +15,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 cargo build --release --quiet
 bin=./target/release/safecode
 work=$(mktemp -d)
-export DATABASE_URL="sqlite://$work/data/safecode.db" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn
+export DATABASE_URL="sqlite://$work/data/safecode.db" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn SAFECODE_RATE_LIMITS=off
 server=
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null || true

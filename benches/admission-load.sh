@@ -28,7 +28,7 @@ if [ "${BENCH_DB:-sqlite}" = postgres ]; then
   psql postgres://postgres@127.0.0.1:5432/postgres -qc "CREATE DATABASE $name"
   db_url="postgres://postgres@127.0.0.1:5432/$name"
 fi
-export DATABASE_URL="$db_url" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn
+export DATABASE_URL="$db_url" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn SAFECODE_RATE_LIMITS=off
 server=
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null || true

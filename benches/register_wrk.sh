@@ -22,7 +22,7 @@ if [ "${BENCH_DB:-sqlite}" = postgres ]; then
   db_url="postgres://postgres@127.0.0.1:5432/$name"
 fi
 SAFECODE_BIND="127.0.0.1:$PORT" DATABASE_URL="$db_url" SAFECODE_KEYS_DIR="$work/keys" \
-  SAFECODE_MAX_DB_CONNECTIONS=16 RUST_LOG=warn ./target/release/safecode serve 2>"$work/server.log" &
+  SAFECODE_MAX_DB_CONNECTIONS=16 RUST_LOG=warn SAFECODE_RATE_LIMITS=off ./target/release/safecode serve 2>"$work/server.log" &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true

@@ -20,7 +20,7 @@ cargo bench --quiet --bench baseline_server --no-run 2>/dev/null
 bin=./target/release/safecode
 
 work=$(mktemp -d)
-export DATABASE_URL="sqlite://$work/data/safecode.db" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn
+export DATABASE_URL="sqlite://$work/data/safecode.db" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn SAFECODE_RATE_LIMITS=off
 # The imported residents are rows 0..RESIDENTS-1; the ones registered below to get codes are
 # the rows after them, so their ID numbers differ.
 $bin dev gen-residents --count "$((RESIDENTS + TOKENS))" --out "$work/residents.csv"

@@ -60,6 +60,46 @@ pub struct Settings {
     /// offline verifier holding an older one answers "cannot verify".
     pub bundle_max_age_secs: u32,
     pub alerting: AlertingSettings,
+    pub rate_limits: RateLimitSettings,
+}
+
+/// Requests per minute allowed on the endpoints worth abusing; `None` switches limits off
+/// (throughput benchmarks, tests that register thousands from one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// `POST /v1/residents`, per client address.
+    pub register_per_ip: u32,
+    /// `POST /v1/verify` and check-ins, per bearer token (a stolen tablet cannot sweep codes).
+    pub verify_per_token: u32,
+    /// The same, per client address (a shelter's desks may share one).
+    pub verify_per_ip: u32,
+    /// `POST /v1/reports`, per bearer token.
+    pub reports_per_token: u32,
+    /// Requests refused for a bad bearer token, per client address (token guessing).
+    pub auth_failures_per_ip: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            register_per_ip: 60,
+            verify_per_token: 300,
+            verify_per_ip: 3000,
+            reports_per_token: 10,
+            auth_failures_per_ip: 60,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
 }
 
 /// How alerts leave the service: CAP's sender name, the address feeds link to, and the
@@ -124,6 +164,7 @@ struct FileSettings {
     alert_webhook_url: Option<String>,
     alert_webhook_secret: Option<String>,
     webhook_retry_base_ms: Option<u64>,
+    rate_limits: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -179,6 +220,33 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Result<T, S
         Ok(v) if v > T::default() => Ok(v),
         _ => Err(format!("must be a positive whole number, got {s:?}")),
     }
+}
+
+/// `on` (the defaults), `off`, or `key=n` pairs overriding the defaults, e.g.
+/// `register_per_ip=30,verify_per_token=120`.
+fn parse_rate_limits(s: &str) -> Result<RateLimitSettings, String> {
+    match s {
+        "on" => return Ok(RateLimitSettings::default()),
+        "off" => return Ok(RateLimitSettings::off()),
+        _ => {}
+    }
+    let mut r = RateLimitSettings::default();
+    for pair in s.split(',') {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("must be on, off or key=n pairs, got {pair:?}"))?;
+        let n: u32 = positive(v.trim())?;
+        let slot = match k.trim() {
+            "register_per_ip" => &mut r.register_per_ip,
+            "verify_per_token" => &mut r.verify_per_token,
+            "verify_per_ip" => &mut r.verify_per_ip,
+            "reports_per_token" => &mut r.reports_per_token,
+            "auth_failures_per_ip" => &mut r.auth_failures_per_ip,
+            other => return Err(format!("unknown limit {other:?}")),
+        };
+        *slot = n;
+    }
+    Ok(r)
 }
 
 impl Settings {
@@ -456,7 +524,18 @@ impl Settings {
             }),
             _ => None,
         };
+        let rate_limits = parse(
+            pick(
+                env,
+                &["SAFECODE_RATE_LIMITS"],
+                "rate_limits",
+                f.rate_limits,
+                "on",
+            ),
+            parse_rate_limits,
+        )?;
         Ok(Self {
+            rate_limits,
             alerting: AlertingSettings {
                 cap_sender,
                 public_url,
@@ -531,6 +610,31 @@ mod tests {
         std::fs::write(&path, "bnd = \"x\"\n").unwrap();
         let e = Settings::load_from(Some(&path), &env(&[])).unwrap_err();
         assert!(matches!(e, ConfigError::File { .. }), "{e}");
+    }
+
+    #[test]
+    fn rate_limits_are_on_by_default_and_can_be_tuned_or_switched_off() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert_eq!(s.rate_limits, RateLimitSettings::default());
+        assert!(s.rate_limits.enabled);
+        let s = Settings::load_from(None, &env(&[("SAFECODE_RATE_LIMITS", "off")])).unwrap();
+        assert!(!s.rate_limits.enabled);
+        let tuned = (
+            "SAFECODE_RATE_LIMITS",
+            "register_per_ip=5, reports_per_token=2",
+        );
+        let s = Settings::load_from(None, &env(&[tuned])).unwrap();
+        assert_eq!(
+            (
+                s.rate_limits.register_per_ip,
+                s.rate_limits.reports_per_token
+            ),
+            (5, 2)
+        );
+        let bad = ("SAFECODE_RATE_LIMITS", "register_per_ip=0");
+        assert!(Settings::load_from(None, &env(&[bad])).is_err());
+        let bad = ("SAFECODE_RATE_LIMITS", "logins=3");
+        assert!(Settings::load_from(None, &env(&[bad])).is_err());
     }
 
     #[test]

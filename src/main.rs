@@ -314,7 +314,7 @@ fn peak_memory_kib() -> Option<u64> {
 /// The token text given, or read from the photo at that path; `Err` is the exit code.
 fn read_code(input: &str) -> Result<String, i32> {
     if !std::path::Path::new(input).is_file() {
-        return Ok(input.to_owned());
+        return Ok(input.trim().to_owned());
     }
     let bytes = std::fs::read(input).map_err(|e| {
         eprintln!("cannot read {input}: {e}");

@@ -89,15 +89,30 @@ impl Application {
         let data = web::Data::new(ctx.clone());
         let metrics = web::Data::new(http::metrics::Metrics::new());
         let import_limit = settings.import_limit_bytes;
-        let mut server =
-            HttpServer::new(move || http::app(data.clone(), metrics.clone(), import_limit))
-                // SIGTERM/SIGINT: stop accepting, let requests in flight finish.
-                .shutdown_timeout(30)
-                .listen(listener)
-                .map_err(|source| StartError::Bind {
-                    addr: settings.bind.to_string(),
-                    source,
-                })?;
+        // One set of limits for all of this process's workers.
+        let limits = web::Data::new(http::rate_limit::Limits::new(&settings.rate_limits));
+        if limits.is_some() {
+            let limits = limits.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    if let Some(l) = limits.as_ref().as_ref() {
+                        l.forget_idle();
+                    }
+                }
+            });
+        }
+        let mut server = HttpServer::new(move || {
+            http::app(data.clone(), metrics.clone(), import_limit, limits.clone())
+        })
+        // SIGTERM/SIGINT: stop accepting, let requests in flight finish.
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: settings.bind.to_string(),
+            source,
+        })?;
         if let Some(w) = settings.workers {
             server = server.workers(w);
         }

@@ -36,6 +36,8 @@ export function cborDecode(bytes) {
     let v = 0;
     for (let i = 0; i < len; i++) v = v * 256 + bytes[pos++];
     if (!Number.isSafeInteger(v)) throw new Error('malformed');
+    // Only the shortest spelling, as the server's verifier: one code, one string.
+    if (v < [24, 256, 65536, 2 ** 32][len === 8 ? 3 : len >> 1]) throw new Error('malformed');
     return v;
   };
   const item = (depth) => {

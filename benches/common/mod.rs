@@ -18,5 +18,7 @@ pub fn sqlite_settings(dir: &std::path::Path) -> Settings {
         status_list_debounce_secs: 30,
         bundle_max_age_secs: 21_600,
         alerting: Default::default(),
+        // Tests register hundreds from one address; tests/api/limits.rs turns them on.
+        rate_limits: safecode::config::RateLimitSettings::off(),
     }
 }

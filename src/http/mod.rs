@@ -8,6 +8,7 @@ pub mod errors;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod rate_limit;
 pub mod routes;
 pub mod scan;
 
@@ -205,6 +206,7 @@ pub fn app(
     ctx: web::Data<crate::service::Ctx>,
     m: web::Data<metrics::Metrics>,
     import_limit: usize,
+    limits: web::Data<Option<rate_limit::Limits>>,
 ) -> actix_web::App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -218,7 +220,9 @@ pub fn app(
         .app_data(ctx)
         .app_data(m)
         .app_data(web::Data::new(routes::residents::ImportLimit(import_limit)))
+        .app_data(limits)
         .wrap(ErrorHandlers::new().default_handler(errors::to_problem))
+        .wrap(from_fn(rate_limit::limit))
         .wrap(from_fn(metrics::observe))
         .configure(configure)
         .default_service(web::to(errors::not_found))

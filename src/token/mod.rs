@@ -170,9 +170,26 @@ fn decode_sign1(text: &str) -> Result<CoseSign1, TokenError> {
     let body = text.strip_prefix(PREFIX).ok_or(TokenError::Malformed)?;
     let bytes = base45::decode(body).map_err(|_| TokenError::Malformed)?;
     // Tag 18 is optional: try tagged first, then untagged.
-    CoseSign1::from_tagged_slice(&bytes)
-        .or_else(|_| CoseSign1::from_slice(&bytes))
-        .map_err(|_| TokenError::Malformed)
+    let (sign1, tagged) = match CoseSign1::from_tagged_slice(&bytes) {
+        Ok(s) => (s, true),
+        Err(_) => (
+            CoseSign1::from_slice(&bytes).map_err(|_| TokenError::Malformed)?,
+            false,
+        ),
+    };
+    // Only the canonical encoding: CBOR can spell the same array several ways (longer
+    // length prefixes, a two-byte tag), and the outer array is not signed, so without this
+    // many different strings would verify as one code.
+    let again = if tagged {
+        sign1.clone().to_tagged_vec()
+    } else {
+        sign1.clone().to_vec()
+    }
+    .map_err(|_| TokenError::Malformed)?;
+    if again != bytes {
+        return Err(TokenError::Malformed);
+    }
+    Ok(sign1)
 }
 
 fn claims_of(payload: &[u8]) -> Result<Claims, TokenError> {
@@ -229,7 +246,9 @@ pub fn verify<'k>(
     keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
     now: i64,
 ) -> Result<Verified, TokenError> {
-    let sign1 = decode_sign1(text.trim())?;
+    // Exactly the text: a caller reading from a scanner or a file trims line ends first, so
+    // no two different strings verify as the same code.
+    let sign1 = decode_sign1(text)?;
     let alg_ok = matches!(
         sign1.protected.header.alg,
         Some(coset::RegisteredLabelWithPrivate::Assigned(

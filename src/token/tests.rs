@@ -256,6 +256,117 @@ proptest::proptest! {
     }
 }
 
+/// CBOR can spell the same COSE array in other ways that the signature does not cover; only
+/// the canonical bytes (with or without tag 18) verify.
+#[test]
+fn only_the_canonical_encoding_verifies() {
+    let k = key(7);
+    let good = encode(&claims(NOW), &k);
+    let bytes = base45::decode(&good[PREFIX.len()..]).unwrap();
+    assert_eq!(&bytes[..2], &[0xD2, 0x84], "tag 18, then an array of four");
+    let respell = |b: Vec<u8>| format!("{PREFIX}{}", base45::encode(&b));
+    let two_byte_tag = [&[0xD8, 0x12][..], &bytes[1..]].concat();
+    let long_array = [&[0xD2, 0x98, 0x04][..], &bytes[2..]].concat();
+    for other in [two_byte_tag, long_array] {
+        assert_eq!(
+            check(&respell(other), &[known(&k, false)], NOW).unwrap_err(),
+            TokenError::Malformed
+        );
+    }
+    assert!(check(&respell(bytes[1..].to_vec()), &[known(&k, false)], NOW).is_ok());
+    assert!(check(&format!("{good}\n"), &[known(&k, false)], NOW).is_err());
+}
+
+/// 100,000 mutations of real tokens — bit flips, truncations, insertions and swaps of the
+/// signed bytes re-encoded as valid base45, and character edits of the text — verify as
+/// nothing: the only string accepted is a real token's own (or the same COSE bytes without
+/// their optional tag 18, which the format allows).
+#[test]
+fn a_hundred_thousand_mutations_are_never_accepted() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5afe_c0de);
+    let k = key(7);
+    let keys = [known(&k, false)];
+    let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+    let originals: Vec<String> = (0..8u8)
+        .map(|i| {
+            let mut c = claims(NOW);
+            c.token_id = [i; 8];
+            c.status_index = u32::from(i) * 1000;
+            encode(&c, &k)
+        })
+        .collect();
+    let untagged = |t: &str| {
+        let b = base45::decode(&t[PREFIX.len()..]).unwrap();
+        // 0xD2 is tag 18 in one byte.
+        b.strip_prefix(&[0xD2]).map(<[u8]>::to_vec).unwrap_or(b)
+    };
+    let (mut tried, mut accepted_other, mut accepted_untagged) = (0u32, 0u32, 0u32);
+    while tried < 100_000 {
+        let original = &originals[rng.random_range(0..originals.len())];
+        let mut bytes = base45::decode(&original[PREFIX.len()..]).unwrap();
+        let mut text = original.clone().into_bytes();
+        let mutant = match rng.random_range(0..7) {
+            0 => {
+                let i = rng.random_range(0..bytes.len());
+                bytes[i] ^= 1 << rng.random_range(0..8);
+                None
+            }
+            1 => {
+                bytes.truncate(rng.random_range(0..bytes.len()));
+                None
+            }
+            2 => {
+                let i = rng.random_range(0..=bytes.len());
+                bytes.insert(i, rng.random());
+                None
+            }
+            3 => {
+                let (i, j) = (
+                    rng.random_range(0..bytes.len()),
+                    rng.random_range(0..bytes.len()),
+                );
+                bytes.swap(i, j);
+                None
+            }
+            4 => {
+                let i = rng.random_range(PREFIX.len()..text.len());
+                text[i] = alphabet[rng.random_range(0..alphabet.len())];
+                Some(text)
+            }
+            5 => {
+                text.truncate(rng.random_range(0..text.len()));
+                Some(text)
+            }
+            _ => {
+                let i = rng.random_range(PREFIX.len()..=text.len());
+                text.insert(i, alphabet[rng.random_range(0..alphabet.len())]);
+                Some(text)
+            }
+        };
+        let mutated = match mutant {
+            Some(t) => String::from_utf8(t).unwrap(),
+            None => format!("{PREFIX}{}", base45::encode(&bytes)),
+        };
+        if &mutated == original {
+            continue;
+        }
+        tried += 1;
+        if check(&mutated, &keys, NOW).is_ok() {
+            if untagged(&mutated) == untagged(original) {
+                accepted_untagged += 1;
+            } else {
+                accepted_other += 1;
+                eprintln!("accepted: {mutated}");
+            }
+        }
+    }
+    eprintln!(
+        "{tried} mutations: {accepted_other} accepted, {accepted_untagged} the untagged form"
+    );
+    assert_eq!(accepted_other, 0, "a mutated token verified");
+}
+
 /// The published test vectors in fixtures/tokens/ (key, token, time, expected result) must
 /// say what this verifier says. `SC1_WRITE_VECTORS=1 cargo test --lib vectors` rewrites them.
 #[test]

@@ -59,6 +59,8 @@ pub async fn test_settings() -> (Settings, tempfile::TempDir) {
         status_list_debounce_secs: 1,
         bundle_max_age_secs: 21_600,
         alerting: Default::default(),
+        // Tests register hundreds from one address; tests/api/limits.rs turns them on.
+        rate_limits: safecode::config::RateLimitSettings::off(),
     };
     (settings, dir)
 }
@@ -417,6 +419,7 @@ impl ServeProcess {
             .env("SAFECODE_WORKERS", "2")
             .env("SAFECODE_MAX_DB_CONNECTIONS", "5")
             .env("RUST_LOG", "warn")
+            .env("SAFECODE_RATE_LIMITS", "off")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -12,6 +12,7 @@ mod errors;
 mod health;
 mod helpers;
 mod import;
+mod limits;
 mod offline;
 mod pages;
 mod reports;

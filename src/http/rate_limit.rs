@@ -1,0 +1,253 @@
+//! Rate limits on the endpoints worth abusing, with `governor` (GCRA, one state per key, held
+//! in this process): registration per client address, code checks per token and per address,
+//! hazard reports per token, and bad bearer tokens per address. A refused request gets 429
+//! problem details with `Retry-After`, and does nothing.
+//!
+//! Limits are per server process: behind a load balancer with N servers a client gets up to N
+//! times the rate, which is still a bound. The client address is the TCP peer; behind a proxy,
+//! put the limits in the proxy as well.
+
+use crate::config::RateLimitSettings;
+use crate::http::errors::ApiError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError, web};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+type PerIp = DefaultKeyedRateLimiter<IpAddr>;
+type PerToken = DefaultKeyedRateLimiter<[u8; 32]>;
+
+pub struct Limits {
+    register: PerIp,
+    verify_ip: PerIp,
+    verify_token: PerToken,
+    reports: PerToken,
+    auth_failures: PerIp,
+    /// Addresses that guessed too many tokens, until when.
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
+    /// Tokens (hashed) that worked lately: a desk behind the same address as a guesser keeps
+    /// working while the guesser is held off.
+    good: Mutex<HashMap<[u8; 32], Instant>>,
+    clock: DefaultClock,
+}
+
+/// At most this many blocked addresses (and good tokens) are remembered.
+const MAX_BLOCKED: usize = 100_000;
+const GOOD_FOR: Duration = Duration::from_secs(600);
+
+fn per_minute(n: u32) -> Quota {
+    // Settings are checked to be positive; a zero would be a bug, so fall back to one.
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+impl Limits {
+    pub fn new(s: &RateLimitSettings) -> Option<Limits> {
+        s.enabled.then(|| Limits {
+            register: RateLimiter::keyed(per_minute(s.register_per_ip)),
+            verify_ip: RateLimiter::keyed(per_minute(s.verify_per_ip)),
+            verify_token: RateLimiter::keyed(per_minute(s.verify_per_token)),
+            reports: RateLimiter::keyed(per_minute(s.reports_per_token)),
+            auth_failures: RateLimiter::keyed(per_minute(s.auth_failures_per_ip)),
+            blocked: Mutex::new(HashMap::new()),
+            good: Mutex::new(HashMap::new()),
+            clock: DefaultClock::default(),
+        })
+    }
+
+    /// Forgets keys whose allowance is full again, so memory follows the active clients.
+    pub fn forget_idle(&self) {
+        for l in [&self.register, &self.verify_ip, &self.auth_failures] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+        for l in [&self.verify_token, &self.reports] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+        let now = Instant::now();
+        if let Ok(mut b) = self.blocked.lock() {
+            b.retain(|_, until| *until > now);
+        }
+        if let Ok(mut g) = self.good.lock() {
+            g.retain(|_, seen| now.duration_since(*seen) < GOOD_FOR);
+        }
+    }
+
+    fn known_good(&self, token: &[u8; 32]) -> bool {
+        self.good
+            .lock()
+            .ok()
+            .and_then(|g| g.get(token).copied())
+            .is_some_and(|seen| seen.elapsed() < GOOD_FOR)
+    }
+
+    fn wait<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        l: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+    ) -> Option<Duration> {
+        l.check_key(key)
+            .err()
+            .map(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
+enum Class {
+    Register,
+    Verify,
+    Report,
+    Other,
+}
+
+fn classify(method: &Method, path: &str) -> Class {
+    if method != Method::POST {
+        return Class::Other;
+    }
+    match path {
+        "/v1/residents" => Class::Register,
+        "/v1/verify" => Class::Verify,
+        "/v1/reports" => Class::Report,
+        p if p.starts_with("/v1/shelters/") && p.ends_with("/checkins") => Class::Verify,
+        _ => Class::Other,
+    }
+}
+
+fn too_many(wait: Duration) -> HttpResponse {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut res = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests; try again in {secs} s"),
+    )
+    .error_response();
+    if let Ok(v) = header::HeaderValue::from_str(&secs.max(1).to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// The middleware: checks before the handler runs; counts bad tokens after.
+pub async fn limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(limits) = req.app_data::<web::Data<Option<Limits>>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some(limits) = limits.as_ref().as_ref() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let ip = req.peer_addr().map(|a| a.ip());
+    // The token is kept only as its hash, like everywhere else.
+    let token: Option<[u8; 32]> = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| Sha256::digest(v.as_bytes()).into());
+    if let (Some(ip), Some(t)) = (ip, token) {
+        let blocked_for = limits
+            .blocked
+            .lock()
+            .ok()
+            .and_then(|b| b.get(&ip).copied())
+            .and_then(|until| until.checked_duration_since(Instant::now()));
+        if let Some(wait) = blocked_for
+            && !limits.known_good(&t)
+        {
+            return Ok(req.into_response(too_many(wait)));
+        }
+    }
+    let refused = match classify(req.method(), req.path()) {
+        Class::Register => ip.and_then(|ip| limits.wait(&limits.register, &ip)),
+        Class::Verify => token
+            .and_then(|t| limits.wait(&limits.verify_token, &t))
+            .or_else(|| ip.and_then(|ip| limits.wait(&limits.verify_ip, &ip))),
+        Class::Report => token.and_then(|t| limits.wait(&limits.reports, &t)),
+        Class::Other => None,
+    };
+    if let Some(wait) = refused {
+        return Ok(req.into_response(too_many(wait)));
+    }
+    let res = next.call(req).await?;
+    match (res.status() == StatusCode::UNAUTHORIZED, token, ip) {
+        (true, Some(_), Some(ip)) => {
+            if let Some(wait) = limits.wait(&limits.auth_failures, &ip)
+                && let Ok(mut blocked) = limits.blocked.lock()
+                && blocked.len() < MAX_BLOCKED
+            {
+                blocked.insert(ip, Instant::now() + wait.max(Duration::from_secs(1)));
+            }
+        }
+        (false, Some(t), _) => {
+            if let Ok(mut good) = limits.good.lock()
+                && (good.len() < MAX_BLOCKED || good.contains_key(&t))
+            {
+                good.insert(t, Instant::now());
+            }
+        }
+        _ => {}
+    }
+    Ok(res.map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_abusable_endpoints_are_limited() {
+        assert!(matches!(
+            classify(&Method::POST, "/v1/residents"),
+            Class::Register
+        ));
+        assert!(matches!(
+            classify(&Method::GET, "/v1/residents"),
+            Class::Other
+        ));
+        assert!(matches!(
+            classify(&Method::POST, "/v1/shelters/x/checkins"),
+            Class::Verify
+        ));
+        assert!(matches!(
+            classify(&Method::POST, "/v1/shelters/x/checkouts"),
+            Class::Other
+        ));
+        assert!(matches!(
+            classify(&Method::POST, "/v1/reports"),
+            Class::Report
+        ));
+    }
+
+    #[test]
+    fn a_key_gets_its_quota_then_waits() {
+        let l = Limits::new(&RateLimitSettings {
+            register_per_ip: 3,
+            ..RateLimitSettings::default()
+        })
+        .unwrap();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(l.wait(&l.register, &ip), None);
+        }
+        let wait = l.wait(&l.register, &ip).expect("the fourth waits");
+        assert!(
+            wait > Duration::from_secs(10) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
+        assert_eq!(
+            l.wait(&l.register, &other),
+            None,
+            "another address is not held up"
+        );
+        assert!(Limits::new(&RateLimitSettings::off()).is_none());
+    }
+}
