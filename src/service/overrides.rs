@@ -307,6 +307,12 @@ pub async fn decide(
     form: &DecisionForm,
 ) -> Result<ApprovalView> {
     let decider_id = requester(p)?;
+    // Before the lookup: someone who may decide nothing must not learn which ids exist.
+    if !authz::allowed(p.role(), Action::ManageRules)
+        && !authz::allowed(p.role(), Action::ManageOverrides)
+    {
+        return Err(ServiceError::Forbidden);
+    }
     let a = overrides::approval(&ctx.db, id)
         .await?
         .ok_or(ServiceError::NotFound("approval"))?;

@@ -4,6 +4,7 @@
 mod alert_delivery;
 mod alerts;
 mod audit;
+mod authz_matrix;
 mod browser;
 mod cli;
 mod codes;
