@@ -9,12 +9,12 @@ command -v xmllint >/dev/null || missing+=(libxml2-utils)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 # A CJK font, so that screenshots of the Chinese pages show characters, not boxes.
 fc-list 2>/dev/null | grep -qi -e wqy -e 'noto.*cjk' || missing+=(fonts-wqy-microhei)
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+    { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
-echo "installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
-  { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
+

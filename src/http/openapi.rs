@@ -16,10 +16,44 @@ impl Modify for Bearer {
     }
 }
 
+/// Errors are sent as `application/problem+json`; the annotations name the body (`Problem`),
+/// this says how it travels, for every 4xx and 5xx response at once.
+struct ProblemContentType;
+
+impl Modify for ProblemContentType {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (status, response) in op.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !(status.starts_with('4') || status.starts_with('5')) {
+                        continue;
+                    }
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".to_owned(), content);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "safecode", description = "Signed safety QR codes for flood and typhoon response. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`."),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &ProblemContentType),
     paths(
         routes::health::healthz,
         routes::health::readyz,

@@ -80,6 +80,8 @@ pub async fn list(ctx: &Ctx, p: &Principal, q: Query) -> Result<Vec<EntryView>> 
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+// The verify route has its own `Verification`; one name, one schema.
+#[schema(as = AuditVerification)]
 pub struct Verification {
     pub ok: bool,
     /// Entries checked.

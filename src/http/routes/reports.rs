@@ -36,7 +36,7 @@ pub async fn submit(
 
 /// Hazard reports as GeoJSON, trapped people first, then newest (officials).
 #[utoipa::path(get, path = "/v1/reports", tag = "reports", security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, description = "GeoJSON FeatureCollection"), (status = 403, body = Problem)))]
+    responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object), (status = 403, body = Problem)))]
 pub async fn list(
     ctx: web::Data<Ctx>,
     p: Principal,

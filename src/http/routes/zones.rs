@@ -31,7 +31,7 @@ pub async fn create(
 
 /// All zones as a GeoJSON FeatureCollection with live counts in each feature's properties.
 #[utoipa::path(get, path = "/v1/zones", tag = "zones", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = ZoneCollection), (status = 403, body = Problem)))]
+    responses((status = 200, body = ZoneCollection, content_type = "application/geo+json"), (status = 403, body = Problem)))]
 pub async fn list(
     ctx: web::Data<Ctx>,
     p: Principal,
@@ -43,7 +43,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/v1/zones/{id}", tag = "zones", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = ZoneView), (status = 404, body = Problem)))]
+    responses((status = 200, body = ZoneView, content_type = "application/geo+json"), (status = 404, body = Problem)))]
 pub async fn get(
     ctx: web::Data<Ctx>,
     p: Principal,
