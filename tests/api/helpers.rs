@@ -410,6 +410,11 @@ impl ServeProcess {
 
     /// Listening on `bind` (a fixed port, to come back where a client expects it).
     pub fn start_on(app: &TestApp, bind: &str) -> ServeProcess {
+        Self::start_with(app, bind, &[])
+    }
+
+    /// With more environment variables.
+    pub fn start_with(app: &TestApp, bind: &str, env: &[(&str, &str)]) -> ServeProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(TestApp::binary())
             .arg("serve")
@@ -420,6 +425,7 @@ impl ServeProcess {
             .env("SAFECODE_MAX_DB_CONNECTIONS", "5")
             .env("RUST_LOG", "warn")
             .env("SAFECODE_RATE_LIMITS", "off")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod codes;
 mod colour;
+mod crash;
 mod errors;
 mod health;
 mod helpers;
