@@ -18,7 +18,8 @@ function init(args)
   for line in io.lines(os.getenv("SC_RESIDENTS_FILE")) do
     if #line > 0 then residents[#residents + 1] = line end
   end
-  shelter = os.getenv("SC_SHELTER")
+  shelter = {}
+  for id in string.gmatch(os.getenv("SC_SHELTER"), "[^,]+") do shelter[#shelter + 1] = id end
   staff = "Bearer " .. os.getenv("SC_STAFF")
   alert = os.getenv("SC_ALERT")
   offset = tonumber(os.getenv("SC_OFFSET") or "0")
@@ -39,7 +40,7 @@ function request()
   elseif r <= 95 then
     local n = offset + admitted * stride + tid + 1
     admitted = admitted + 1
-    return wrk.format("POST", "/v1/shelters/" .. shelter .. "/checkins",
+    return wrk.format("POST", "/v1/shelters/" .. shelter[n % #shelter + 1] .. "/checkins",
       {["Content-Type"] = "application/json", ["Authorization"] = staff},
       '{"token": "' .. codes[(n - 1) % #codes + 1] .. '"}')
   else

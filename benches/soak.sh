@@ -46,9 +46,16 @@ server=$!
 base="http://127.0.0.1:$PORT"
 for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.2; done
 api() { curl -fsS -H 'Content-Type: application/json' -H "Authorization: Bearer $official" "$@"; }
-shelter=$(api -X POST "$base/v1/shelters" \
-  -d '{"name":"Soak gym","location":{"lat":30.2,"lon":120.3},"capacity":1000000}' | sed -E 's/.*"id":"([^"]+)".*/\1/')
-staff=$($bin users create --role staff --name "soak desk" --shelter "$shelter" 2>/dev/null)
+# Three shelters at the largest capacity: room for every admission of the run.
+shelters=()
+for s in 1 2 3; do
+  shelters+=("$(api -X POST "$base/v1/shelters" \
+    -d "{\"name\":\"Soak gym $s\",\"location\":{\"lat\":30.2,\"lon\":120.3},\"capacity\":100000}" |
+    sed -E 's/.*"id":"([^"]+)".*/\1/')")
+done
+shelter=$(IFS=,; echo "${shelters[*]}")
+staff=$($bin users create --role staff --name "soak desk" --shelter "${shelters[0]}" \
+  --shelter "${shelters[1]}" --shelter "${shelters[2]}" 2>/dev/null)
 zone=$(api -X POST "$base/v1/zones" -d '{"type":"Feature","properties":{"name":"all"},
   "geometry":{"type":"Polygon","coordinates":[[[120.0,30.0],[120.7,30.0],[120.7,30.5],[120.0,30.5],[120.0,30.0]]]}}' |
   sed -E 's/.*"id":"([^"]+)".*/\1/')
@@ -60,11 +67,13 @@ w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 for i in range(int(sys.argv[1])):
     body = "330109" + "19%02d" % random.randint(40, 99) + "0%d" % random.randint(1, 9) + "%02d" % random.randint(10, 28) + "%03d" % (i % 1000)
     n = body + "10X98765432"[sum(int(c) * k for c, k in zip(body, w)) % 11]
-    print('{"name":"Soak %d","id_number":"%s","location":{"lat":30.2,"lon":120.3}}' % (i, n))
+    letters = "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3))
+    print('{"name":"Soak %s","id_number":"%s","location":{"lat":30.2,"lon":120.3}}' % (letters, n))
 PY
 while read -r body; do
-  curl -fs -X POST "$base/v1/residents" -H 'Content-Type: application/json' -d "$body" |
-    sed -E 's/.*"access_token":"([^"]+)".*/\1/' >>"$work/tokens.txt" || true
+  token=$(curl -fs -X POST "$base/v1/residents" -H 'Content-Type: application/json' -d "$body" |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/') || continue
+  printf '%s\n' "$token" >>"$work/tokens.txt"
 done <"$work/register.txt"
 alert=$(api -X POST "$base/v1/alerts" -d "{\"zones\":[\"$zone\"],\"headline\":\"Soak\",\"description\":\"Rising.\",
   \"instruction\":\"Leave.\",\"event\":\"Flood\",\"response_type\":\"Evacuate\",\"urgency\":\"Immediate\",
@@ -75,6 +84,7 @@ export SC_CODES_FILE="$work/codes.txt" SC_RESIDENTS_FILE="$work/tokens.txt" SC_S
 p99() { awk '$1 == "99%" {print $2}' "$1"; }
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.2f", v/1000; else if (v ~ /ms$/) printf "%.2f", v+0; else printf "%.2f", v*1000 }'; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
+[ -s "$work/tokens.txt" ] || { echo "no resident could register"; exit 1; }
 echo "Soak on ${BENCH_DB:-postgres}: $MINUTES x 1 min, wrk -t$THREADS -c$CONNECTIONS, $CODES codes, $(wc -l <"$work/tokens.txt") resident tokens"
 printf "  %-6s %10s %10s %8s %8s %10s\n" minute req/s "p99 ms" non-2xx errors "RSS KiB"
 errors=0
