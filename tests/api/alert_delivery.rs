@@ -117,21 +117,9 @@ async fn a_drawn_area_reaches_who_lives_inside_it_once() {
     .await;
 }
 
-/// Runs xmllint on a document; (exit success, what it printed). Installs it through the
-/// project's script on a machine that lacks it, so `cargo test` alone still runs everything.
+/// Runs xmllint on a document; (exit success, what it printed).
 fn xmllint(args: &[&str], doc: &[u8]) -> (bool, String) {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        let script = format!(
-            "{}/scripts/install-test-tools.sh",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let ok = std::process::Command::new("bash").arg(script).status();
-        assert!(
-            ok.is_ok_and(|s| s.success()),
-            "scripts/install-test-tools.sh failed"
-        );
-    });
+    crate::browser::install_test_tools();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("doc.xml");
     std::fs::write(&path, doc).unwrap();

@@ -12,7 +12,9 @@ pub struct Browser {
     profile: tempfile::TempDir,
 }
 
-fn ensure_tools() {
+/// Installs what the tests run besides Rust (xmllint, Chromium, ChromeDriver, a CJK font)
+/// through the project's script, once per test run, so `cargo test` alone runs everything.
+pub fn install_test_tools() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         let script = format!(
@@ -44,7 +46,7 @@ pub fn artifacts() -> std::path::PathBuf {
 impl Browser {
     /// A phone-sized window; `extra` adds Chromium flags (a fake camera, say).
     pub async fn start(extra: &[String]) -> Browser {
-        ensure_tools();
+        install_test_tools();
         let port = free_port();
         let driver = std::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))
