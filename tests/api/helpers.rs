@@ -401,6 +401,8 @@ impl TestApp {
 pub struct ServeProcess {
     child: std::process::Child,
     pub address: String,
+    /// Everything it wrote to stderr after announcing its address.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServeProcess {
@@ -432,6 +434,8 @@ impl ServeProcess {
             .expect("start safecode serve");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         // Reads the announced address, then keeps draining so the server never blocks on a
         // full pipe.
         std::thread::spawn(move || {
@@ -445,13 +449,20 @@ impl ServeProcess {
                     let _ = tx.send(url.to_owned());
                 } else if tx.is_none() {
                     eprintln!("[serve] {line}");
+                    if let Ok(mut kept) = kept.lock() {
+                        kept.push(line);
+                    }
                 }
             }
         });
         let address = rx
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("safecode serve announces where it listens");
-        ServeProcess { child, address }
+        ServeProcess {
+            child,
+            address,
+            log,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

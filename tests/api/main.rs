@@ -17,6 +17,7 @@ mod import;
 mod limits;
 mod offline;
 mod pages;
+mod privacy;
 mod reports;
 mod residents;
 mod scale;
