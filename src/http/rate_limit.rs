@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 type PerIp = DefaultKeyedRateLimiter<IpAddr>;
@@ -33,16 +33,18 @@ pub struct Limits {
     reports: PerToken,
     auth_failures: PerIp,
     /// Addresses that guessed too many tokens, until when.
-    blocked: Mutex<HashMap<IpAddr, Instant>>,
+    blocked: RwLock<HashMap<IpAddr, Instant>>,
     /// Tokens (hashed) that worked lately: a desk behind the same address as a guesser keeps
     /// working while the guesser is held off.
-    good: Mutex<HashMap<[u8; 32], Instant>>,
+    good: RwLock<HashMap<[u8; 32], Instant>>,
     clock: DefaultClock,
 }
 
 /// At most this many blocked addresses (and good tokens) are remembered.
 const MAX_BLOCKED: usize = 100_000;
 const GOOD_FOR: Duration = Duration::from_secs(600);
+/// A good token's time is written again at most this often.
+const REFRESH_GOOD: Duration = Duration::from_secs(60);
 
 fn per_minute(n: u32) -> Quota {
     // Settings are checked to be positive; a zero would be a bug, so fall back to one.
@@ -57,8 +59,8 @@ impl Limits {
             verify_token: RateLimiter::keyed(per_minute(s.verify_per_token)),
             reports: RateLimiter::keyed(per_minute(s.reports_per_token)),
             auth_failures: RateLimiter::keyed(per_minute(s.auth_failures_per_ip)),
-            blocked: Mutex::new(HashMap::new()),
-            good: Mutex::new(HashMap::new()),
+            blocked: RwLock::new(HashMap::new()),
+            good: RwLock::new(HashMap::new()),
             clock: DefaultClock::default(),
         })
     }
@@ -74,17 +76,17 @@ impl Limits {
             l.shrink_to_fit();
         }
         let now = Instant::now();
-        if let Ok(mut b) = self.blocked.lock() {
+        if let Ok(mut b) = self.blocked.write() {
             b.retain(|_, until| *until > now);
         }
-        if let Ok(mut g) = self.good.lock() {
+        if let Ok(mut g) = self.good.write() {
             g.retain(|_, seen| now.duration_since(*seen) < GOOD_FOR);
         }
     }
 
     fn known_good(&self, token: &[u8; 32]) -> bool {
         self.good
-            .lock()
+            .read()
             .ok()
             .and_then(|g| g.get(token).copied())
             .is_some_and(|seen| seen.elapsed() < GOOD_FOR)
@@ -155,7 +157,7 @@ pub async fn limit(
     if let (Some(ip), Some(t)) = (ip, token) {
         let blocked_for = limits
             .blocked
-            .lock()
+            .read()
             .ok()
             .and_then(|b| b.get(&ip).copied())
             .and_then(|until| until.checked_duration_since(Instant::now()));
@@ -180,14 +182,23 @@ pub async fn limit(
     match (res.status() == StatusCode::UNAUTHORIZED, token, ip) {
         (true, Some(_), Some(ip)) => {
             if let Some(wait) = limits.wait(&limits.auth_failures, &ip)
-                && let Ok(mut blocked) = limits.blocked.lock()
+                && let Ok(mut blocked) = limits.blocked.write()
                 && blocked.len() < MAX_BLOCKED
             {
                 blocked.insert(ip, Instant::now() + wait.max(Duration::from_secs(1)));
             }
         }
         (false, Some(t), _) => {
-            if let Ok(mut good) = limits.good.lock()
+            // Every good request passes here (scans, check-ins): a shared read answers the
+            // common case, a token seen in the last minute; only news takes the write lock.
+            let fresh = limits
+                .good
+                .read()
+                .ok()
+                .and_then(|g| g.get(&t).copied())
+                .is_some_and(|seen| seen.elapsed() < REFRESH_GOOD);
+            if !fresh
+                && let Ok(mut good) = limits.good.write()
                 && (good.len() < MAX_BLOCKED || good.contains_key(&t))
             {
                 good.insert(t, Instant::now());
