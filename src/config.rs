@@ -49,13 +49,16 @@ pub struct Settings {
     pub import_limit_bytes: usize,
     /// An appeal without a decision after this many hours is flagged overdue.
     pub appeal_deadline_hours: u32,
-    /// A rule set activation moving more residents than this waits for a second official.
-    pub approval_threshold: u32,
+    /// An account created by another account decides no approval for this many hours: two
+    /// accounts minted by one person cannot approve each other at once (0 = no wait).
+    pub approver_cooling_off_hours: u32,
     /// How long a bearer token's holder is remembered by one process, in milliseconds; a
     /// token revoked through another process still works for at most this long. 0 = off.
     pub auth_cache_ms: u64,
     /// The status list is rebuilt at most this often (seconds), when a colour may have moved.
     pub status_list_debounce_secs: u32,
+    /// The audit chain's head is signed this often (seconds).
+    pub audit_anchor_secs: u64,
     /// A verifier bundle (and the status list in it) is good for this long, in seconds; an
     /// offline verifier holding an older one answers "cannot verify".
     pub bundle_max_age_secs: u32,
@@ -155,9 +158,10 @@ struct FileSettings {
     workers: Option<usize>,
     import_limit_mb: Option<usize>,
     appeal_deadline_hours: Option<u32>,
-    approval_threshold: Option<u32>,
+    approver_cooling_off_hours: Option<u32>,
     auth_cache_ms: Option<u64>,
     status_list_debounce_secs: Option<u32>,
+    audit_anchor_secs: Option<u64>,
     bundle_max_age_secs: Option<u32>,
     cap_sender: Option<String>,
     public_url: Option<String>,
@@ -366,13 +370,13 @@ impl Settings {
             ),
             positive::<u32>,
         )?;
-        let approval_threshold = parse(
+        let approver_cooling_off_hours = parse(
             pick(
                 env,
-                &["SAFECODE_APPROVAL_THRESHOLD"],
-                "approval_threshold",
-                num(f.approval_threshold),
-                "50",
+                &["SAFECODE_APPROVER_COOLING_OFF_HOURS"],
+                "approver_cooling_off_hours",
+                num(f.approver_cooling_off_hours),
+                "24",
             ),
             |s| {
                 s.parse::<u32>()
@@ -394,6 +398,21 @@ impl Settings {
                     .ok_or_else(|| {
                         format!("must be a whole number of milliseconds up to 60000, got {s:?}")
                     })
+            },
+        )?;
+        let audit_anchor_secs = parse(
+            pick(
+                env,
+                &["SAFECODE_AUDIT_ANCHOR_SECS"],
+                "audit_anchor_secs",
+                f.audit_anchor_secs.map(|v| v.to_string()),
+                "60",
+            ),
+            |s| {
+                s.parse::<u64>()
+                    .ok()
+                    .filter(|v| (1..=60).contains(v))
+                    .ok_or_else(|| format!("must be 1 to 60 seconds, got {s:?}"))
             },
         )?;
         let status_list_debounce_secs = parse(
@@ -549,9 +568,10 @@ impl Settings {
             workers,
             import_limit_bytes: import_limit_mb.saturating_mul(1024 * 1024),
             appeal_deadline_hours,
-            approval_threshold,
+            approver_cooling_off_hours,
             auth_cache_ms,
             status_list_debounce_secs,
+            audit_anchor_secs,
             bundle_max_age_secs,
         })
     }

@@ -59,10 +59,26 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// The audit chain (same database settings as `serve`).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Tools for development and benchmarks.
     Dev {
         #[command(subcommand)]
         command: DevCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the chain and check it against signed heads kept outside the database
+    /// (files saved from GET /v1/audit/head, or their `cose` text). Exit 0 intact, 1 not.
+    Verify {
+        /// A saved signed head (repeatable).
+        #[arg(long = "head")]
+        heads: Vec<PathBuf>,
     },
 }
 
@@ -77,6 +93,9 @@ enum UsersCommand {
         /// A shelter this staff member works at (repeatable).
         #[arg(long = "shelter")]
         shelters: Vec<uuid::Uuid>,
+        /// An official's district: a file holding a GeoJSON Polygon or MultiPolygon.
+        #[arg(long)]
+        jurisdiction: Option<PathBuf>,
     },
 }
 
@@ -188,14 +207,22 @@ fn main() -> anyhow::Result<()> {
                         role,
                         name,
                         shelters,
+                        jurisdiction,
                     },
             } => {
+                let jurisdiction = match jurisdiction {
+                    Some(f) => Some(serde_json::from_str(
+                        &std::fs::read_to_string(&f)
+                            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?,
+                    )?),
+                    None => None,
+                };
                 let ctx = startup::context(&settings).await?;
                 let form = NewUserForm {
                     role,
                     name,
                     shelter_ids: shelters,
-                    jurisdiction: None,
+                    jurisdiction,
                 };
                 let u = users::create(&ctx, Creator::Operator, &form)
                     .await
@@ -204,6 +231,9 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("created user {}", u.user_id);
                 Ok(())
             }
+            Command::Audit {
+                command: AuditCommand::Verify { heads },
+            } => audit_verify(settings, heads).await,
             Command::Import {
                 command: ImportCommand::Residents { file },
             } => import(settings, file).await,
@@ -218,6 +248,30 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// Exit status 1 (after printing the verdict) when the chain does not hold.
+async fn audit_verify(settings: Settings, files: Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut heads = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+        // The JSON of GET /v1/audit/head, or its `cose` field alone.
+        let cose = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("cose").and_then(|c| c.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| text.trim().to_owned());
+        heads.push(cose);
+    }
+    let ctx = startup::context(&settings).await?;
+    let v = safecode::service::audit::verify_heads(&ctx, &heads)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    if !v.ok {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

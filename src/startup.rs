@@ -42,12 +42,15 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         )),
         alerting: std::sync::Arc::new(settings.alerting.clone()),
         webhook_wake: Default::default(),
+        anchors: Default::default(),
         db,
         id_key,
         keys,
         rules: Default::default(),
         appeal_deadline: chrono::Duration::hours(i64::from(settings.appeal_deadline_hours)),
-        approval_threshold: i64::from(settings.approval_threshold),
+        approver_cooling_off: chrono::Duration::hours(i64::from(
+            settings.approver_cooling_off_hours,
+        )),
         principals: crate::service::principal_cache::PrincipalCache::new(
             std::time::Duration::from_millis(settings.auth_cache_ms),
         ),
@@ -86,6 +89,10 @@ impl Application {
         tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
         tokio::spawn(crate::service::alerts::escalate_when_due(ctx.clone()));
         tokio::spawn(crate::service::webhook::deliver_when_due(ctx.clone()));
+        tokio::spawn(crate::service::audit::anchor_every(
+            ctx.clone(),
+            std::time::Duration::from_secs(settings.audit_anchor_secs),
+        ));
         let data = web::Data::new(ctx.clone());
         let metrics = web::Data::new(http::metrics::Metrics::new());
         let import_limit = settings.import_limit_bytes;

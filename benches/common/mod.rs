@@ -13,9 +13,10 @@ pub fn sqlite_settings(dir: &std::path::Path) -> Settings {
         workers: Some(1),
         import_limit_bytes: 1 << 30,
         appeal_deadline_hours: 24,
-        approval_threshold: 50,
+        approver_cooling_off_hours: 0,
         auth_cache_ms: 2000,
         status_list_debounce_secs: 30,
+        audit_anchor_secs: 60,
         bundle_max_age_secs: 21_600,
         alerting: Default::default(),
         // Tests register hundreds from one address; tests/api/limits.rs turns them on.

@@ -409,24 +409,37 @@ pub fn optional_reason(raw: Option<&str>, max: usize) -> Result<Option<String>, 
     Ok(reason.map(str::to_owned))
 }
 
-/// A patch as it arrives: `null` clears, an absent field is left alone.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+/// A patch as it arrives: `null` clears, an absent field is left alone. (Serialised as it
+/// came, for a change that waits for a second official.)
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResidentPatchForm {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flags: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<Location>)]
     pub location: Option<Option<Location>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub address: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 

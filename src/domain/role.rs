@@ -10,10 +10,18 @@ pub enum Role {
     Staff,
     Official,
     Admin,
+    /// The SMS/voice gateway: reads and marks the outbox, nothing else.
+    Gateway,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Resident, Role::Staff, Role::Official, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Resident,
+        Role::Staff,
+        Role::Official,
+        Role::Admin,
+        Role::Gateway,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -21,6 +29,7 @@ impl Role {
             Role::Staff => "staff",
             Role::Official => "official",
             Role::Admin => "admin",
+            Role::Gateway => "gateway",
         }
     }
 }
@@ -38,7 +47,8 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
-                "unknown role (expected one of resident, staff, official, admin)".to_owned()
+                "unknown role (expected one of resident, staff, official, admin, gateway)"
+                    .to_owned()
             })
     }
 }

@@ -23,47 +23,51 @@ impl UserName {
     }
 }
 
-/// The district an official may act in: a GeoJSON Polygon or MultiPolygon (WGS 84).
-/// Stored now; enforced where zones and residents are matched against it.
+/// The district an official may act in: a GeoJSON Polygon or MultiPolygon (WGS 84). Parsed
+/// once, by the same validator as zones (a ring that crosses itself is refused here rather
+/// than stored and later silently denying everything), and carried with the principal.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Jurisdiction(geojson::Geometry);
+pub struct Jurisdiction(std::sync::Arc<crate::geo::Area>);
 
 impl Jurisdiction {
     pub fn parse(raw: &serde_json::Value) -> Result<Self, Invalid> {
-        let bad = |m: &str| Invalid::new("jurisdiction", "invalid_jurisdiction", m);
-        let geometry: geojson::Geometry = serde_json::from_value(raw.clone())
-            .map_err(|_| bad("jurisdiction must be a GeoJSON geometry"))?;
-        let polygons: Vec<&geojson::PolygonType> = match &geometry.value {
-            geojson::GeometryValue::Polygon { coordinates } => vec![coordinates],
-            geojson::GeometryValue::MultiPolygon { coordinates } => coordinates.iter().collect(),
-            _ => return Err(bad("jurisdiction must be a Polygon or a MultiPolygon")),
-        };
-        if polygons.is_empty() {
-            return Err(bad("jurisdiction has no polygon"));
-        }
-        for ring in polygons.into_iter().flatten() {
-            if ring.len() < 4 || ring.first() != ring.last() {
-                return Err(bad(
-                    "every ring must be closed and have at least 4 positions",
-                ));
-            }
-            for pos in ring {
-                let pos = pos.as_slice();
-                let ok = pos.len() >= 2
-                    && pos[0].is_finite()
-                    && pos[1].is_finite()
-                    && (-180.0..=180.0).contains(&pos[0])
-                    && (-90.0..=90.0).contains(&pos[1]);
-                if !ok {
-                    return Err(bad("positions must be [lon, lat] within range"));
-                }
-            }
-        }
-        Ok(Self(geometry))
+        crate::geo::Area::from_geometry(raw)
+            .map(|a| Self(std::sync::Arc::new(a)))
+            .map_err(|e| {
+                Invalid::new(
+                    "jurisdiction",
+                    "invalid_jurisdiction",
+                    format!("jurisdiction: {}", e.message),
+                )
+            })
+    }
+
+    /// Nothing is inside it: what a stored jurisdiction that no longer parses becomes, so that
+    /// it denies everything rather than grants everything.
+    pub fn nowhere() -> Self {
+        Self(std::sync::Arc::new(crate::geo::Area {
+            shape: ::geo::MultiPolygon::new(Vec::new()),
+            bbox: ::geo::Rect::new((0.0, 0.0), (0.0, 0.0)),
+            vertices: 0,
+        }))
+    }
+
+    pub fn area(&self) -> &crate::geo::Area {
+        &self.0
+    }
+
+    /// A resident at `location` is inside (edges count as inside).
+    pub fn contains(&self, location: super::Location) -> bool {
+        !self.0.shape.0.is_empty() && self.0.contains(location)
+    }
+
+    /// A zone or drawn area lies wholly inside.
+    pub fn covers(&self, area: &crate::geo::Area) -> bool {
+        !self.0.shape.0.is_empty() && area.within(&self.0)
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or(serde_json::Value::Null)
+        self.0.to_geojson()
     }
 }
 
@@ -81,5 +85,19 @@ mod tests {
         let point = json!({"type": "Point", "coordinates": [120.0, 30.0]});
         assert!(Jurisdiction::parse(&point).is_err());
         assert!(Jurisdiction::parse(&json!("district 9")).is_err());
+        // A bow tie: the zone validator refuses it, so the jurisdiction validator does too.
+        let bow_tie = json!({"type": "Polygon", "coordinates": [[[120.0, 30.0], [120.5, 30.5], [120.5, 30.0], [120.0, 30.5], [120.0, 30.0]]]});
+        let e = Jurisdiction::parse(&bow_tie).unwrap_err();
+        assert_eq!(e.field, "jurisdiction");
+        assert!(e.message.contains("crosses itself"), "{}", e.message);
+        let j = Jurisdiction::parse(&ok).unwrap();
+        assert!(j.contains(crate::domain::Location {
+            lat: 30.1,
+            lon: 120.3
+        }));
+        assert!(!Jurisdiction::nowhere().contains(crate::domain::Location {
+            lat: 30.1,
+            lon: 120.3
+        }));
     }
 }

@@ -113,6 +113,9 @@ impl From<ServiceError> for ApiError {
                 "same_official",
                 "a second, different official must decide a request",
             ),
+            ServiceError::NotIndependent(why) => {
+                ApiError::new(S::FORBIDDEN, "not_independent", why)
+            }
             ServiceError::NotFound(what) => {
                 ApiError::new(S::NOT_FOUND, "not_found", format!("no such {what}"))
             }

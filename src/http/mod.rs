@@ -179,7 +179,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))
     .service(web::resource("/v1/tokens/current").route(web::delete().to(users::sign_out)))
     .service(web::resource("/v1/audit").route(web::get().to(audit::list)))
-    .service(web::resource("/v1/audit/verify").route(web::get().to(audit::verify)))
+    .service(
+        web::resource("/v1/audit/verify")
+            .route(web::get().to(audit::verify))
+            .route(web::post().to(audit::verify_against)),
+    )
+    .service(web::resource("/v1/audit/head").route(web::get().to(audit::head)))
     .service(
         web::resource("/v1/shelters")
             .route(web::get().to(routes::shelters::list))

@@ -67,6 +67,8 @@ impl Modify for ProblemContentType {
         routes::users::sign_out,
         routes::audit::list,
         routes::audit::verify,
+        routes::audit::verify_against,
+        routes::audit::head,
         routes::zones::create,
         routes::zones::list,
         routes::zones::get,

@@ -70,8 +70,52 @@ pub struct RuleSetDoc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Reason {
     pub rule: String,
+    /// What kind of basis it is, in words that say nothing personal: `evacuation_order`,
+    /// `personal_flag`, `needs`, `individual_decision` (an override), `rule` or `none`.
+    pub category: &'static str,
     pub text: String,
     pub text_zh: String,
+}
+
+impl Reason {
+    /// The reason as staff at a shelter door may read it: policy text as it is, but an
+    /// override's free text (an official's note about a person) only as its category.
+    pub fn for_staff(&self) -> Reason {
+        if self.category == category::INDIVIDUAL_DECISION {
+            Reason {
+                rule: self.rule.clone(),
+                category: self.category,
+                text: "An individual decision, approved by two officials.".into(),
+                text_zh: "经两名工作人员审批的个人决定。".into(),
+            }
+        } else {
+            self.clone()
+        }
+    }
+}
+
+/// The categories of [`Reason`].
+pub mod category {
+    pub const EVACUATION_ORDER: &str = "evacuation_order";
+    pub const PERSONAL_FLAG: &str = "personal_flag";
+    pub const NEEDS: &str = "needs";
+    pub const INDIVIDUAL_DECISION: &str = "individual_decision";
+    pub const RULE: &str = "rule";
+    pub const NONE: &str = "none";
+
+    /// A rule's category, from the facts its condition reads (the order first: an order is
+    /// what most red and yellow codes rest on).
+    pub fn of_rule(vars: &std::collections::BTreeSet<String>) -> &'static str {
+        if vars.contains("order_level") {
+            EVACUATION_ORDER
+        } else if vars.contains("flags") {
+            PERSONAL_FLAG
+        } else if vars.contains("needs") {
+            NEEDS
+        } else {
+            RULE
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -82,6 +126,7 @@ pub struct Verdict {
 
 struct Rule {
     id: String,
+    category: &'static str,
     logic: Logic,
     colour: Colour,
     reason: Text,
@@ -276,6 +321,7 @@ impl RuleSet {
                     format!("unknown fact {unknown:?}; known: {}", VARIABLES.join(", ")),
                 ));
             }
+            let rule_category = category::of_rule(&vars);
             uses.extend(vars.into_iter().filter(|v| !v.is_empty()));
             let logic = engine.compile(&r.condition).map_err(|e| {
                 bad(
@@ -286,6 +332,7 @@ impl RuleSet {
             })?;
             rules.push(Rule {
                 id: r.id.clone(),
+                category: rule_category,
                 logic,
                 colour: r.colour,
                 reason: r.reason.clone(),
@@ -359,6 +406,7 @@ impl RuleSet {
                 colour: *colour,
                 reasons: vec![Reason {
                     rule: "override".into(),
+                    category: category::INDIVIDUAL_DECISION,
                     text: reason.clone(),
                     text_zh: reason.clone(),
                 }],
@@ -373,6 +421,7 @@ impl RuleSet {
                     colour = colour.max(rule.colour);
                     reasons.push(Reason {
                         rule: rule.id.clone(),
+                        category: rule.category,
                         text: rule.reason.en.clone(),
                         text_zh: rule.reason.zh.clone(),
                     });
@@ -381,6 +430,7 @@ impl RuleSet {
                     colour = colour.max(rule.colour).max(Colour::Yellow);
                     reasons.push(Reason {
                         rule: rule.id.clone(),
+                        category: rule.category,
                         text: format!(
                             "Rule {} could not be evaluated; an official will check your status.",
                             rule.id
@@ -393,6 +443,7 @@ impl RuleSet {
         if reasons.is_empty() {
             reasons.push(Reason {
                 rule: "none".into(),
+                category: category::NONE,
                 text: "No evacuation order or risk flag applies to you.".into(),
                 text_zh: "目前没有适用于您的转移令或风险标记。".into(),
             });

@@ -163,12 +163,38 @@ pub struct AlertSummary {
     pub pending: i64,
 }
 
-/// The latest 100 alerts with their reach (officials).
+/// Whether an official may see an alert's reach and recipients: everyone without a district;
+/// one with a district when every area it went to lies inside it (an alert over several
+/// districts is the province's to follow up).
+fn visible(p: &Principal, a: &alerts::AlertRow) -> bool {
+    let Some(j) = authz::jurisdiction(p) else {
+        return true;
+    };
+    let Some(areas) = &a.areas else {
+        return false;
+    };
+    !areas.0.is_empty()
+        && areas
+            .0
+            .iter()
+            .all(|s| crate::geo::Area::from_geometry(&s.geometry).is_ok_and(|g| j.covers(&g)))
+}
+
+fn ensure_visible(p: &Principal, a: &alerts::AlertRow) -> Result<()> {
+    if visible(p, a) {
+        Ok(())
+    } else {
+        Err(ServiceError::OutsideJurisdiction)
+    }
+}
+
+/// The latest 100 alerts with their reach (officials; with a district, those sent inside it).
 pub async fn list(ctx: &Ctx, p: &Principal) -> Result<Vec<AlertSummary>> {
     authz::authorize(p, Action::SendAlerts)?;
     Ok(alerts::recent(&ctx.db, 100)
         .await?
         .iter()
+        .filter(|r| visible(p, &r.alert))
         .map(|r| AlertSummary {
             alert: view(&r.alert),
             recipients: i64::from(r.alert.recipients),
@@ -254,6 +280,7 @@ pub async fn status(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<AlertStatus> {
     let a = alerts::get(&ctx.db, id)
         .await?
         .ok_or(ServiceError::NotFound("alert"))?;
+    ensure_visible(p, &a)?;
     let times = alerts::ack_times(&ctx.db, a.id).await?;
     let median = (!times.is_empty()).then(|| (times[times.len() / 2] - a.sent_at).num_seconds());
     let zones: Vec<ZoneReach> = alerts::per_zone(&ctx.db, a.id)
@@ -305,6 +332,7 @@ pub async fn recipients(
     let a = alerts::get(&ctx.db, id)
         .await?
         .ok_or(ServiceError::NotFound("alert"))?;
+    ensure_visible(p, &a)?;
     let per_page = per_page.clamp(1, 10_000);
     let page = page.max(0);
     let rows = alerts::recipients(&ctx.db, a.id, acknowledged, page * per_page, per_page).await?;
@@ -392,6 +420,7 @@ pub async fn resend(ctx: &Ctx, p: &Principal, id: Uuid, form: &ResendForm) -> Re
     let a = alerts::get(&ctx.db, id)
         .await?
         .ok_or(ServiceError::NotFound("alert"))?;
+    ensure_visible(p, &a)?;
     let wanted = form.channels.clone().unwrap_or_else(|| vec!["sms".into()]);
     let mut channels: Vec<Box<dyn Channel>> = Vec::new();
     for c in &wanted {

@@ -106,13 +106,15 @@ pub async fn mine(ctx: &Ctx, p: &Principal) -> Result<Vec<AppealView>> {
         .collect())
 }
 
-/// Open appeals first, oldest (most overdue) first.
+/// Open appeals first, oldest (most overdue) first; an official with a district sees those
+/// of residents inside it.
 pub async fn list(ctx: &Ctx, p: &Principal) -> Result<Vec<AppealView>> {
     authz::authorize(p, Action::DecideAppeals)?;
     let now = ctx.now();
     Ok(appeals::list(&ctx.db)
         .await?
         .into_iter()
+        .filter(|a| authz::sees(p, Location::from_columns(a.lat, a.lon)))
         .map(|a| view(ctx, a, now))
         .collect())
 }
@@ -134,7 +136,22 @@ pub struct DecisionForm {
     pub clear_overrides: bool,
 }
 
-pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> Result<AppealView> {
+/// What deciding an appeal did: decided, or (upheld with overrides to clear that two
+/// officials put in force) waits for a second official.
+#[derive(Debug, Clone)]
+pub enum Decided {
+    Now(AppealView),
+    Pending(Box<super::approvals::ApprovalView>),
+}
+
+/// An upheld appeal that clears approved overrides, as it waits for a second official.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingUphold {
+    pub appeal: Uuid,
+    pub reason: String,
+}
+
+pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> Result<Decided> {
     authz::authorize(p, Action::DecideAppeals)?;
     let reason = form.reason.trim();
     if reason.is_empty() || reason.chars().count() > 1000 {
@@ -160,35 +177,53 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> 
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
     authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
+    if a.status != "open" {
+        return Err(already_decided());
+    }
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
-    if !appeals::decide(
-        &mut tx,
-        a.id,
-        form.decision == Decision::Upheld,
-        &p.actor(),
-        reason,
-        now,
-    )
-    .await?
-    {
-        return Err(ServiceError::Conflict {
-            code: "already_decided",
-            detail: "this appeal was already decided".into(),
-        });
+    if form.clear_overrides && overrides::has_approved_override(&ctx.db, r.id).await? {
+        // What two officials put in force, one does not take away.
+        use super::approvals::{Payload, ResidentRequest, kind, request_for_resident};
+        let pending = PendingUphold {
+            appeal: id,
+            reason: reason.to_owned(),
+        };
+        let apply = serde_json::to_value(&pending)
+            .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+        let approval = request_for_resident(
+            &mut tx,
+            p,
+            ResidentRequest {
+                kind: kind::APPEAL,
+                resident: (r.id, r.public_id),
+                colour: None,
+                reason_code: "appeal_upheld",
+                reason_text: reason,
+                payload: Payload {
+                    show: json!({"appeal": id, "decision": "upheld", "clear_overrides": true}),
+                    apply,
+                },
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Decided::Pending(Box::new(
+            super::approvals::get(ctx, approval).await?,
+        )));
     }
-    let cleared = if form.clear_overrides {
-        overrides::clear_all(&mut tx, a.resident_id, &p.actor(), now).await?
-    } else {
-        0
-    };
-    audit::append(
+    record_decision(
         &mut tx,
-        &AuditDraft::new(p.actor(), "appeal.decide")
-            .subject(format!("resident:{}", a.resident_public_id))
-            .before(json!({"appeal": id, "status": "open"}))
-            .after(json!({"appeal": id, "status": form.decision, "overrides_cleared": cleared}))
-            .reason(reason),
+        p,
+        a.id,
+        id,
+        a.resident_id,
+        a.resident_public_id,
+        form.decision,
+        form.clear_overrides,
+        reason,
+        json!({}),
         now,
     )
     .await?;
@@ -196,5 +231,87 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> 
     let a = appeals::get(&ctx.db, id)
         .await?
         .ok_or(ServiceError::NotFound("appeal"))?;
-    Ok(view(ctx, a, now))
+    Ok(Decided::Now(view(ctx, a, now)))
+}
+
+fn already_decided() -> ServiceError {
+    ServiceError::Conflict {
+        code: "already_decided",
+        detail: "this appeal was already decided".into(),
+    }
+}
+
+/// Upholds an appeal and clears the resident's overrides, as a second official approved.
+pub async fn apply_uphold(
+    tx: &mut crate::store::Tx,
+    p: &Principal,
+    pending: &PendingUphold,
+    approved: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let a = appeals::get_tx(tx, pending.appeal)
+        .await?
+        .ok_or(ServiceError::NotFound("appeal"))?;
+    record_decision(
+        tx,
+        p,
+        a.id,
+        pending.appeal,
+        a.resident_id,
+        a.resident_public_id,
+        Decision::Upheld,
+        true,
+        &pending.reason,
+        approved,
+        now,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_decision(
+    tx: &mut crate::store::Tx,
+    p: &Principal,
+    appeal_internal: i64,
+    appeal: Uuid,
+    resident_internal: i64,
+    resident: Uuid,
+    decision: Decision,
+    clear_overrides: bool,
+    reason: &str,
+    approved: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if !appeals::decide(
+        tx,
+        appeal_internal,
+        decision == Decision::Upheld,
+        &p.actor(),
+        reason,
+        now,
+    )
+    .await?
+    {
+        return Err(already_decided());
+    }
+    let cleared = if clear_overrides {
+        overrides::clear_all(tx, resident_internal, &p.actor(), now).await?
+    } else {
+        0
+    };
+    let mut after = json!({"appeal": appeal, "status": decision, "overrides_cleared": cleared});
+    if let (Some(a), Some(o)) = (after.as_object_mut(), approved.as_object()) {
+        a.extend(o.clone());
+    }
+    audit::append(
+        tx,
+        &AuditDraft::new(p.actor(), "appeal.decide")
+            .subject(format!("resident:{resident}"))
+            .before(json!({"appeal": appeal, "status": "open"}))
+            .after(after)
+            .reason(reason),
+        now,
+    )
+    .await?;
+    Ok(())
 }

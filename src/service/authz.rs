@@ -1,6 +1,7 @@
 //! Who may do what: every role check in one table.
 
 use super::{Result, ServiceError};
+use crate::domain::user::Jurisdiction;
 use crate::domain::{Location, ResidentId, Role, UserId};
 use crate::geo::Area;
 use uuid::Uuid;
@@ -13,7 +14,8 @@ pub enum Principal {
         internal: i64,
         role: Role,
         shelters: Vec<Uuid>,
-        jurisdiction: Option<serde_json::Value>,
+        /// Parsed once when the token is resolved; `None`: acts everywhere.
+        jurisdiction: Option<Jurisdiction>,
     },
     Resident {
         id: ResidentId,
@@ -73,6 +75,8 @@ pub enum Action {
     ManageReports,
     /// Drain the outbox as an SMS or voice gateway.
     DrainOutbox,
+    /// See and decide what waits for a second official (overrides, fact changes, rule sets).
+    DecideApprovals,
 }
 
 /// The single table of which role may do what.
@@ -87,53 +91,65 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ReadAudit => matches!(role, Official | Admin | Resident),
         VerifyAudit => matches!(role, Official | Admin),
         ManageZones | ManageOverrides | DecideAppeals => role == Official,
+        // Admins decide rule sets only (the service narrows by kind).
+        DecideApprovals => matches!(role, Official | Admin),
         ReadRules => matches!(role, Official | Admin),
         ManageRules => matches!(role, Official | Admin),
         Appeal => role == Resident,
         RotateKeys => role == Admin,
         Verify => matches!(role, Staff | Official | Admin),
         ManageShelters => role == Official,
-        ReadShelters => true,
+        ReadShelters => role != Gateway,
         ActAtShelter | ReadRelief => matches!(role, Staff | Official),
         SendAlerts | ManageReports => role == Official,
-        DrainOutbox => role == Admin,
+        // Its own role: whoever runs the gateway holds no admin rights and reads no one else.
+        DrainOutbox => role == Gateway,
     }
 }
 
 /// An official's district, if they were given one.
-pub fn jurisdiction(p: &Principal) -> Option<Area> {
+pub fn jurisdiction(p: &Principal) -> Option<&Jurisdiction> {
     match p {
         Principal::User {
             jurisdiction: Some(j),
             ..
-        } => match Area::from_geometry(j) {
-            Ok(a) => Some(a),
-            // Stored jurisdictions were checked on the way in; if one no longer parses, deny
-            // everything rather than grant everything.
-            Err(_) => Some(Area {
-                shape: ::geo::MultiPolygon::new(Vec::new()),
-                bbox: ::geo::Rect::new((0.0, 0.0), (0.0, 0.0)),
-                vertices: 0,
-            }),
-        },
+        } => Some(j),
         _ => None,
+    }
+}
+
+/// An official or admin without a district: decisions that apply everywhere (rule sets,
+/// incidents) are theirs alone.
+pub fn is_province_level(p: &Principal) -> bool {
+    matches!(p.role(), Role::Official | Role::Admin) && jurisdiction(p).is_none()
+}
+
+/// Whether `p` may see something located at `location`: everyone without a district sees
+/// everything their role allows; an official with one sees only what lies inside it (a
+/// person without a location lies in no district).
+pub fn sees(p: &Principal, location: Option<Location>) -> bool {
+    match (jurisdiction(p), location) {
+        (None, _) => true,
+        (Some(j), Some(l)) => j.contains(l),
+        (Some(_), None) => false,
     }
 }
 
 /// An official with a jurisdiction acts only on zones inside it.
 pub fn ensure_zone_in_jurisdiction(p: &Principal, zone: &Area) -> Result<()> {
     match jurisdiction(p) {
-        Some(j) if !zone.within(&j) => Err(ServiceError::OutsideJurisdiction),
+        Some(j) if !j.covers(zone) => Err(ServiceError::OutsideJurisdiction),
         _ => Ok(()),
     }
 }
 
-/// An official with a jurisdiction acts only on residents located inside it.
+/// An official with a jurisdiction acts only on residents (and reports, shelters...) located
+/// inside it.
 pub fn ensure_resident_in_jurisdiction(p: &Principal, location: Option<Location>) -> Result<()> {
-    match (jurisdiction(p), location) {
-        (None, _) => Ok(()),
-        (Some(j), Some(l)) if j.contains(l) => Ok(()),
-        _ => Err(ServiceError::OutsideJurisdiction),
+    if sees(p, location) {
+        Ok(())
+    } else {
+        Err(ServiceError::OutsideJurisdiction)
     }
 }
 
@@ -162,6 +178,33 @@ pub fn authorize(p: &Principal, action: Action) -> Result<()> {
 mod tests {
     use super::*;
 
+    const ALL_ACTIONS: [Action; 24] = [
+        Action::CreateUser,
+        Action::DisableUser,
+        Action::ReadResident,
+        Action::UpdateResident,
+        Action::ImportResidents,
+        Action::ReadOwnProfile,
+        Action::ReadAudit,
+        Action::VerifyAudit,
+        Action::ManageZones,
+        Action::ManageOverrides,
+        Action::ReadRules,
+        Action::ManageRules,
+        Action::Appeal,
+        Action::DecideAppeals,
+        Action::RotateKeys,
+        Action::Verify,
+        Action::ManageShelters,
+        Action::ReadShelters,
+        Action::ActAtShelter,
+        Action::ReadRelief,
+        Action::SendAlerts,
+        Action::ManageReports,
+        Action::DrainOutbox,
+        Action::DecideApprovals,
+    ];
+
     #[test]
     fn only_admins_manage_users_and_only_officials_touch_residents() {
         for role in Role::ALL {
@@ -177,5 +220,15 @@ mod tests {
         }
         assert!(!allowed(Role::Staff, Action::ReadAudit));
         assert!(!allowed(Role::Resident, Action::VerifyAudit));
+        // The gateway drains the outbox and does nothing else; nobody else drains it.
+        assert!(allowed(Role::Gateway, Action::DrainOutbox));
+        for role in Role::ALL {
+            assert_eq!(allowed(role, Action::DrainOutbox), role == Role::Gateway);
+        }
+        let gateway_may: Vec<Action> = ALL_ACTIONS
+            .into_iter()
+            .filter(|a| allowed(Role::Gateway, *a))
+            .collect();
+        assert_eq!(gateway_may, vec![Action::DrainOutbox]);
     }
 }

@@ -218,7 +218,8 @@ pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification
         token_colour: s.claims.colour,
         current_colour: s.verdict.colour,
         stale: s.claims.colour != s.verdict.colour,
-        reasons: s.verdict.reasons,
+        // Staff read the basis, never an official's note about the person.
+        reasons: s.verdict.reasons.iter().map(Reason::for_staff).collect(),
         resident: VerifiedResident {
             id: s.resident_id,
             display_name: s.claims.display.clone(),

@@ -393,6 +393,22 @@ where
                 for e in errors {
                     report.reject(e);
                 }
+                if let Some(p) = p.filter(|p| authz::jurisdiction(p).is_some()) {
+                    // An official with a district registers people inside it only.
+                    rows.retain(|(line, r)| {
+                        let inside =
+                            authz::sees(p, crate::domain::Location::from_columns(r.lat, r.lon));
+                        if !inside {
+                            report.reject(LineError {
+                                line: *line,
+                                field: "location".into(),
+                                code: "outside_jurisdiction".into(),
+                                reason: "the location lies outside your jurisdiction".into(),
+                            });
+                        }
+                        inside
+                    });
+                }
                 insert_batch(ctx, &actor, &mut rows, &mut slots, &mut rng, &mut report).await?;
                 progress(bytes);
             }

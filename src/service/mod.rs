@@ -3,6 +3,7 @@
 pub mod admissions;
 pub mod alerts;
 pub mod appeals;
+pub mod approvals;
 pub mod audit;
 pub mod authz;
 pub mod codes;
@@ -42,9 +43,8 @@ pub struct Ctx {
     pub rules: colour::RuleCache,
     /// An appeal without a decision after this long is flagged overdue.
     pub appeal_deadline: chrono::Duration,
-    /// A change (other than a zone order) that moves more residents than this needs a
-    /// second official's approval.
-    pub approval_threshold: i64,
+    /// An account created by another decides no approval until it is this old.
+    pub approver_cooling_off: chrono::Duration,
     /// Bearer token → principal, for a moment (see `principal_cache`).
     pub principals: principal_cache::PrincipalCache,
     /// Queues admissions for this process's batching writer.
@@ -52,6 +52,8 @@ pub struct Ctx {
     pub status_lists: std::sync::Arc<status_list::StatusLists>,
     /// CAP sender, feed address, webhook.
     pub alerting: std::sync::Arc<crate::config::AlertingSettings>,
+    /// The audit chain's head this process signed last.
+    pub anchors: std::sync::Arc<audit::AnchorMemory>,
     /// Woken when webhook messages were queued, so they leave at once.
     pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -75,6 +77,9 @@ pub enum ServiceError {
     OutsideJurisdiction,
     #[error("a second, different official must decide this")]
     SameOfficial,
+    /// The decider's account and the requester's are not two independent people.
+    #[error("{0}")]
+    NotIndependent(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{detail}")]

@@ -229,9 +229,22 @@ pub async fn lift(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<OrderView> {
 pub async fn list(ctx: &Ctx, p: &Principal, active_only: bool) -> Result<Vec<OrderView>> {
     authz::authorize(p, Action::ManageZones)?;
     let now = ctx.now();
+    // With a district: the orders over its zones.
+    let zones: Option<std::collections::HashSet<i64>> = match authz::jurisdiction(p) {
+        None => None,
+        Some(_) => Some(
+            crate::store::zones::list(&ctx.db)
+                .await?
+                .into_iter()
+                .filter(|z| super::zones::visible(p, z))
+                .map(|z| z.id)
+                .collect(),
+        ),
+    };
     Ok(orders::list(&ctx.db, active_only, now)
         .await?
         .into_iter()
+        .filter(|o| zones.as_ref().is_none_or(|z| z.contains(&o.zone_id)))
         .map(|o| view(o, now))
         .collect())
 }
@@ -311,13 +324,13 @@ pub struct AllClear {
 /// Ends an incident: its orders lift, and colours return to what the rest of the facts say.
 pub async fn all_clear(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<AllClear> {
     authz::authorize(p, Action::ManageZones)?;
-    let inc = orders::incident(&ctx.db, id)
-        .await?
-        .ok_or(ServiceError::NotFound("incident"))?;
     if authz::jurisdiction(p).is_some() {
         // An incident spans districts: only an official without a jurisdiction ends it.
         return Err(ServiceError::OutsideJurisdiction);
     }
+    let inc = orders::incident(&ctx.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("incident"))?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     let lifted = orders::all_clear(&mut tx, inc.id, &p.actor(), now)

@@ -138,6 +138,11 @@ async fn request(
             expires_at: Some(v.expires_at),
             requested_by: &p.actor(),
             requester_id: requester(p)?,
+            resident_id: match targets.as_slice() {
+                [(one, _)] => Some(*one),
+                _ => None,
+            },
+            payload: None,
         },
         &ids,
         now,
@@ -228,158 +233,12 @@ pub async fn request_bulk(
     request(ctx, p, v, targets, "override.request_bulk").await
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ApprovalView {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: Uuid,
-    /// `override` (a colour for residents) or `rules` (activating a rule set version).
-    pub kind: String,
-    pub status: String,
-    pub colour: Option<Colour>,
-    pub rule_version: Option<i64>,
-    pub reason_code: String,
-    pub reason: String,
-    pub expires_at: Option<DateTime<Utc>>,
-    /// Residents whose colour it changes.
-    pub residents: i32,
-    pub requested_by: String,
-    pub requested_at: DateTime<Utc>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub decision_reason: Option<String>,
-}
-
-pub fn view(a: overrides::ApprovalRow) -> ApprovalView {
-    ApprovalView {
-        id: a.public_id,
-        kind: a.kind,
-        status: a.status,
-        colour: a.colour.and_then(|c| Colour::from_code(i64::from(c))),
-        rule_version: a.rule_version,
-        reason_code: a.reason_code,
-        reason: a.reason_text,
-        expires_at: a.expires_at,
-        residents: a.residents,
-        requested_by: a.requested_by,
-        requested_at: a.requested_at,
-        decided_by: a.decided_by,
-        decided_at: a.decided_at,
-        decision_reason: a.decision_reason,
-    }
-}
-
-pub async fn approvals(
-    ctx: &Ctx,
-    p: &Principal,
-    status: Option<&str>,
-) -> Result<Vec<ApprovalView>> {
-    authz::authorize(p, Action::ManageOverrides)?;
-    if let Some(s) = status
-        && !["pending", "approved", "rejected"].contains(&s)
-    {
-        return Err(Invalid::new(
-            "status",
-            "invalid_status",
-            "status is pending, approved or rejected",
-        )
-        .into());
-    }
-    Ok(overrides::approvals(&ctx.db, status)
-        .await?
-        .into_iter()
-        .map(view)
-        .collect())
-}
-
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionForm {
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// Approves or rejects a pending request. The requester cannot decide their own request.
-pub async fn decide(
-    ctx: &Ctx,
-    p: &Principal,
-    id: Uuid,
-    approve: bool,
-    form: &DecisionForm,
-) -> Result<ApprovalView> {
-    let decider_id = requester(p)?;
-    // Before the lookup: someone who may decide nothing must not learn which ids exist.
-    if !authz::allowed(p.role(), Action::ManageRules)
-        && !authz::allowed(p.role(), Action::ManageOverrides)
-    {
-        return Err(ServiceError::Forbidden);
-    }
-    let a = overrides::approval(&ctx.db, id)
-        .await?
-        .ok_or(ServiceError::NotFound("approval"))?;
-    let rules = a.kind == "rules";
-    if rules {
-        authz::authorize(p, Action::ManageRules)?;
-        if authz::jurisdiction(p).is_some() {
-            // A rule set applies everywhere: only someone without a district decides it.
-            return Err(ServiceError::OutsideJurisdiction);
-        }
-    } else {
-        authz::authorize(p, Action::ManageOverrides)?;
-    }
-    if a.requester_id == decider_id {
-        return Err(ServiceError::SameOfficial);
-    }
-    for (_, lat, lon, _) in overrides::residents_of(&ctx.db, a.id).await? {
-        authz::ensure_resident_in_jurisdiction(p, Location::from_columns(lat, lon))?;
-    }
-    let reason = crate::domain::resident::optional_reason(form.reason.as_deref(), 500)?;
-    let reason = reason.as_deref();
-    let now = ctx.now();
-    let mut tx = ctx.db.begin().await?;
-    if !overrides::decide(&mut tx, a.id, approve, &p.actor(), decider_id, reason, now).await? {
-        return Err(ServiceError::Conflict {
-            code: "already_decided",
-            detail: "this request was already decided".into(),
-        });
-    }
-    if approve && rules {
-        let version = a.rule_version.ok_or_else(|| {
-            crate::store::StoreError::Corrupt("rules approval without a version".into())
-        })?;
-        let previous = crate::store::rules::activate(&mut tx, version, now)
-            .await?
-            .ok_or(ServiceError::NotFound("rule set"))?;
-        audit::append(
-            &mut tx,
-            &AuditDraft::new(p.actor(), "rules.activate")
-                .before(json!({"version": previous}))
-                .after(json!({"version": version, "approval": id, "residents_moved": a.residents})),
-            now,
-        )
-        .await?;
-    }
-    let action = match (rules, approve) {
-        (false, true) => "override.approve",
-        (false, false) => "override.reject",
-        (true, true) => "rules.approve",
-        (true, false) => "rules.reject",
-    };
-    let mut draft = AuditDraft::new(p.actor(), action)
-        .subject(format!("approval:{id}"))
-        .before(json!({"status": "pending"}))
-        .after(json!({"status": if approve { "approved" } else { "rejected" }, "colour": a.colour, "residents": a.residents, "requested_by": a.requested_by}));
-    if let Some(r) = reason {
-        draft = draft.reason(r);
-    }
-    audit::append(&mut tx, &draft, now).await?;
-    tx.commit().await?;
-    if rules {
-        ctx.rules.invalidate();
-    }
-    overrides::approval(&ctx.db, id)
-        .await?
-        .map(view)
-        .ok_or(ServiceError::NotFound("approval"))
+/// What clearing an override did: cleared at once (it was only a request), or waits for a
+/// second official (two officials put it in force; one does not take it away).
+#[derive(Debug, Clone)]
+pub enum Cleared {
+    Now,
+    Pending(Box<super::approvals::ApprovalView>),
 }
 
 pub async fn clear(
@@ -387,27 +246,76 @@ pub async fn clear(
     p: &Principal,
     resident: ResidentId,
     override_id: Uuid,
-) -> Result<()> {
+) -> Result<Cleared> {
     authz::authorize(p, Action::ManageOverrides)?;
     let r = residents::by_public_id(&ctx.db, resident.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
     authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
+    let approved = overrides::approved_override(&ctx.db, r.id, override_id)
+        .await?
+        .ok_or(ServiceError::NotFound("override"))?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
-    if !overrides::clear(&mut tx, r.id, override_id, &p.actor(), now).await? {
-        return Err(ServiceError::NotFound("override"));
+    if approved {
+        use super::approvals::{Payload, ResidentRequest, kind, request_for_resident};
+        let id = request_for_resident(
+            &mut tx,
+            p,
+            ResidentRequest {
+                kind: kind::CLEAR_OVERRIDE,
+                resident: (r.id, r.public_id),
+                colour: None,
+                reason_code: "clear_override",
+                reason_text: "clear an override two officials put in force",
+                payload: Payload {
+                    show: json!({"override": override_id}),
+                    apply: json!({"override": override_id}),
+                },
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Cleared::Pending(Box::new(
+            super::approvals::get(ctx, id).await?,
+        )));
+    }
+    apply_clear(&mut tx, p, r.id, override_id, json!({}), now).await?;
+    tx.commit().await?;
+    Ok(Cleared::Now)
+}
+
+/// Clears one override inside `tx`, with its audit entry (`approved` names the request and
+/// both officials when a second one approved it).
+pub async fn apply_clear(
+    tx: &mut crate::store::Tx,
+    p: &Principal,
+    resident_internal: i64,
+    override_id: Uuid,
+    approved: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if !overrides::clear(tx, resident_internal, override_id, &p.actor(), now).await? {
+        return Err(ServiceError::Conflict {
+            code: "already_cleared",
+            detail: "this override is no longer in force".into(),
+        });
+    }
+    let resident = residents::public_id_of(tx, resident_internal).await?;
+    let mut after = json!({"override": override_id, "cleared": true});
+    if let (Some(a), Some(o)) = (after.as_object_mut(), approved.as_object()) {
+        a.extend(o.clone());
     }
     audit::append(
-        &mut tx,
+        tx,
         &AuditDraft::new(p.actor(), "override.clear")
             .subject(format!("resident:{resident}"))
             .before(json!({"override": override_id, "cleared": false}))
-            .after(json!({"override": override_id, "cleared": true})),
+            .after(after),
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -104,7 +104,7 @@ pub struct GiveRequest<'a> {
 /// Hands out relief if the day's total for the person (or their household) stays within the
 /// quota, at whichever shelter: one upsert decides, so concurrent desks cannot pass it.
 pub async fn give(ctx: &Ctx, p: &Principal, shelter: Uuid, req: &GiveRequest<'_>) -> Result<Given> {
-    authz::ensure_at_shelter(p, shelter)?;
+    super::shelters::ensure_may_act(ctx, p, shelter).await?;
     let n = quantity("quantity", req.quantity)?;
     let s = super::shelters::scanned(ctx, req.token).await?;
     let now = ctx.now();
@@ -226,7 +226,7 @@ pub async fn of_day(
     after: i64,
     limit: i64,
 ) -> Result<Distributions> {
-    authz::ensure_at_shelter(p, shelter)?;
+    super::shelters::ensure_may_act(ctx, p, shelter).await?;
     let day = day.unwrap_or_else(|| local_day(ctx.now()));
     let limit = limit.clamp(1, 10_000);
     let shelter_id = shelters::internal_id_of(&ctx.db, shelter)

@@ -111,14 +111,18 @@ pub async fn list(ctx: &Ctx, p: &Principal, q: &ReportQuery) -> Result<serde_jso
             status: status.map(|s| s.as_str()),
             category: category.map(|c| c.as_str()),
             since: q.since,
-            bbox: area.as_ref().map(|a| {
-                (
-                    a.bbox.min().x,
-                    a.bbox.min().y,
-                    a.bbox.max().x,
-                    a.bbox.max().y,
-                )
-            }),
+            // With a district, only its box is read (then its shape is checked below).
+            bbox: area
+                .as_ref()
+                .or(authz::jurisdiction(p).map(|j| j.area()))
+                .map(|a| {
+                    (
+                        a.bbox.min().x,
+                        a.bbox.min().y,
+                        a.bbox.max().x,
+                        a.bbox.max().y,
+                    )
+                }),
             limit: q.limit.unwrap_or(500).clamp(1, 5000),
         },
     )
@@ -126,12 +130,11 @@ pub async fn list(ctx: &Ctx, p: &Principal, q: &ReportQuery) -> Result<serde_jso
     let features: Vec<serde_json::Value> = rows
         .into_iter()
         .filter(|r| {
-            area.as_ref().is_none_or(|a| {
-                a.contains(crate::domain::Location {
-                    lat: r.lat,
-                    lon: r.lon,
-                })
-            })
+            let at = crate::domain::Location {
+                lat: r.lat,
+                lon: r.lon,
+            };
+            area.as_ref().is_none_or(|a| a.contains(at)) && authz::sees(p, Some(at))
         })
         .map(|r| {
             json!({
@@ -169,6 +172,13 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, patch: &ReportPatch) -> 
     let r = reports::get_tx(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("report"))?;
+    authz::ensure_resident_in_jurisdiction(
+        p,
+        Some(crate::domain::Location {
+            lat: r.lat,
+            lon: r.lon,
+        }),
+    )?;
     let from = ReportStatus::parse(&r.status)
         .map_err(|_| store::StoreError::Corrupt("report status".into()))?;
     if !from.may_become(next) {
@@ -205,7 +215,15 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, patch: &ReportPatch) -> 
 /// A report's photo (officials).
 pub async fn photo(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<(Vec<u8>, String)> {
     authz::authorize(p, Action::ManageReports)?;
-    reports::photo(&ctx.db, id)
+    let photo = reports::photo(&ctx.db, id)
         .await?
-        .ok_or(ServiceError::NotFound("photo"))
+        .ok_or(ServiceError::NotFound("report"))?;
+    authz::ensure_resident_in_jurisdiction(
+        p,
+        Some(crate::domain::Location {
+            lat: photo.lat,
+            lon: photo.lon,
+        }),
+    )?;
+    photo.photo.ok_or(ServiceError::NotFound("photo"))
 }

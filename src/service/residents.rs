@@ -376,24 +376,163 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentVie
     view(ctx, r).await
 }
 
+/// What an official's change of a resident's facts did: applied at once (the colour stays
+/// or gets milder), or waits for a second official (it would make the colour worse).
+#[derive(Debug, Clone)]
+pub enum Patched {
+    Applied(Box<ResidentView>),
+    Pending(Box<super::approvals::ApprovalView>),
+}
+
+/// The colour the active rules give a resident, as the transaction's own changes leave them.
+async fn colour_in_tx(
+    rules: &crate::rules::RuleSet,
+    tx: &mut store::Tx,
+    resident: i64,
+    now: DateTime<Utc>,
+) -> Result<Colour> {
+    let f = crate::store::colour::of_resident_tx(tx, crate::store::colour::Who::Id(resident), now)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    Ok(rules.evaluate(&super::colour::facts(f, now)).colour)
+}
+
+/// An official changes a resident's facts. Everything the rules read is changed inside one
+/// transaction and the colour compared before and after: a change that makes it worse is
+/// rolled back and becomes a request a second official must approve (DESIGN.md,
+/// Safeguards: no single account makes anyone's colour worse except through a public zone
+/// order). Whatever the rules come to read, the comparison covers it.
 pub async fn patch(
     ctx: &Ctx,
     p: &Principal,
     id: ResidentId,
     form: &ResidentPatchForm,
-) -> Result<ResidentView> {
+) -> Result<Patched> {
     authz::authorize(p, Action::UpdateResident)?;
     let patch = ResidentPatch::parse(form)?;
+    let rules = super::colour::active_rules(ctx).await?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     let r = residents::by_public_id_tx(&mut tx, id.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
-    let old_location = Location::from_columns(r.lat, r.lon);
-    authz::ensure_resident_in_jurisdiction(p, old_location)?;
+    authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
     if let Some(new) = patch.location {
         authz::ensure_resident_in_jurisdiction(p, new)?;
     }
+    let before = colour_in_tx(&rules, &mut tx, r.id, now).await?;
+    apply(&mut tx, p, &r, &patch, json!({}), now).await?;
+    let after = colour_in_tx(&rules, &mut tx, r.id, now).await?;
+    if after > before {
+        tx.rollback().await?;
+        let mut tx = ctx.db.begin().await?;
+        let show = json!({
+            "colour_before": before,
+            "colour_after": after,
+            "facts": change_summary(&r, &patch).1,
+        });
+        let apply =
+            serde_json::to_value(form).map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        let reason = patch
+            .reason
+            .clone()
+            .unwrap_or_else(|| "a change of facts that makes the colour worse".into());
+        let approval = super::approvals::request_for_resident(
+            &mut tx,
+            p,
+            super::approvals::ResidentRequest {
+                kind: super::approvals::kind::FACTS,
+                resident: (r.id, r.public_id),
+                colour: Some(after),
+                reason_code: "facts_change",
+                reason_text: &reason,
+                payload: super::approvals::Payload { show, apply },
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Patched::Pending(Box::new(
+            super::approvals::get(ctx, approval).await?,
+        )));
+    }
+    tx.commit().await?;
+    let r = residents::by_public_id(&ctx.db, id.0)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    Ok(Patched::Applied(Box::new(view(ctx, r).await?)))
+}
+
+/// Applies a fact change a second official approved, inside the decision's transaction.
+pub async fn apply_approved(
+    _ctx: &Ctx,
+    tx: &mut store::Tx,
+    p: &Principal,
+    resident: i64,
+    form: &ResidentPatchForm,
+    approved: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let patch = ResidentPatch::parse(form)?;
+    let r = residents::by_id_tx(tx, resident)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    apply(tx, p, &r, &patch, approved, now).await
+}
+
+/// The audit's before/after of a change: colour-moving facts in full, contact details only
+/// as "changed".
+fn change_summary(
+    r: &residents::ResidentRecord,
+    patch: &ResidentPatch,
+) -> (serde_json::Value, serde_json::Value) {
+    let old_location = Location::from_columns(r.lat, r.lon);
+    let mut before = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
+    if let Some(needs) = &patch.needs
+        && *needs != r.needs.0
+    {
+        before.insert("needs".into(), json!(r.needs.0));
+        after.insert("needs".into(), json!(needs));
+    }
+    if let Some(flags) = &patch.flags
+        && *flags != r.flags.0
+    {
+        before.insert("flags".into(), json!(r.flags.0));
+        after.insert("flags".into(), json!(flags));
+    }
+    if let Some(location) = patch.location
+        && location != old_location
+    {
+        before.insert("location".into(), json!(old_location));
+        after.insert("location".into(), json!(location));
+    }
+    if patch.address.as_ref().is_some_and(|a| *a != r.address) {
+        after.insert("address".into(), json!("changed"));
+    }
+    if patch
+        .phone
+        .as_ref()
+        .is_some_and(|p| p.as_ref().map(|p| p.as_str()) != r.phone.as_deref())
+    {
+        after.insert("phone".into(), json!("changed"));
+    }
+    (
+        serde_json::Value::Object(before),
+        serde_json::Value::Object(after),
+    )
+}
+
+/// Writes a change of facts with its audit entry and the resident's zone memberships.
+async fn apply(
+    tx: &mut store::Tx,
+    p: &Principal,
+    r: &residents::ResidentRecord,
+    patch: &ResidentPatch,
+    approved: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let old_location = Location::from_columns(r.lat, r.lon);
     let needs = patch.needs.clone().unwrap_or_else(|| r.needs.0.clone());
     let flags = patch.flags.clone().unwrap_or_else(|| r.flags.0.clone());
     let location = patch.location.unwrap_or(old_location);
@@ -403,7 +542,7 @@ pub async fn patch(
         None => r.phone.clone(),
     };
     residents::update_facts(
-        &mut tx,
+        tx,
         r.id,
         &residents::Facts {
             needs: &needs,
@@ -416,43 +555,22 @@ pub async fn patch(
         now,
     )
     .await?;
-    // The trail records colour-moving facts in full; contact details only as "changed".
-    let mut before = serde_json::Map::new();
-    let mut after = serde_json::Map::new();
-    if patch.needs.is_some() && needs != r.needs.0 {
-        before.insert("needs".into(), json!(r.needs.0));
-        after.insert("needs".into(), json!(needs));
-    }
-    if patch.flags.is_some() && flags != r.flags.0 {
-        before.insert("flags".into(), json!(r.flags.0));
-        after.insert("flags".into(), json!(flags));
-    }
-    if patch.location.is_some() && location != old_location {
-        before.insert("location".into(), json!(old_location));
-        after.insert("location".into(), json!(location));
-    }
-    if patch.address.is_some() && address != r.address {
-        after.insert("address".into(), json!("changed"));
-    }
-    if patch.phone.is_some() && phone != r.phone {
-        after.insert("phone".into(), json!("changed"));
+    let (before, mut after) = change_summary(r, patch);
+    if let (Some(a), Some(o)) = (after.as_object_mut(), approved.as_object()) {
+        a.extend(o.clone());
     }
     let mut draft = AuditDraft::new(p.actor(), "resident.update")
-        .subject(format!("resident:{id}"))
-        .before(serde_json::Value::Object(before))
-        .after(serde_json::Value::Object(after));
+        .subject(format!("resident:{}", r.public_id))
+        .before(before)
+        .after(after);
     if let Some(reason) = patch.reason.clone() {
         draft = draft.reason(reason);
     }
-    audit::append(&mut tx, &draft, now).await?;
+    audit::append(tx, &draft, now).await?;
     if location != old_location {
-        super::zones::replace(&mut tx, r.id, location, pack_facts(&needs, &flags)).await?;
+        super::zones::replace(tx, r.id, location, pack_facts(&needs, &flags)).await?;
     } else if needs != r.needs.0 || flags != r.flags.0 {
-        crate::store::zones::set_member_facts(&mut tx, r.id, pack_facts(&needs, &flags)).await?;
+        crate::store::zones::set_member_facts(tx, r.id, pack_facts(&needs, &flags)).await?;
     }
-    tx.commit().await?;
-    let r = residents::by_public_id(&ctx.db, id.0)
-        .await?
-        .ok_or(ServiceError::NotFound("resident"))?;
-    view(ctx, r).await
+    Ok(())
 }

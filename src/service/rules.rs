@@ -142,73 +142,93 @@ async fn preview_against(ctx: &Ctx, candidate: &RuleSet) -> Result<RulesPreview>
     Ok(out)
 }
 
-/// What an activation did: took effect, or waits for a second official because it moves
-/// more residents than the configured threshold.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum Activation {
-    Activated(RuleSetView),
-    Pending(super::overrides::ApprovalView),
+/// What changes between two rule sets, rule by rule (by id).
+fn diff(
+    active: &crate::rules::RuleSetDoc,
+    candidate: &crate::rules::RuleSetDoc,
+) -> serde_json::Value {
+    let by_id =
+        |d: &crate::rules::RuleSetDoc| -> std::collections::BTreeMap<String, serde_json::Value> {
+            d.rules
+                .iter()
+                .map(|r| (r.id.clone(), serde_json::to_value(r).unwrap_or_default()))
+                .collect()
+        };
+    let (old, new) = (by_id(active), by_id(candidate));
+    let added: Vec<&serde_json::Value> = new
+        .iter()
+        .filter(|(id, _)| !old.contains_key(*id))
+        .map(|(_, r)| r)
+        .collect();
+    let removed: Vec<&serde_json::Value> = old
+        .iter()
+        .filter(|(id, _)| !new.contains_key(*id))
+        .map(|(_, r)| r)
+        .collect();
+    let changed: Vec<serde_json::Value> = new
+        .iter()
+        .filter_map(|(id, r)| {
+            old.get(id)
+                .filter(|o| *o != r)
+                .map(|o| json!({"id": id, "before": o, "after": r}))
+        })
+        .collect();
+    json!({"added": added, "removed": removed, "changed": changed})
 }
 
-pub async fn activate(ctx: &Ctx, p: &Principal, version: i64) -> Result<Activation> {
-    authz::authorize(p, Action::ManageRules)?;
-    let stored = store::get(&ctx.db, version)
-        .await?
-        .ok_or(ServiceError::NotFound("rule set"))?;
-    let candidate = RuleSet::parse(version, &stored.document)?;
-    let effect = preview_against(ctx, &candidate).await?;
-    let moved = effect.to_red + effect.to_yellow + effect.to_green;
-    if moved > ctx.approval_threshold {
-        return request_approval(ctx, p, version, &effect, moved)
-            .await
-            .map(Activation::Pending);
-    }
-    let now = ctx.now();
-    let mut tx = ctx.db.begin().await?;
-    let previous = store::activate(&mut tx, version, now)
-        .await?
-        .ok_or(ServiceError::NotFound("rule set"))?;
-    audit::append(
-        &mut tx,
-        &AuditDraft::new(p.actor(), "rules.activate")
-            .before(json!({"version": previous}))
-            .after(json!({"version": version, "to_red": effect.to_red, "to_yellow": effect.to_yellow, "to_green": effect.to_green})),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    ctx.rules.invalidate();
-    store::get(&ctx.db, version)
-        .await?
-        .map(|v| Activation::Activated(view(v)))
-        .ok_or(ServiceError::NotFound("rule set"))
-}
-
-/// A rule set that moves many residents takes effect only once a second official approves
-/// (DESIGN.md, Safeguards: any change that moves many residents other than a zone order).
-async fn request_approval(
+/// Proposes activating a rule set version (or rolling back to an older one). A rule set is
+/// policy over everyone: it always waits for a second official, whatever it moves today (a
+/// set that drops every red rule moves nobody now and makes every later order harmless).
+/// Only officials without a district and admins propose it.
+pub async fn activate(
     ctx: &Ctx,
     p: &Principal,
     version: i64,
-    effect: &RulesPreview,
-    moved: i64,
-) -> Result<super::overrides::ApprovalView> {
+) -> Result<super::approvals::ApprovalView> {
+    authz::authorize(p, Action::ManageRules)?;
+    if !authz::is_province_level(p) {
+        return Err(ServiceError::OutsideJurisdiction);
+    }
     let Principal::User { internal, .. } = p else {
         return Err(ServiceError::Forbidden);
     };
+    let stored = store::get(&ctx.db, version)
+        .await?
+        .ok_or(ServiceError::NotFound("rule set"))?;
+    if stored.active {
+        return Err(ServiceError::Conflict {
+            code: "already_active",
+            detail: format!("rule set v{version} is already the active one"),
+        });
+    }
+    let candidate = RuleSet::parse(version, &stored.document)?;
+    let active = active_rules(ctx).await?;
+    let effect = preview_against(ctx, &candidate).await?;
+    let moved = effect.to_red + effect.to_yellow + effect.to_green;
     let now = ctx.now();
     let public_id = uuid::Uuid::new_v4();
     let text = format!(
-        "activate rule set v{version}: {} to red, {} to yellow, {} to green",
-        effect.to_red, effect.to_yellow, effect.to_green
+        "activate rule set v{version} (active: v{}): {} to red, {} to yellow, {} to green",
+        active.version, effect.to_red, effect.to_yellow, effect.to_green
     );
+    let show = json!({
+        "version": version,
+        "active_version": active.version,
+        "rollback": version < active.version,
+        "rules": diff(&active.doc, &candidate.doc),
+        "preview": effect,
+    });
+    let payload = serde_json::to_string(&super::approvals::Payload {
+        show,
+        apply: json!({"version": version}),
+    })
+    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
     let mut tx = ctx.db.begin().await?;
     crate::store::overrides::insert_approval(
         &mut tx,
         &crate::store::overrides::NewRequest {
             public_id,
-            kind: "rules",
+            kind: super::approvals::kind::RULES,
             colour: None,
             rule_version: Some(version),
             reason_code: "rules_activation",
@@ -216,6 +236,8 @@ async fn request_approval(
             expires_at: None,
             requested_by: &p.actor(),
             requester_id: *internal,
+            resident_id: None,
+            payload: Some(payload),
         },
         moved,
         now,
@@ -225,13 +247,10 @@ async fn request_approval(
         &mut tx,
         &AuditDraft::new(p.actor(), "rules.activation_requested")
             .subject(format!("approval:{public_id}"))
-            .after(json!({"version": version, "to_red": effect.to_red, "to_yellow": effect.to_yellow, "to_green": effect.to_green})),
+            .after(json!({"version": version, "active_version": active.version, "to_red": effect.to_red, "to_yellow": effect.to_yellow, "to_green": effect.to_green})),
         now,
     )
     .await?;
     tx.commit().await?;
-    crate::store::overrides::approval(&ctx.db, public_id)
-        .await?
-        .map(super::overrides::view)
-        .ok_or(ServiceError::NotFound("approval"))
+    super::approvals::get(ctx, public_id).await
 }

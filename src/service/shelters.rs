@@ -233,6 +233,28 @@ pub struct CheckinRequest<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
+/// Whether `p` may act at this shelter's desk: staff at their own shelters; officials at any
+/// shelter, but one with a district only at shelters inside it (an occupant list is a list
+/// of people). Every desk action goes through here.
+pub async fn ensure_may_act(ctx: &Ctx, p: &Principal, shelter: Uuid) -> Result<()> {
+    authz::ensure_at_shelter(p, shelter)?;
+    if authz::jurisdiction(p).is_some() {
+        let s = ctx
+            .admissions
+            .shelter(&ctx.db, shelter)
+            .await?
+            .ok_or(ServiceError::NotFound("shelter"))?;
+        authz::ensure_resident_in_jurisdiction(
+            p,
+            Some(Location {
+                lat: s.lat,
+                lon: s.lon,
+            }),
+        )?;
+    }
+    Ok(())
+}
+
 /// Admits the holder of a code (and, when asked, their dependents): checked here, then
 /// written by the process's admission writer (see `admissions`) in one transaction with one
 /// open stay each (the partial unique index decides) and the places taken by one conditional
@@ -243,7 +265,7 @@ pub async fn checkin(
     shelter: Uuid,
     req: &CheckinRequest<'_>,
 ) -> Result<Admission> {
-    authz::ensure_at_shelter(p, shelter)?;
+    ensure_may_act(ctx, p, shelter).await?;
     let s = scanned(ctx, req.token).await?;
     let now = ctx.now();
     let rules = super::colour::active_rules(ctx).await?;
@@ -367,7 +389,7 @@ pub async fn checkout(
     transferred_to: Option<Uuid>,
     idempotency_key: Option<&str>,
 ) -> Result<Checkout> {
-    authz::ensure_at_shelter(p, shelter)?;
+    ensure_may_act(ctx, p, shelter).await?;
     let (resident, who_id) = match who {
         Leaving::Token(t) => {
             let s = scanned(ctx, t).await?;
@@ -476,7 +498,7 @@ pub async fn occupants(
     after: i64,
     limit: i64,
 ) -> Result<Occupants> {
-    authz::ensure_at_shelter(p, shelter)?;
+    ensure_may_act(ctx, p, shelter).await?;
     let limit = limit.clamp(1, 1000);
     let internal = shelters::internal_id_of(&ctx.db, shelter)
         .await?

@@ -125,7 +125,7 @@ pub async fn sync(
     shelter: Uuid,
     batch: &SyncBatch,
 ) -> Result<SyncReport> {
-    authz::ensure_at_shelter(p, shelter)?;
+    super::shelters::ensure_may_act(ctx, p, shelter).await?;
     if batch.events.len() > MAX_EVENTS {
         return Err(crate::domain::Invalid::new(
             "events",
@@ -363,7 +363,7 @@ pub struct ConflictView {
     pub received_by: String,
 }
 
-/// Conflicts for officials, newest first.
+/// Conflicts for officials, newest first; with a district, those of shelters inside it.
 pub async fn conflicts(
     ctx: &Ctx,
     p: &Principal,
@@ -381,6 +381,12 @@ pub async fn conflicts(
     .await?;
     Ok(rows
         .into_iter()
+        .filter(|r| {
+            super::authz::sees(
+                p,
+                crate::domain::Location::from_columns(r.shelter_lat, r.shelter_lon),
+            )
+        })
         .map(|r| ConflictView {
             id: r.id,
             shelter_id: r.shelter_public_id,

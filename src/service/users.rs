@@ -45,14 +45,14 @@ fn parse(form: &NewUserForm) -> Result<ValidUser, Invalid> {
         Invalid::new(
             "role",
             "invalid_role",
-            "role must be staff, official or admin",
+            "role must be staff, official, admin or gateway",
         )
     })?;
     if role == Role::Resident {
         return Err(Invalid::new(
             "role",
             "invalid_role",
-            "residents register themselves (POST /v1/residents); users are staff, official or admin",
+            "residents register themselves (POST /v1/residents); users are staff, official, admin or gateway",
         ));
     }
     let name = UserName::parse(&form.name)?;
@@ -93,21 +93,30 @@ fn parse(form: &NewUserForm) -> Result<ValidUser, Invalid> {
 }
 
 pub async fn create(ctx: &Ctx, creator: Creator<'_>, form: &NewUserForm) -> Result<CreatedUser> {
-    let actor = match creator {
+    let (actor, created_by) = match creator {
         Creator::Principal(p) => {
             authz::authorize(p, Action::CreateUser)?;
-            p.actor()
+            let Principal::User { internal, .. } = p else {
+                return Err(ServiceError::Forbidden);
+            };
+            (p.actor(), Some(*internal))
         }
-        Creator::Operator => "operator".to_owned(),
+        Creator::Operator => ("operator".to_owned(), None),
     };
     let u = parse(form)?;
     let mut tx = ctx.db.begin().await?;
-    let created = insert(ctx, &mut tx, &u, &actor).await?;
+    let created = insert(ctx, &mut tx, &u, &actor, created_by).await?;
     tx.commit().await?;
     Ok(created)
 }
 
-async fn insert(ctx: &Ctx, tx: &mut store::Tx, u: &ValidUser, actor: &str) -> Result<CreatedUser> {
+async fn insert(
+    ctx: &Ctx,
+    tx: &mut store::Tx,
+    u: &ValidUser,
+    actor: &str,
+    created_by: Option<i64>,
+) -> Result<CreatedUser> {
     let now = ctx.now();
     let user_id = UserId::random();
     let id = users::insert_user(
@@ -118,6 +127,7 @@ async fn insert(ctx: &Ctx, tx: &mut store::Tx, u: &ValidUser, actor: &str) -> Re
             name: u.name.as_str(),
             jurisdiction: u.jurisdiction.as_ref().map(Jurisdiction::to_json),
             shelters: &u.shelters,
+            created_by,
             now,
         },
     )
@@ -155,7 +165,7 @@ pub async fn bootstrap_admin(ctx: &Ctx) -> Result<Option<CreatedUser>> {
         shelters: Vec::new(),
         jurisdiction: None,
     };
-    let created = insert(ctx, &mut tx, &admin, "system").await?;
+    let created = insert(ctx, &mut tx, &admin, "system", None).await?;
     tx.commit().await?;
     Ok(Some(created))
 }
@@ -223,7 +233,13 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal> {
             internal: id,
             role,
             shelters,
-            jurisdiction,
+            jurisdiction: jurisdiction.map(|raw| {
+                Jurisdiction::parse(&raw).unwrap_or_else(|_| {
+                    // Checked on the way in; one that no longer parses denies everything.
+                    tracing::error!(user = %public_id, "stored jurisdiction does not parse: denying everything");
+                    Jurisdiction::nowhere()
+                })
+            }),
         },
         users::TokenHolder::Resident { id, public_id } => Principal::Resident {
             id: crate::domain::ResidentId(public_id),

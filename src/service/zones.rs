@@ -63,6 +63,14 @@ fn bbox(a: &Area) -> zones::Bbox {
     }
 }
 
+/// An official with a district sees the zones inside it (their counts are its people).
+pub(crate) fn visible(p: &Principal, z: &zones::ZoneRow) -> bool {
+    match authz::jurisdiction(p) {
+        None => true,
+        Some(j) => stored_area(z).is_ok_and(|a| j.covers(&a)),
+    }
+}
+
 fn stored_area(z: &zones::ZoneRow) -> Result<Area> {
     Area::from_geometry(&z.geometry.0)
         .map_err(|e| store::StoreError::Corrupt(format!("zone geometry: {e}")).into())
@@ -253,6 +261,14 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, patch: &ZonePatch) -> Re
     authz::ensure_zone_in_jurisdiction(p, &old_area)?;
     if let Some(a) = &area {
         authz::ensure_zone_in_jurisdiction(p, a)?;
+        // Redrawing a zone under an order would move its people with no order, reason or
+        // preview: one official could draw a mandatory zone around anyone's home.
+        if crate::store::orders::in_force_over(&mut tx, z.id, now).await? {
+            return Err(ServiceError::Conflict {
+                code: "order_in_force",
+                detail: "an order is in force over this zone: lift it before redrawing, or draw a new zone and issue an order over it".into(),
+            });
+        }
     }
     let new_area = area.clone().unwrap_or_else(|| old_area.clone());
     let new_name = name.clone().unwrap_or_else(|| z.name.clone());
@@ -394,6 +410,7 @@ pub async fn list(ctx: &Ctx, p: &Principal, with_geometry: bool) -> Result<ZoneC
     let features = zones::list(&ctx.db)
         .await?
         .into_iter()
+        .filter(|z| visible(p, z))
         .map(|z| {
             let t = counts.get(&Some(z.id)).copied().unwrap_or_default();
             let level = levels.get(&z.id).copied().unwrap_or(0);
@@ -411,6 +428,9 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<ZoneView> {
     let z = zones::get(&ctx.db, id)
         .await?
         .ok_or(ServiceError::NotFound("zone"))?;
+    if !visible(p, &z) {
+        return Err(ServiceError::OutsideJurisdiction);
+    }
     let rules = active_rules(ctx).await?;
     let counts = tally(ctx, &rules, Scope::Zone(z.id)).await?;
     let level = orders::zone_level(&ctx.db, z.id, ctx.now()).await?;

@@ -18,10 +18,13 @@ pub struct AppealRow {
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
+    /// Where the resident is, for the jurisdiction filter.
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
 }
 
 const COLUMNS: &str = "SELECT a.id, a.public_id, a.resident_id, r.public_id AS resident_public_id, a.text, a.colour, \
-    a.created_at, a.status, a.decided_by, a.decided_at, a.decision_reason FROM appeals a JOIN residents r ON r.id = a.resident_id";
+    a.created_at, a.status, a.decided_by, a.decided_at, a.decision_reason, r.lat, r.lon FROM appeals a JOIN residents r ON r.id = a.resident_id";
 
 pub async fn insert(
     tx: &mut Tx,
@@ -56,6 +59,14 @@ pub async fn list(db: &Db) -> Result<Vec<AppealRow>> {
 pub async fn get(db: &Db, public_id: Uuid) -> Result<Option<AppealRow>> {
     let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE a.public_id = $1"));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(public_id)
+        .fetch_optional(c)
+        .await?))
+}
+
+pub async fn get_tx(tx: &mut super::Tx, public_id: Uuid) -> Result<Option<AppealRow>> {
+    let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE a.public_id = $1"));
+    Ok(crate::on_tx!(tx, |c| sqlx::query_as(sql)
         .bind(public_id)
         .fetch_optional(c)
         .await?))

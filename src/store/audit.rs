@@ -210,3 +210,46 @@ pub async fn head(db: &Db) -> Result<(i64, Vec<u8>)> {
         Ok((row.try_get("seq")?, row.try_get("hash")?))
     })
 }
+
+/// The chain hash of entry `seq`, if there is one.
+pub async fn hash_at(db: &Db, seq: i64) -> Result<Option<Vec<u8>>> {
+    Ok(on_db!(db, |c| {
+        sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(c)
+            .await?
+    }))
+}
+
+/// Keeps a signed head (the same head signed again replaces the older signature).
+pub async fn save_anchor(
+    db: &Db,
+    seq: i64,
+    hash: &[u8],
+    signed_at: DateTime<Utc>,
+    cose: &[u8],
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+            "INSERT INTO audit_anchors (seq, hash, signed_at, cose) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (seq) DO UPDATE SET signed_at = excluded.signed_at, cose = excluded.cose",
+        )
+        .bind(seq)
+        .bind(hash)
+        .bind(signed_at)
+        .bind(cose)
+        .execute(c)
+        .await?;
+    });
+    tx.commit().await
+}
+
+/// The newest signed head's COSE bytes, if any was made.
+pub async fn latest_anchor(db: &Db) -> Result<Option<Vec<u8>>> {
+    Ok(on_db!(db, |c| {
+        sqlx::query_scalar("SELECT cose FROM audit_anchors ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(c)
+            .await?
+    }))
+}

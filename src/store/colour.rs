@@ -55,9 +55,8 @@ pub enum Who {
     PublicId(uuid::Uuid),
 }
 
-/// One resident's facts in one query (a scan's hot path).
-pub async fn of_resident(db: &Db, who: Who, now: DateTime<Utc>) -> Result<Option<ResidentFacts>> {
-    let sql = sqlx::AssertSqlSafe(format!(
+fn of_resident_sql(who: Who) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
         "SELECT r.id, r.head_id, r.id_last4, r.needs, r.flags, r.birth_year, \
              (SELECT COALESCE(MAX(o.level), 0) FROM zone_members m JOIN orders o ON o.zone_id = m.zone_id \
               WHERE m.resident_id = r.id AND o.lifted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > $1)) AS level, \
@@ -72,8 +71,29 @@ pub async fn of_resident(db: &Db, who: Who, now: DateTime<Utc>) -> Result<Option
             Who::Id(_) => "r.id = $2",
             Who::PublicId(_) => "r.public_id = $2",
         }
-    ));
+    ))
+}
+
+/// One resident's facts in one query (a scan's hot path).
+pub async fn of_resident(db: &Db, who: Who, now: DateTime<Utc>) -> Result<Option<ResidentFacts>> {
+    let sql = of_resident_sql(who);
     Ok(on_db!(db, |c| {
+        let q = sqlx::query_as(sql).bind(now);
+        match who {
+            Who::Id(id) => q.bind(id).fetch_optional(c).await?,
+            Who::PublicId(id) => q.bind(id).fetch_optional(c).await?,
+        }
+    }))
+}
+
+/// The same inside a transaction: the facts as the transaction's own changes leave them.
+pub async fn of_resident_tx(
+    tx: &mut super::Tx,
+    who: Who,
+    now: DateTime<Utc>,
+) -> Result<Option<ResidentFacts>> {
+    let sql = of_resident_sql(who);
+    Ok(crate::on_tx!(tx, |c| {
         let q = sqlx::query_as(sql).bind(now);
         match who {
             Who::Id(id) => q.bind(id).fetch_optional(c).await?,

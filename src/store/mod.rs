@@ -274,6 +274,15 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Undoes everything the transaction did (dropping it would too, but later).
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 /// A unique constraint said no.

@@ -202,3 +202,16 @@ pub async fn zone_levels(db: &Db, now: DateTime<Utc>) -> Result<Vec<(i64, i32)>>
         .fetch_all(c)
         .await?))
 }
+
+/// Whether an order is in force over the zone, inside the caller's transaction.
+pub async fn in_force_over(tx: &mut super::Tx, zone_id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM orders o WHERE o.zone_id = $2 AND {IN_FORCE}"
+    ));
+    let n: i64 = crate::on_tx!(tx, |c| sqlx::query_scalar(sql)
+        .bind(now)
+        .bind(zone_id)
+        .fetch_one(c)
+        .await?);
+    Ok(n > 0)
+}

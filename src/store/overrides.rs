@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 pub struct NewRequest<'a> {
     pub public_id: Uuid,
-    /// `override` or `rules`
+    /// `override`, `rules`, `facts`, `clear_override` or `appeal`
     pub kind: &'static str,
     pub colour: Option<i32>,
     pub rule_version: Option<i64>,
@@ -17,6 +17,10 @@ pub struct NewRequest<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     pub requested_by: &'a str,
     pub requester_id: i64,
+    /// The one resident a `facts`, `clear_override` or `appeal` request concerns.
+    pub resident_id: Option<i64>,
+    /// The pending change, as JSON, for the kinds that carry one.
+    pub payload: Option<String>,
 }
 
 /// Records a request awaiting a second official; `residents` is how many it moves.
@@ -29,8 +33,8 @@ pub async fn insert_approval(
     Ok(on_tx!(tx, |c| {
         sqlx::query_scalar(
             "INSERT INTO approvals (public_id, kind, colour, rule_version, reason_code, reason_text, expires_at, \
-             requested_by, requester_id, requested_at, status, residents) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11) RETURNING id",
+             requested_by, requester_id, requested_at, status, residents, resident_id, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $13) RETURNING id",
         )
         .bind(r.public_id)
         .bind(r.kind)
@@ -43,6 +47,8 @@ pub async fn insert_approval(
         .bind(r.requester_id)
         .bind(now)
         .bind(residents as i32)
+        .bind(r.resident_id)
+        .bind(r.payload.as_deref())
         .fetch_one(c)
         .await?
     }))
@@ -89,13 +95,17 @@ pub struct ApprovalRow {
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
     pub residents: i32,
+    pub resident_id: Option<i64>,
+    pub resident_public_id: Option<Uuid>,
+    pub payload: Option<String>,
 }
 
-const APPROVAL_COLUMNS: &str = "SELECT id, public_id, kind, colour, rule_version, reason_code, reason_text, expires_at, requested_by, requester_id, \
-    requested_at, status, decided_by, decided_at, decision_reason, residents FROM approvals";
+const APPROVAL_COLUMNS: &str = "SELECT a.id, a.public_id, a.kind, a.colour, a.rule_version, a.reason_code, a.reason_text, a.expires_at, \
+    a.requested_by, a.requester_id, a.requested_at, a.status, a.decided_by, a.decided_at, a.decision_reason, a.residents, \
+    a.resident_id, r.public_id AS resident_public_id, a.payload FROM approvals a LEFT JOIN residents r ON r.id = a.resident_id";
 
 pub async fn approval(db: &Db, public_id: Uuid) -> Result<Option<ApprovalRow>> {
-    let sql = sqlx::AssertSqlSafe(format!("{APPROVAL_COLUMNS} WHERE public_id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!("{APPROVAL_COLUMNS} WHERE a.public_id = $1"));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(public_id)
         .fetch_optional(c)
@@ -104,7 +114,7 @@ pub async fn approval(db: &Db, public_id: Uuid) -> Result<Option<ApprovalRow>> {
 
 pub async fn approvals(db: &Db, status: Option<&str>) -> Result<Vec<ApprovalRow>> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "{APPROVAL_COLUMNS} WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT 500"
+        "{APPROVAL_COLUMNS} WHERE ($1 IS NULL OR a.status = $1) ORDER BY a.id DESC LIMIT 500"
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(status)
@@ -141,6 +151,38 @@ pub async fn decide(
     Ok(n == 1)
 }
 
+/// Where the people of each listed request are: (approval id, lat, lon) for every resident
+/// an override or a single-resident request concerns, for the jurisdiction filter.
+pub async fn locations_of(
+    db: &Db,
+    approval_ids: &[i64],
+) -> Result<Vec<(i64, Option<f64>, Option<f64>)>> {
+    if approval_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for chunk in approval_ids.chunks(500) {
+        let rows: Vec<(i64, Option<f64>, Option<f64>)> = on_db!(db, |c| {
+            let mut q = QueryBuilder::new(
+                "SELECT o.approval_id, r.lat, r.lon FROM overrides o JOIN residents r ON r.id = o.resident_id WHERE o.approval_id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(") UNION ALL SELECT a.id, r.lat, r.lon FROM approvals a JOIN residents r ON r.id = a.resident_id WHERE a.id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            q.build_query_as().fetch_all(c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// Residents (internal id, location) covered by a request, for the jurisdiction check.
 pub async fn residents_of(
     db: &Db,
@@ -148,7 +190,8 @@ pub async fn residents_of(
 ) -> Result<Vec<(i64, Option<f64>, Option<f64>, Uuid)>> {
     Ok(on_db!(db, |c| {
         sqlx::query_as(
-            "SELECT r.id, r.lat, r.lon, r.public_id FROM overrides o JOIN residents r ON r.id = o.resident_id WHERE o.approval_id = $1",
+            "SELECT r.id, r.lat, r.lon, r.public_id FROM overrides o JOIN residents r ON r.id = o.resident_id WHERE o.approval_id = $1 \
+             UNION ALL SELECT r.id, r.lat, r.lon, r.public_id FROM approvals a JOIN residents r ON r.id = a.resident_id WHERE a.id = $1",
         )
         .bind(approval_id)
         .fetch_all(c)
@@ -175,6 +218,40 @@ pub async fn clear(
             .rows_affected()
     });
     Ok(n == 1)
+}
+
+/// Whether the override was put in force by two officials (an approved request), so that
+/// clearing it needs two as well.
+pub async fn approved_override(
+    db: &Db,
+    resident_id: i64,
+    override_id: Uuid,
+) -> Result<Option<bool>> {
+    Ok(on_db!(db, |c| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT a.status FROM overrides o JOIN approvals a ON a.id = o.approval_id \
+             WHERE o.resident_id = $1 AND o.public_id = $2 AND o.cleared_at IS NULL",
+        )
+        .bind(resident_id)
+        .bind(override_id)
+        .fetch_optional(c)
+        .await?
+    })
+    .map(|status| status == "approved"))
+}
+
+/// Whether the resident has an override in force or waiting that two officials approved.
+pub async fn has_approved_override(db: &Db, resident_id: i64) -> Result<bool> {
+    let n: i64 = on_db!(db, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM overrides o JOIN approvals a ON a.id = o.approval_id \
+             WHERE o.resident_id = $1 AND o.cleared_at IS NULL AND a.status = 'approved'",
+        )
+        .bind(resident_id)
+        .fetch_one(c)
+        .await?
+    });
+    Ok(n > 0)
 }
 
 /// Clears every override of a resident (an upheld appeal).

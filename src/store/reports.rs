@@ -122,12 +122,25 @@ pub async fn set_status(
     Ok(n == 1)
 }
 
-pub async fn photo(db: &Db, public_id: Uuid) -> Result<Option<(Vec<u8>, String)>> {
-    let row: Option<(Option<Vec<u8>>, Option<String>)> = on_db!(db, |c| sqlx::query_as(
-        "SELECT photo, photo_type FROM reports WHERE public_id = $1"
+/// A report's photo (if it has one) with where the report was made (for the jurisdiction
+/// check, made before anyone learns whether there is a photo).
+pub struct Photo {
+    pub photo: Option<(Vec<u8>, String)>,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+pub async fn photo(db: &Db, public_id: Uuid) -> Result<Option<Photo>> {
+    type Row = (Option<Vec<u8>>, Option<String>, f64, f64);
+    let row: Option<Row> = on_db!(db, |c| sqlx::query_as(
+        "SELECT photo, photo_type, lat, lon FROM reports WHERE public_id = $1"
     )
     .bind(public_id)
     .fetch_optional(c)
     .await?);
-    Ok(row.and_then(|(p, t)| Some((p?, t?))))
+    Ok(row.map(|(p, t, lat, lon)| Photo {
+        photo: p.zip(t),
+        lat,
+        lon,
+    }))
 }

@@ -182,6 +182,13 @@ pub async fn by_public_id_tx(tx: &mut Tx, id: Uuid) -> Result<Option<ResidentRec
     }))
 }
 
+pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<ResidentRecord>> {
+    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = $1"));
+    Ok(on_tx!(tx, |c| {
+        sqlx::query_as(sql).bind(id).fetch_optional(c).await?
+    }))
+}
+
 /// The residents registered with this one as head of household.
 pub async fn dependents(db: &Db, head_id: i64) -> Result<Vec<ResidentRecord>> {
     let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.head_id = $1 ORDER BY r.id"));
@@ -244,4 +251,27 @@ pub async fn first(db: &Db, limit: i64) -> Result<Vec<ResidentRecord>> {
     Ok(on_db!(db, |c| {
         sqlx::query_as(sql).bind(limit).fetch_all(c).await?
     }))
+}
+
+/// Where each of these residents (by public id) is: (public id, lat, lon).
+pub async fn locations_of(
+    db: &Db,
+    public_ids: &[Uuid],
+) -> Result<Vec<(Uuid, Option<f64>, Option<f64>)>> {
+    let mut out = Vec::with_capacity(public_ids.len());
+    for chunk in public_ids.chunks(500) {
+        let rows: Vec<(Uuid, Option<f64>, Option<f64>)> = on_db!(db, |c| {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT public_id, lat, lon FROM residents WHERE public_id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            q.build_query_as().fetch_all(c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
 }

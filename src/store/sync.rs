@@ -55,6 +55,9 @@ pub struct ConflictRow {
     pub resident_public_id: Option<Uuid>,
     pub received_at: DateTime<Utc>,
     pub received_by: String,
+    /// Where the shelter is, for the jurisdiction filter.
+    pub shelter_lat: Option<f64>,
+    pub shelter_lon: Option<f64>,
 }
 
 /// Newest first, optionally for one shelter; `before` pages by id.
@@ -66,10 +69,11 @@ pub async fn list(
 ) -> Result<Vec<ConflictRow>> {
     Ok(on_db!(db, |c| {
         sqlx::query_as(
-        "SELECT id, shelter_public_id, idempotency_key, device_id, event_type, device_time, reason, \
-         detail, resident_public_id, received_at, received_by FROM sync_conflicts \
-         WHERE ($1 IS NULL OR shelter_public_id = $1) AND ($2 IS NULL OR id < $2) \
-         ORDER BY id DESC LIMIT $3"
+        "SELECT c.id, c.shelter_public_id, c.idempotency_key, c.device_id, c.event_type, c.device_time, c.reason, \
+         c.detail, c.resident_public_id, c.received_at, c.received_by, s.lat AS shelter_lat, s.lon AS shelter_lon \
+         FROM sync_conflicts c LEFT JOIN shelters s ON s.public_id = c.shelter_public_id \
+         WHERE ($1 IS NULL OR c.shelter_public_id = $1) AND ($2 IS NULL OR c.id < $2) \
+         ORDER BY c.id DESC LIMIT $3"
     )
     .bind(shelter)
     .bind(before)

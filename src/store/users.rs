@@ -14,6 +14,8 @@ pub struct NewUserRow<'a> {
     pub name: &'a str,
     pub jurisdiction: Option<serde_json::Value>,
     pub shelters: &'a [Uuid],
+    /// The account that created this one; `None` for the operator (command line, first start).
+    pub created_by: Option<i64>,
     pub now: DateTime<Utc>,
 }
 
@@ -43,14 +45,15 @@ pub enum TokenHolder {
 pub async fn insert_user(tx: &mut Tx, u: &NewUserRow<'_>) -> Result<i64> {
     on_tx!(tx, |c| {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (public_id, role, name, jurisdiction, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO users (public_id, role, name, jurisdiction, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(u.public_id.0)
         .bind(u.role.as_str())
         .bind(u.name)
         .bind(u.jurisdiction.clone().map(Json))
         .bind(u.now)
+        .bind(u.created_by)
         .fetch_one(&mut *c)
         .await?;
         for s in u.shelters {
@@ -198,4 +201,28 @@ pub async fn count_active_admins(tx: &mut Tx) -> Result<i64> {
         .fetch_one(c)
         .await?
     }))
+}
+
+/// Where an account came from, for the rule that two accounts of one person are not two
+/// officials: when it was created and by which account (`None`: by the operator).
+#[derive(Debug, Clone, Copy)]
+pub struct Provenance {
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<i64>,
+}
+
+pub async fn provenance(db: &Db, user_id: i64) -> Result<Option<Provenance>> {
+    on_db!(db, |c| {
+        let row = sqlx::query("SELECT created_at, created_by FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(c)
+            .await?;
+        row.map(|r| -> Result<Provenance> {
+            Ok(Provenance {
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("created_by")?,
+            })
+        })
+        .transpose()
+    })
 }

@@ -7,6 +7,7 @@
 //! signature over the RFC 9052 Sig_structure → `iat` not in the future beyond the skew →
 //! `exp` not passed. Each failure has its own error; nothing here panics, whatever the input.
 
+pub mod anchor;
 pub mod offline;
 pub mod status_list;
 
@@ -129,6 +130,69 @@ pub fn known_from_jwks(jwks: &serde_json::Value) -> Option<Vec<KnownKey>> {
         out.push(KnownKey { key, revoked });
     }
     Some(out)
+}
+
+/// Signs any payload into a tagged COSE_Sign1 with EdDSA and the key's kid: the envelope of
+/// the status list and of the audit chain's signed heads.
+pub fn sign1(payload: Vec<u8>, key: &SigningKey) -> Vec<u8> {
+    use coset::{CoseSign1Builder, HeaderBuilder, TaggedCborSerializable, iana};
+    use ed25519_dalek::Signer;
+    let kid = Kid::of(&key.verifying_key());
+    CoseSign1Builder::new()
+        .protected(
+            HeaderBuilder::new()
+                .algorithm(iana::Algorithm::EdDSA)
+                .key_id(kid.0.to_vec())
+                .build(),
+        )
+        .payload(payload)
+        .create_signature(&[], |tbs| key.sign(tbs).to_bytes().to_vec())
+        .build()
+        .to_tagged_vec()
+        .unwrap_or_default()
+}
+
+/// Checks a COSE_Sign1 made by [`sign1`] against the known keys and returns its payload.
+pub fn verify_sign1<'k>(
+    bytes: &[u8],
+    keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
+) -> Result<Vec<u8>, TokenError> {
+    use coset::{CborSerializable, CoseSign1, TaggedCborSerializable, iana};
+    use ed25519_dalek::{Signature, Verifier};
+    let sign1 = CoseSign1::from_tagged_slice(bytes)
+        .or_else(|_| CoseSign1::from_slice(bytes))
+        .map_err(|_| TokenError::Malformed)?;
+    let alg_ok = matches!(
+        sign1.protected.header.alg,
+        Some(coset::RegisteredLabelWithPrivate::Assigned(
+            iana::Algorithm::EdDSA
+        ))
+    );
+    if !alg_ok {
+        return Err(TokenError::UnsupportedAlg);
+    }
+    let kid: [u8; 8] = sign1
+        .protected
+        .header
+        .key_id
+        .clone()
+        .try_into()
+        .map_err(|_| TokenError::Malformed)?;
+    let candidates = keys(&Kid(kid));
+    if candidates.is_empty() {
+        return Err(TokenError::UnknownKey);
+    }
+    let signature =
+        Signature::from_slice(&sign1.signature).map_err(|_| TokenError::BadSignature)?;
+    let tbs = sign1.tbs_data(&[]);
+    match candidates
+        .iter()
+        .find(|k| k.key.verify(&tbs, &signature).is_ok())
+    {
+        None => Err(TokenError::BadSignature),
+        Some(k) if k.revoked => Err(TokenError::RevokedKey),
+        Some(_) => sign1.payload.ok_or(TokenError::Malformed),
+    }
 }
 
 /// Signs claims into SC1 text.

@@ -9,11 +9,9 @@
 
 use super::{Kid, KnownKey, TokenError};
 use crate::domain::Colour;
+use coset::CborSerializable;
 use coset::cbor::value::Value;
-use coset::{
-    CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable, iana,
-};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
+use ed25519_dalek::SigningKey;
 use std::io::{Read, Write};
 
 /// No list is shorter (herd privacy: one slot in 131,072 says little about who holds it).
@@ -145,18 +143,7 @@ pub fn sign(list: &StatusList, key: &SigningKey) -> Vec<u8> {
             Value::Bytes(zlib(&list.bits.bytes)),
         ),
     ]);
-    let kid = Kid::of(&key.verifying_key());
-    let sign1 = CoseSign1Builder::new()
-        .protected(
-            HeaderBuilder::new()
-                .algorithm(iana::Algorithm::EdDSA)
-                .key_id(kid.0.to_vec())
-                .build(),
-        )
-        .payload(payload.to_vec().unwrap_or_default())
-        .create_signature(&[], |tbs| key.sign(tbs).to_bytes().to_vec())
-        .build();
-    sign1.to_tagged_vec().unwrap_or_default()
+    super::sign1(payload.to_vec().unwrap_or_default(), key)
 }
 
 /// Checks a signed list against the known keys and `now`, and decodes it.
@@ -177,46 +164,11 @@ pub fn verify_signature<'k>(
     bytes: &[u8],
     keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
 ) -> Result<StatusList, StatusListError> {
-    let sign1 = CoseSign1::from_tagged_slice(bytes)
-        .or_else(|_| CoseSign1::from_slice(bytes))
-        .map_err(|_| StatusListError::Malformed)?;
-    let alg_ok = matches!(
-        sign1.protected.header.alg,
-        Some(coset::RegisteredLabelWithPrivate::Assigned(
-            iana::Algorithm::EdDSA
-        ))
-    );
-    if !alg_ok {
-        return Err(StatusListError::Signature(
-            TokenError::UnsupportedAlg.code(),
-        ));
-    }
-    let kid: [u8; 8] = sign1
-        .protected
-        .header
-        .key_id
-        .clone()
-        .try_into()
-        .map_err(|_| StatusListError::Malformed)?;
-    let candidates = keys(&Kid(kid));
-    if candidates.is_empty() {
-        return Err(StatusListError::Signature(TokenError::UnknownKey.code()));
-    }
-    let signature = Signature::from_slice(&sign1.signature)
-        .map_err(|_| StatusListError::Signature(TokenError::BadSignature.code()))?;
-    let tbs = sign1.tbs_data(&[]);
-    let good = candidates
-        .iter()
-        .find(|k| k.key.verify(&tbs, &signature).is_ok());
-    match good {
-        None => return Err(StatusListError::Signature(TokenError::BadSignature.code())),
-        Some(k) if k.revoked => {
-            return Err(StatusListError::Signature(TokenError::RevokedKey.code()));
-        }
-        Some(_) => {}
-    }
-    let payload = sign1.payload.as_deref().ok_or(StatusListError::Malformed)?;
-    decode_payload(payload)
+    let payload = super::verify_sign1(bytes, keys).map_err(|e| match e {
+        TokenError::Malformed => StatusListError::Malformed,
+        other => StatusListError::Signature(other.code()),
+    })?;
+    decode_payload(&payload)
 }
 
 fn decode_payload(payload: &[u8]) -> Result<StatusList, StatusListError> {
@@ -371,18 +323,7 @@ mod tests {
             (Value::Text("count".into()), Value::from(MIN_SLOTS)),
             (Value::Text("bits".into()), Value::Bytes(bomb)),
         ]);
-        let sign1 = CoseSign1Builder::new()
-            .protected(
-                HeaderBuilder::new()
-                    .algorithm(iana::Algorithm::EdDSA)
-                    .key_id(Kid::of(&k.verifying_key()).0.to_vec())
-                    .build(),
-            )
-            .payload(payload.to_vec().unwrap())
-            .create_signature(&[], |tbs| k.sign(tbs).to_bytes().to_vec())
-            .build()
-            .to_tagged_vec()
-            .unwrap();
+        let sign1 = super::super::sign1(payload.to_vec().unwrap(), &k);
         assert_eq!(
             verify(&sign1, |_| vec![&kk], 1_500),
             Err(StatusListError::Malformed)

@@ -437,9 +437,10 @@ async fn a_resend_through_the_webhook_is_signed_retried_and_reaches_only_the_pen
     assert_eq!(ids[0], ids[1], "the retry carries the same message ids");
     // Delivered after the retry: nothing waits, and no phone hears it twice in 10 minutes.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let gateway = app.gateway().await;
     loop {
         let left: Value = app
-            .get("/v1/outbox?channel=webhook", &app.admin_token)
+            .get("/v1/outbox?channel=webhook", &gateway)
             .await
             .json()
             .await

@@ -361,7 +361,7 @@ async fn a_resend_reaches_only_the_pending_through_the_outbox() {
         "no phone twice in 10 minutes"
     );
 
-    let gateway = &app.admin_token;
+    let gateway = &app.gateway().await;
     let sms: Value = app
         .get("/v1/outbox?channel=sms", gateway)
         .await
@@ -407,6 +407,13 @@ async fn a_resend_reaches_only_the_pending_through_the_outbox() {
         "forbidden",
     )
     .await;
+    // Not even an admin: the gateway's rights are its own.
+    assert_problem(
+        app.get("/v1/outbox?channel=sms", &app.admin_token).await,
+        403,
+        "forbidden",
+    )
+    .await;
     assert_problem(
         app.post(
             &format!("/v1/alerts/{id}/resend"),
@@ -448,7 +455,7 @@ async fn escalation_fires_once_for_the_pending() {
     assert_eq!(alerts(&app.ctx, later).await.unwrap(), 1);
     assert_eq!(alerts(&app.ctx, later).await.unwrap(), 0, "once");
     let sms: Value = app
-        .get("/v1/outbox?channel=sms", &app.admin_token)
+        .get("/v1/outbox?channel=sms", &app.gateway().await)
         .await
         .json()
         .await

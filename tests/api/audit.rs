@@ -21,7 +21,8 @@ async fn the_chain_verifies_and_a_tampered_row_is_found() {
     patch(&app, &official, &id, json!([])).await;
     let v = app.audit_verify().await;
     // The default rule set, the first admin, the official, the registration, two changes.
-    assert_eq!(v, json!({"ok": true, "entries": 6, "first_broken": null}));
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["entries"], 6);
 
     // The log refuses edits through SQL...
     let refused = safecode::on_db!(&app.ctx.db, |c| {

@@ -255,12 +255,57 @@ async fn moving_a_resident_or_redrawing_a_zone_recomputes_membership() {
             &json!({"location": {"lat": 30.05, "lon": 120.05}}),
         )
         .await;
+    assert_eq!(
+        res.status(),
+        202,
+        "into a mandatory zone: a second official decides"
+    );
+    let pending: Value = res.json().await.unwrap();
+    let second = app.official().await;
+    let res = app
+        .post(
+            &format!("/v1/approvals/{}/approve", pending["id"].as_str().unwrap()),
+            &second,
+            &json!({}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.colour(&official, &r).await, "red");
-    // Redraw the zone away from them.
-    let res = app.patch(&format!("/v1/zones/{zone}"), &official, &json!({"geometry": {"type": "Polygon", "coordinates": [rect(121.0, 31.0, 121.1, 31.1)]}})).await;
+    // A zone under an order is not redrawn: that would move people with no order.
+    let away =
+        json!({"geometry": {"type": "Polygon", "coordinates": [rect(121.0, 31.0, 121.1, 31.1)]}});
+    let res = app
+        .patch(&format!("/v1/zones/{zone}"), &official, &away)
+        .await;
+    assert_problem(res, 409, "order_in_force").await;
+    assert_eq!(app.colour(&official, &r).await, "red");
+    // Redraw the zone away from them, once its order is lifted and issued again.
+    let orders: Value = app
+        .get("/v1/orders?active=true", &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order = orders[0]["id"].as_str().unwrap();
+    let res = app
+        .post(&format!("/v1/orders/{order}/lift"), &official, &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .patch(&format!("/v1/zones/{zone}"), &official, &away)
+        .await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
-    assert_eq!(app.colour(&official, &r).await, "green");
+    app.order(
+        &official,
+        &zone,
+        &json!({"level": "mandatory", "reason": "surge"}),
+    )
+    .await;
+    assert_eq!(
+        app.colour(&official, &r).await,
+        "green",
+        "no longer in the zone"
+    );
     // Deleting a zone lifts its orders.
     let res = app.delete(&format!("/v1/zones/{zone}"), &official).await;
     assert_eq!(res.status(), 204);
@@ -416,8 +461,43 @@ async fn an_override_needs_a_second_official_and_can_be_cleared() {
             &first,
         )
         .await;
-    assert_eq!(res.status(), 204);
+    assert_eq!(
+        res.status(),
+        202,
+        "what two officials decided, one does not undo"
+    );
+    let clear: Value = res.json().await.unwrap();
+    assert_eq!(clear["kind"], "clear_override");
+    assert_eq!(app.colour(&first, &r).await, "red");
+    let res = app
+        .post(
+            &format!("/v1/approvals/{}/approve", clear["id"].as_str().unwrap()),
+            &first,
+            &json!({}),
+        )
+        .await;
+    assert_problem(res, 403, "same_official").await;
+    let res = app
+        .post(
+            &format!("/v1/approvals/{}/approve", clear["id"].as_str().unwrap()),
+            &second,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
     assert_eq!(app.colour(&first, &r).await, "green");
+    // A request still waiting is withdrawn at once.
+    let waiting = request_override(&app, &first, &r, "red").await;
+    let res = app
+        .delete(
+            &format!(
+                "/v1/residents/{r}/overrides/{}",
+                waiting["id"].as_str().unwrap()
+            ),
+            &first,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
 
     // A rejected request never counts.
     let req = request_override(&app, &first, &r, "yellow").await;
@@ -599,13 +679,17 @@ async fn an_official_with_a_jurisdiction_acts_only_inside_it() {
 async fn rule_sets_are_validated_previewed_and_activated() {
     let app = spawn_app().await;
     let official = app.official().await;
+    let second = app.official().await;
     let (flagged, _) = resident_at(&app, 30.5, 120.5, &[]).await;
-    app.patch(
-        &format!("/v1/residents/{flagged}"),
-        &official,
-        &json!({"flags": ["injured"]}),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/residents/{flagged}"),
+            &official,
+            &json!({"flags": ["injured"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 202, "green to yellow by one official waits");
+    app.approve(&second, &res.json().await.unwrap()).await;
     resident_at(&app, 30.5, 120.5, &["elderly"]).await;
     let list: Value = app.get("/v1/rules", &official).await.json().await.unwrap();
     assert_eq!(list[0]["version"], 1);
@@ -648,7 +732,23 @@ async fn rule_sets_are_validated_previewed_and_activated() {
     let res = app
         .post("/v1/rules/2/activate", &official, &json!({}))
         .await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.status(),
+        202,
+        "a rule set always waits for a second official"
+    );
+    let pending: Value = res.json().await.unwrap();
+    assert_eq!(pending["change"]["rules"]["added"][0]["id"], "elderly");
+    assert_eq!(
+        pending["change"]["rules"]["removed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(pending["change"]["preview"]["to_green"], 1);
+    assert_eq!(app.colour(&official, &flagged).await, "yellow");
+    app.approve(&second, &pending).await;
     assert_eq!(app.colour(&official, &flagged).await, "green");
     assert_problem(
         app.post("/v1/rules/99/activate", &official, &json!({}))
@@ -791,6 +891,25 @@ async fn a_resident_appeals_and_an_upheld_appeal_clears_the_override() {
             &json!({"decision": "upheld", "reason": "confirmed on site", "clear_overrides": true}),
         )
         .await;
+    assert_eq!(res.status(), 202, "clearing what two decided takes two");
+    let pending: Value = res.json().await.unwrap();
+    assert_eq!(pending["kind"], "appeal");
+    assert_eq!(app.colour(&first, &r).await, "red", "nothing yet");
+    let res = app
+        .post(
+            &format!("/v1/approvals/{}/approve", pending["id"].as_str().unwrap()),
+            &second,
+            &json!({}),
+        )
+        .await;
+    assert_problem(res, 403, "same_official").await;
+    let res = app
+        .post(
+            &format!("/v1/approvals/{}/approve", pending["id"].as_str().unwrap()),
+            &first,
+            &json!({}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.colour(&first, &r).await, "green");
     let mine: Value = app
@@ -858,9 +977,7 @@ async fn an_appeal_past_its_deadline_is_flagged_and_listed_first() {
 
 #[tokio::test]
 async fn a_rule_set_that_moves_many_residents_needs_a_second_official() {
-    let (mut settings, dir) = test_settings().await;
-    settings.approval_threshold = 1;
-    let app = spawn_with(settings, dir).await;
+    let app = spawn_app().await;
     let first = app.official().await;
     let second = app.official().await;
     let (a, _) = resident_at(&app, 30.5, 120.5, &["medical"]).await;
@@ -878,11 +995,7 @@ async fn a_rule_set_that_moves_many_residents_needs_a_second_official() {
     let res = app
         .post(&format!("/v1/rules/{version}/activate"), &first, &json!({}))
         .await;
-    assert_eq!(
-        res.status(),
-        202,
-        "two residents move: over the threshold of one"
-    );
+    assert_eq!(res.status(), 202, "a rule set always waits for approval");
     let pending: Value = res.json().await.unwrap();
     assert_eq!(pending["status"], "pending");
     assert_eq!(pending["kind"], "rules");
@@ -981,12 +1094,30 @@ async fn zone_counts_follow_a_change_of_needs() {
     };
     let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
     assert_eq!(counts(zones), (Some(0), Some(2)));
-    app.patch(
-        &format!("/v1/residents/{r}"),
-        &official,
-        &json!({"needs": ["disabled"]}),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/residents/{r}"),
+            &official,
+            &json!({"needs": ["disabled"]}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        202,
+        "yellow to red waits for a second official"
+    );
+    let pending: Value = res.json().await.unwrap();
+    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    assert_eq!(counts(zones), (Some(0), Some(2)), "nothing moved yet");
+    let second = app.official().await;
+    let res = app
+        .post(
+            &format!("/v1/approvals/{}/approve", pending["id"].as_str().unwrap()),
+            &second,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
     let zones: Value = app
         .get("/v1/zones?geometry=false", &official)
         .await

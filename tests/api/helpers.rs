@@ -54,9 +54,10 @@ pub async fn test_settings() -> (Settings, tempfile::TempDir) {
         workers: Some(2),
         import_limit_bytes: 200 * 1024 * 1024,
         appeal_deadline_hours: 24,
-        approval_threshold: 50,
+        approver_cooling_off_hours: 0,
         auth_cache_ms: 2000,
         status_list_debounce_secs: 1,
+        audit_anchor_secs: 1,
         bundle_max_age_secs: 21_600,
         alerting: Default::default(),
         // Tests register hundreds from one address; tests/api/limits.rs turns them on.
@@ -237,6 +238,24 @@ impl TestApp {
 
     pub async fn official(&self) -> String {
         self.create_user("official", json!({})).await.1
+    }
+
+    /// Approves a pending request as `official`; asserts it took.
+    pub async fn approve(&self, official: &str, approval: &Value) {
+        // An override request answers with the override's id and its approval's.
+        let id = approval["approval_id"]
+            .as_str()
+            .or(approval["id"].as_str())
+            .expect("an approval");
+        let res = self
+            .post(&format!("/v1/approvals/{id}/approve"), official, &json!({}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    }
+
+    /// The SMS/voice gateway's token: it reads and marks the outbox, nothing else.
+    pub async fn gateway(&self) -> String {
+        self.create_user("gateway", json!({})).await.1
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {

@@ -14,6 +14,7 @@ mod errors;
 mod health;
 mod helpers;
 mod import;
+mod insiders;
 mod limits;
 mod offline;
 mod pages;

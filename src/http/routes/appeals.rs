@@ -29,12 +29,17 @@ pub async fn list(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, Api
 }
 
 #[utoipa::path(post, path = "/v1/appeals/{id}/decision", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body = DecisionForm, responses((status = 200, body = AppealView), (status = 409, body = Problem)))]
+    request_body = DecisionForm, responses((status = 200, body = AppealView),
+        (status = 202, body = crate::service::approvals::ApprovalView, description = "upheld with overrides to clear that two officials put in force: waits for a second official"),
+        (status = 409, body = Problem)))]
 pub async fn decide(
     ctx: web::Data<Ctx>,
     p: Principal,
     id: web::Path<Uuid>,
     f: web::Json<DecisionForm>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(appeals::decide(&ctx, &p, *id, &f).await?))
+    Ok(match appeals::decide(&ctx, &p, *id, &f).await? {
+        appeals::Decided::Now(v) => HttpResponse::Ok().json(v),
+        appeals::Decided::Pending(a) => HttpResponse::Accepted().json(a),
+    })
 }

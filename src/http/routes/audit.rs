@@ -1,5 +1,5 @@
 use crate::http::errors::{ApiError, Problem};
-use crate::service::audit::{self, EntryView, Verification};
+use crate::service::audit::{self, EntryView, SignedHead, Verification};
 use crate::service::{Ctx, Principal};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -47,9 +47,39 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(entries))
 }
 
-/// Recompute the whole hash chain: `{ok, entries}` or the first broken link.
+/// Recompute the whole hash chain and check it against the newest signed head: `{ok,
+/// entries}` or the first broken link.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = Verification), (status = 403, body = Problem)))]
 pub async fn verify(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(audit::verify(&ctx, &p).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeadsForm {
+    /// Signed heads kept outside the database: the `cose` of `GET /v1/audit/head`.
+    pub heads: Vec<String>,
+}
+
+/// Check the chain against signed heads kept outside the database: a rewrite of any entry
+/// they cover shows, even one whose hashes were all recomputed.
+#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", security(("bearer" = [])), request_body = HeadsForm,
+    responses((status = 200, body = Verification), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn verify_against(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    f: web::Json<HeadsForm>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(audit::verify_against(&ctx, &p, &f.heads).await?))
+}
+
+/// The audit chain's newest head, signed with the service's key (public; signed at least
+/// every minute). Keep copies: they prove later that nothing before them was rewritten.
+#[utoipa::path(get, path = "/v1/audit/head", tag = "audit",
+    responses((status = 200, body = SignedHead), (status = 404, body = Problem)))]
+pub async fn head(ctx: web::Data<Ctx>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-cache"))
+        .json(audit::head(&ctx).await?))
 }

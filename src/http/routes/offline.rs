@@ -57,7 +57,7 @@ pub async fn sync(
     id: web::Path<Uuid>,
     body: OptionalJson<SyncBatch>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::service::authz::ensure_at_shelter(&p, *id)?;
+    crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
     let batch = body.0.ok_or_else(|| {
         ApiError::new(
             actix_web::http::StatusCode::BAD_REQUEST,

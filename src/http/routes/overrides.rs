@@ -1,9 +1,8 @@
 use crate::domain::ResidentId;
 use crate::http::body::OptionalJson;
 use crate::http::errors::{ApiError, Problem};
-use crate::service::overrides::{
-    self, ApprovalView, BulkOverrideForm, DecisionForm, OverrideForm, OverrideRequested,
-};
+use crate::service::approvals::{self, ApprovalView, DecisionForm};
+use crate::service::overrides::{self, BulkOverrideForm, OverrideForm, OverrideRequested};
 use crate::service::{Ctx, Principal};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -33,16 +32,23 @@ pub async fn request_bulk(
     Ok(HttpResponse::Created().json(overrides::request_bulk(&ctx, &p, &f).await?))
 }
 
+/// Clear an override: 204 at once for one still waiting for approval; 202 with a request a
+/// second official must approve for one two officials put in force.
 #[utoipa::path(delete, path = "/v1/residents/{id}/overrides/{oid}", tag = "overrides", security(("bearer" = [])),
-    params(("id" = String, Path), ("oid" = String, Path)), responses((status = 204), (status = 404, body = Problem)))]
+    params(("id" = String, Path), ("oid" = String, Path)),
+    responses((status = 204), (status = 202, body = ApprovalView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn clear(
     ctx: web::Data<Ctx>,
     p: Principal,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, oid) = path.into_inner();
-    overrides::clear(&ctx, &p, ResidentId(id), oid).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(
+        match overrides::clear(&ctx, &p, ResidentId(id), oid).await? {
+            overrides::Cleared::Now => HttpResponse::NoContent().finish(),
+            overrides::Cleared::Pending(a) => HttpResponse::Accepted().json(a),
+        },
+    )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -59,7 +65,7 @@ pub async fn approvals(
     p: Principal,
     q: web::Query<ApprovalsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(overrides::approvals(&ctx, &p, q.status.as_deref()).await?))
+    Ok(HttpResponse::Ok().json(approvals::list(&ctx, &p, q.status.as_deref()).await?))
 }
 
 fn form(body: OptionalJson<DecisionForm>) -> DecisionForm {
@@ -75,7 +81,7 @@ pub async fn approve(
     id: web::Path<Uuid>,
     body: OptionalJson<DecisionForm>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(overrides::decide(&ctx, &p, *id, true, &form(body)).await?))
+    Ok(HttpResponse::Ok().json(approvals::decide(&ctx, &p, *id, true, &form(body)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/approvals/{id}/reject", tag = "overrides", security(("bearer" = [])), params(("id" = String, Path)),
@@ -86,5 +92,5 @@ pub async fn reject(
     id: web::Path<Uuid>,
     body: OptionalJson<DecisionForm>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(overrides::decide(&ctx, &p, *id, false, &form(body)).await?))
+    Ok(HttpResponse::Ok().json(approvals::decide(&ctx, &p, *id, false, &form(body)).await?))
 }

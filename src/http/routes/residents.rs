@@ -61,19 +61,25 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(residents::get(&ctx, &p, ResidentId(id.into_inner())).await?))
 }
 
-/// Change a resident's needs, flags, location, address or phone (officials). Audited.
+/// Change a resident's needs, flags, location, address or phone (officials). Audited. 200
+/// when applied; 202 with the approval when it would make their colour worse, which then
+/// waits for a second official.
 #[utoipa::path(patch, path = "/v1/residents/{id}", tag = "residents", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = ResidentPatchForm,
-    responses((status = 200, body = ResidentView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem)))]
+    responses((status = 200, body = ResidentView), (status = 202, body = crate::service::approvals::ApprovalView),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     ctx: web::Data<Ctx>,
     p: Principal,
     id: web::Path<Uuid>,
     form: web::Json<ResidentPatchForm>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok()
-        .json(residents::patch(&ctx, &p, ResidentId(id.into_inner()), &form).await?))
+    Ok(
+        match residents::patch(&ctx, &p, ResidentId(id.into_inner()), &form).await? {
+            residents::Patched::Applied(v) => HttpResponse::Ok().json(v),
+            residents::Patched::Pending(a) => HttpResponse::Accepted().json(a),
+        },
+    )
 }
 
 /// Reads the upload's chunks as they arrive, for the blocking CSV parser.

@@ -1,6 +1,6 @@
 use crate::http::errors::{ApiError, Problem};
 use crate::rules::RuleSetDoc;
-use crate::service::rules::{self, Activation, RuleSetView, RulesPreview};
+use crate::service::rules::{self, RuleSetView, RulesPreview};
 use crate::service::{Ctx, Principal};
 use actix_web::{HttpResponse, web};
 
@@ -31,17 +31,15 @@ pub async fn preview(
     Ok(HttpResponse::Ok().json(rules::preview(&ctx, &p, doc.into_inner()).await?))
 }
 
-/// Activate a version. 200 when it took effect; 202 with the pending approval when it moves
-/// more residents than the threshold and a second official must approve.
+/// Propose activating a version (or rolling back to an older one): always 202 with the
+/// approval a second official (without a district) or admin must give; only officials
+/// without a district and admins may propose.
 #[utoipa::path(post, path = "/v1/rules/{version}/activate", tag = "rules", security(("bearer" = [])), params(("version" = i64, Path)),
-    responses((status = 200, body = RuleSetView), (status = 202, body = crate::service::overrides::ApprovalView), (status = 404, body = Problem)))]
+    responses((status = 202, body = crate::service::approvals::ApprovalView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn activate(
     ctx: web::Data<Ctx>,
     p: Principal,
     version: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(match rules::activate(&ctx, &p, *version).await? {
-        Activation::Activated(v) => HttpResponse::Ok().json(v),
-        Activation::Pending(a) => HttpResponse::Accepted().json(a),
-    })
+    Ok(HttpResponse::Accepted().json(rules::activate(&ctx, &p, *version).await?))
 }

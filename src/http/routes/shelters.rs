@@ -126,7 +126,7 @@ pub async fn checkin(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // Checked again by the service; here it refuses before a photo is read and decoded.
-    crate::service::authz::ensure_at_shelter(&p, *id)?;
+    crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
     let form: CheckinForm = scan::read(&req, payload).await?;
     let key = idempotency_key(form.idempotency_key.as_deref(), req.headers())?;
     let a = shelters::checkin(
@@ -170,7 +170,7 @@ pub async fn checkout(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    crate::service::authz::ensure_at_shelter(&p, *id)?;
+    crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
     let form: CheckoutForm = scan::read(&req, payload).await?;
     let reason = CheckoutReason::parse(&form.reason).map_err(ServiceError::from)?;
     let who = match (&form.token, form.stay_id) {
@@ -258,7 +258,7 @@ pub async fn give(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    crate::service::authz::ensure_at_shelter(&p, *id)?;
+    crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
     let form: GiveForm = scan::read(&req, payload).await?;
     let key = idempotency_key(form.idempotency_key.as_deref(), req.headers())?;
     let g = relief::give(

@@ -1,0 +1,19 @@
+-- Safeguards against insiders (issue 15): see migrations/sqlite/0012 for what each part is for.
+ALTER TABLE users DROP CONSTRAINT users_role_check;
+ALTER TABLE users ADD CONSTRAINT users_role_check
+    CHECK (role IN ('staff', 'official', 'admin', 'gateway'));
+ALTER TABLE users ADD COLUMN created_by BIGINT REFERENCES users (id);
+
+ALTER TABLE approvals DROP CONSTRAINT approvals_kind_check;
+ALTER TABLE approvals ADD CONSTRAINT approvals_kind_check
+    CHECK (kind IN ('override', 'rules', 'facts', 'clear_override', 'appeal'));
+ALTER TABLE approvals ADD COLUMN resident_id BIGINT REFERENCES residents (id);
+ALTER TABLE approvals ADD COLUMN payload TEXT;
+CREATE INDEX approvals_resident ON approvals (resident_id);
+
+CREATE TABLE audit_anchors (
+    seq       BIGINT PRIMARY KEY,
+    hash      BYTEA NOT NULL,
+    signed_at TIMESTAMPTZ NOT NULL,
+    cose      BYTEA NOT NULL
+);
