@@ -122,6 +122,25 @@ async function confirmOrder() {
   refresh();
 }
 
+// What the second official is asked to let happen, in a line: the colour it leads to, the
+// facts it changes, or a rule set's differences and who would move.
+function describeChange(a) {
+  const c = a.change;
+  if (!c) return a.colour ? `→ ${t(a.colour)}` : '';
+  if (a.kind === 'facts') {
+    const facts = Object.entries(c.facts || {}).map(([k, v]) => `${k}: ${typeof v === 'string' ? t(v) : JSON.stringify(v)}`);
+    return `${t(c.colour_before)} → ${t(c.colour_after)} (${facts.join('; ')})`;
+  }
+  if (a.kind === 'rules') {
+    const n = (k) => (c.rules && c.rules[k] ? c.rules[k].length : 0);
+    const p = c.preview || {};
+    return `v${c.active_version} → v${c.version}${c.rollback ? ` (${t('rollback')})` : ''}: `
+      + `${n('added')} ${t('rules_added')}, ${n('removed')} ${t('rules_removed')}, ${n('changed')} ${t('rules_changed')}; `
+      + `${p.to_red || 0} ${t('will_turn_red')}, ${p.to_yellow || 0} ${t('will_turn_yellow')}`;
+  }
+  return '';
+}
+
 async function loadApprovals() {
   const r = await call('/v1/approvals?status=pending');
   if (!r.ok) return;
@@ -131,7 +150,8 @@ async function loadApprovals() {
     refresh();
   };
   $('approvals').replaceChildren(...r.data.map((a) => el('li', {},
-    el('strong', {}, `${a.kind} · ${a.residents} ${t('residents')}`), ` — ${a.reason} (${a.requested_by}) `,
+    el('strong', {}, `${t('kind_' + a.kind)} · ${a.residents} ${t('residents')}`), ` — ${a.reason} (${a.requested_by}) `,
+    describeChange(a), ' ',
     el('button', { type: 'button', class: 'primary', onclick: decide(a, 'approve') }, t('approve')), ' ',
     el('button', { type: 'button', onclick: decide(a, 'reject') }, t('reject')))));
 }
