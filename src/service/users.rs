@@ -141,7 +141,11 @@ async fn insert(
             .after(json!({
                 "role": u.role,
                 "shelters": u.shelters,
-                "jurisdiction": u.jurisdiction.is_some(),
+                // The district's bounding box: enough to see whose people an account reads.
+                "jurisdiction": u.jurisdiction.as_ref().map(|j| {
+                    let b = j.area().bbox;
+                    [b.min().x, b.min().y, b.max().x, b.max().y]
+                }),
             })),
         now,
     )

@@ -111,7 +111,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
     let env = [("SAFECODE_STATUS_LIST_DEBOUNCE_SECS", "1")];
 
     // (a) Killed in the middle of an import streamed over HTTP.
-    let server = ServeProcess::start_with(&app, "127.0.0.1:0", &env);
+    let server = ServeProcess::start_with(&app, "127.0.0.1:0", &env).await;
     let bind = server.address.trim_start_matches("http://").to_owned();
     let base = server.address.clone();
     let upload = {
@@ -135,7 +135,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
         answered.is_err() || !answered.unwrap().status().is_success(),
         "the import was cut off before its answer"
     );
-    let server = ServeProcess::start_with(&app, &bind, &env);
+    let server = ServeProcess::start_with(&app, &bind, &env).await;
     let counted = imported_by_audit(&client, &base, &official).await;
     let placed = zone_residents(&client, &base, &official).await;
     assert!(
@@ -255,7 +255,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
         "the storm was under way: {}",
         admitted.len()
     );
-    let server = ServeProcess::start_with(&app, &bind, &env);
+    let server = ServeProcess::start_with(&app, &bind, &env).await;
     let mut present = std::collections::HashSet::new();
     let mut after = None::<i64>;
     loop {
@@ -332,7 +332,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
         // The rebuild starts within the debounce second; kill somewhere in it.
         tokio::time::sleep(Duration::from_millis(900 + 250 * round)).await;
         server.kill();
-        server = ServeProcess::start_with(&app, &bind, &env);
+        server = ServeProcess::start_with(&app, &bind, &env).await;
         let list = client
             .get(format!("{base}/v1/status-list"))
             .send()

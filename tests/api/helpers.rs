@@ -425,17 +425,20 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    pub fn start(app: &TestApp) -> ServeProcess {
-        Self::start_on(app, "127.0.0.1:0")
+    pub async fn start(app: &TestApp) -> ServeProcess {
+        Self::start_on(app, "127.0.0.1:0").await
     }
 
     /// Listening on `bind` (a fixed port, to come back where a client expects it).
-    pub fn start_on(app: &TestApp, bind: &str) -> ServeProcess {
-        Self::start_with(app, bind, &[])
+    pub async fn start_on(app: &TestApp, bind: &str) -> ServeProcess {
+        Self::start_with(app, bind, &[]).await
     }
 
     /// With more environment variables.
-    pub fn start_with(app: &TestApp, bind: &str, env: &[(&str, &str)]) -> ServeProcess {
+    /// Waits for its address off the test's runtime: that runtime drives the in-process
+    /// server's background tasks, and one of them may be inside a SQLite write transaction
+    /// that the new process's start-up has to wait for.
+    pub async fn start_with(app: &TestApp, bind: &str, env: &[(&str, &str)]) -> ServeProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(TestApp::binary())
             .arg("serve")
@@ -474,9 +477,12 @@ impl ServeProcess {
                 }
             }
         });
-        let address = rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("safecode serve announces where it listens");
+        let address = tokio::task::spawn_blocking(move || {
+            rx.recv_timeout(std::time::Duration::from_secs(60))
+        })
+        .await
+        .expect("the waiting thread")
+        .expect("safecode serve announces where it listens");
         ServeProcess {
             child,
             address,

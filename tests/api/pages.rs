@@ -466,7 +466,7 @@ async fn the_scanner_admits_offline_from_the_bundle_and_syncs_once() {
     let code: Value = my_code(&app, &resident, "json").await.json().await.unwrap();
     let token = code["token"].as_str().unwrap().to_owned();
 
-    let server = ServeProcess::start(&app);
+    let server = ServeProcess::start(&app).await;
     let bind = server.address.trim_start_matches("http://").to_owned();
     let b = Browser::start(&[]).await;
     b.goto(&server.url("/scan")).await;
@@ -555,7 +555,7 @@ async fn the_scanner_admits_offline_from_the_bundle_and_syncs_once() {
     );
 
     // The network returns on the same address: the queue goes up by itself, applied once.
-    let _back = ServeProcess::start_on(&app, &bind);
+    let _back = ServeProcess::start_on(&app, &bind).await;
     b.until(
         "document.getElementById('pending').textContent === '0'",
         "the queue sent",

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 async fn the_server_logs_no_personal_data_and_no_tokens() {
     let app = spawn_app().await;
     let official = app.official().await;
-    let server = ServeProcess::start_with(&app, "127.0.0.1:0", &[("RUST_LOG", "info,sqlx=warn")]);
+    let server =
+        ServeProcess::start_with(&app, "127.0.0.1:0", &[("RUST_LOG", "info,sqlx=warn")]).await;
     let client = reqwest::Client::new();
     let url = |p: &str| server.url(p);
     let id_number = new_id_number();

@@ -680,7 +680,10 @@ async fn limits_hold_through_two_server_processes_on_one_database() {
         64
     );
 
-    let servers = [ServeProcess::start(&app), ServeProcess::start(&app)];
+    let servers = [
+        ServeProcess::start(&app).await,
+        ServeProcess::start(&app).await,
+    ];
     let post = |i: usize, path: String, body: Value| {
         app.client
             .post(servers[i % 2].url(&path))
