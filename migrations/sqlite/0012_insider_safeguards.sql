@@ -26,6 +26,17 @@ CREATE TABLE users (
 INSERT INTO users (id, public_id, role, name, jurisdiction, created_at, disabled_at)
     SELECT id, public_id, role, name, jurisdiction, created_at, disabled_at FROM users_before;
 DROP TABLE users_before;
+-- Accounts admins made before this version: their creator, from the audit trail's
+-- user.create entries (actor admin:<uuid>, subject <role>:<uuid>), so that the rule that an
+-- account never decides for its creator or its creation holds for them too.
+CREATE TEMP TABLE user_creations AS
+    SELECT replace(substr(subject, instr(subject, ':') + 1), '-', '') AS made,
+           replace(substr(actor, instr(actor, ':') + 1), '-', '') AS maker
+    FROM audit_log WHERE action = 'user.create' AND actor LIKE 'admin:%';
+UPDATE users SET created_by = (
+    SELECT c.id FROM user_creations m JOIN users c ON lower(hex(c.public_id)) = m.maker
+    WHERE m.made = lower(hex(users.public_id)) LIMIT 1);
+DROP TABLE user_creations;
 
 CREATE TABLE approvals_before AS SELECT * FROM approvals;
 DROP TABLE approvals;

@@ -400,6 +400,45 @@ impl RuleSet {
         })
     }
 
+    /// Whether a change of facts from `before` to `after` makes the colour more severe: now,
+    /// now without any override (which hides facts until it expires), or in any situation a
+    /// public order or a stay could later put the resident in. A flag added inside an advisory
+    /// zone (yellow either way today) still turns them yellow after the all-clear: worse.
+    pub fn worsens(&self, before: &Facts, after: &Facts) -> bool {
+        let worse = |b: &Facts, a: &Facts| self.evaluate(a).colour > self.evaluate(b).colour;
+        if worse(before, after) {
+            return true;
+        }
+        let bare = |f: &Facts| Facts {
+            override_colour: None,
+            ..f.clone()
+        };
+        let (b, a) = (bare(before), bare(after));
+        if worse(&b, &a) {
+            return true;
+        }
+        for order_level in [
+            OrderLevel::None,
+            OrderLevel::Advisory,
+            OrderLevel::Mandatory,
+        ] {
+            for sheltered in [false, true] {
+                for safe_with_relatives in [false, true] {
+                    let situation = |f: &Facts| Facts {
+                        order_level,
+                        sheltered,
+                        safe_with_relatives,
+                        ..f.clone()
+                    };
+                    if worse(&situation(&b), &situation(&a)) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
     pub fn evaluate(&self, facts: &Facts) -> Verdict {
         if let Some((colour, reason)) = &facts.override_colour {
             return Verdict {

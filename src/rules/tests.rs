@@ -230,3 +230,42 @@ proptest! {
         prop_assert_eq!(v.colour, default_by_hand(&f));
     }
 }
+
+#[test]
+fn a_change_is_worse_when_any_situation_makes_it_worse() {
+    let rs = RuleSet::default_set();
+    let calm = facts(OrderLevel::Advisory);
+    // Yellow either way today, but the flag outlives the advisory.
+    let flagged = Facts {
+        flags: vec![Flag::Quarantine],
+        ..calm.clone()
+    };
+    assert_eq!(rs.evaluate(&calm).colour, rs.evaluate(&flagged).colour);
+    assert!(rs.worsens(&calm, &flagged));
+    // Hidden by an override today, red once it expires.
+    let overridden = Facts {
+        override_colour: Some((Colour::Green, "checked".into())),
+        order_level: OrderLevel::Mandatory,
+        safe_with_relatives: true,
+        ..Facts::default()
+    };
+    let at_home = Facts {
+        safe_with_relatives: false,
+        ..overridden.clone()
+    };
+    assert_eq!(
+        rs.evaluate(&overridden).colour,
+        rs.evaluate(&at_home).colour
+    );
+    assert!(rs.worsens(&overridden, &at_home));
+    // Needs that only matter under an advisory order: worse, even with no order today.
+    let elderly = Facts {
+        needs: vec![Need::Elderly],
+        ..Facts::default()
+    };
+    assert!(rs.worsens(&Facts::default(), &elderly));
+    // Milder and equal changes are not worse.
+    assert!(!rs.worsens(&flagged, &calm));
+    assert!(!rs.worsens(&calm, &calm));
+    assert!(!rs.worsens(&at_home, &overridden));
+}

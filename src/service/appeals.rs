@@ -144,11 +144,22 @@ pub enum Decided {
     Pending(Box<super::approvals::ApprovalView>),
 }
 
-/// An upheld appeal that clears approved overrides, as it waits for a second official.
+/// An upheld appeal that clears approved overrides, as it waits for a second official: the
+/// overrides the deciding official is shown, and no others.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingUphold {
     pub appeal: Uuid,
     pub reason: String,
+    pub overrides: Vec<Uuid>,
+}
+
+/// Which overrides an upheld appeal clears.
+enum Clearing {
+    None,
+    /// Those no second official approved: one official withdraws them alone.
+    Unapproved,
+    /// These, as a second official approved.
+    These(Vec<Uuid>),
 }
 
 pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> Result<Decided> {
@@ -182,12 +193,18 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> 
     }
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
-    if form.clear_overrides && overrides::has_approved_override(&ctx.db, r.id).await? {
+    let approved = if form.clear_overrides {
+        overrides::approved_overrides(&ctx.db, r.id).await?
+    } else {
+        Vec::new()
+    };
+    if !approved.is_empty() {
         // What two officials put in force, one does not take away.
         use super::approvals::{Payload, ResidentRequest, kind, request_for_resident};
         let pending = PendingUphold {
             appeal: id,
             reason: reason.to_owned(),
+            overrides: approved.clone(),
         };
         let apply = serde_json::to_value(&pending)
             .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
@@ -201,7 +218,7 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> 
                 reason_code: "appeal_upheld",
                 reason_text: reason,
                 payload: Payload {
-                    show: json!({"appeal": id, "decision": "upheld", "clear_overrides": true}),
+                    show: json!({"appeal": id, "decision": "upheld", "clear_overrides": approved}),
                     apply,
                 },
             },
@@ -221,7 +238,12 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> 
         a.resident_id,
         a.resident_public_id,
         form.decision,
-        form.clear_overrides,
+        // Overrides approved since the look above stay: only unapproved ones go at once.
+        if form.clear_overrides {
+            Clearing::Unapproved
+        } else {
+            Clearing::None
+        },
         reason,
         json!({}),
         now,
@@ -260,7 +282,7 @@ pub async fn apply_uphold(
         a.resident_id,
         a.resident_public_id,
         Decision::Upheld,
-        true,
+        Clearing::These(pending.overrides.clone()),
         &pending.reason,
         approved,
         now,
@@ -277,7 +299,7 @@ async fn record_decision(
     resident_internal: i64,
     resident: Uuid,
     decision: Decision,
-    clear_overrides: bool,
+    clearing: Clearing,
     reason: &str,
     approved: serde_json::Value,
     now: DateTime<Utc>,
@@ -294,10 +316,18 @@ async fn record_decision(
     {
         return Err(already_decided());
     }
-    let cleared = if clear_overrides {
-        overrides::clear_all(tx, resident_internal, &p.actor(), now).await?
-    } else {
-        0
+    let cleared = match clearing {
+        Clearing::None => 0,
+        Clearing::Unapproved => {
+            overrides::clear_unapproved(tx, resident_internal, &p.actor(), now).await?
+        }
+        Clearing::These(ids) => {
+            let mut n = 0;
+            for id in ids {
+                n += u64::from(overrides::clear(tx, resident_internal, id, &p.actor(), now).await?);
+            }
+            n
+        }
     };
     let mut after = json!({"appeal": appeal, "status": decision, "overrides_cleared": cleared});
     if let (Some(a), Some(o)) = (after.as_object_mut(), approved.as_object()) {

@@ -89,6 +89,31 @@ fn audit_action(kind: &str, step: Step) -> &'static str {
     }
 }
 
+/// A change of one resident's facts waiting for a second official: what is applied on approval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum FactChange {
+    /// `PATCH /v1/residents/{id}`, applied only to the record as it was when asked
+    /// (`updated_at`).
+    Patch {
+        form: crate::domain::resident::ResidentPatchForm,
+        updated_at: DateTime<Utc>,
+    },
+    /// An official's "reached by phone" record (`POST /v1/residents/{id}/safe`).
+    Safety { form: super::safety::SafeForm },
+}
+
+/// The world changed since the request was made: the decider would approve something they
+/// were not shown.
+pub fn stale() -> ServiceError {
+    ServiceError::Conflict {
+        code: "stale_request",
+        detail:
+            "what this request would change has changed since it was made: reject it and ask again"
+                .into(),
+    }
+}
+
 pub fn view(a: overrides::ApprovalRow) -> ApprovalView {
     let change = a
         .payload
@@ -285,7 +310,7 @@ pub async fn decide(
         });
     }
     if approve {
-        apply(ctx, &mut tx, p, &a, now).await?;
+        apply(&mut tx, p, &a, now).await?;
     }
     let step = if approve {
         Step::Approved
@@ -322,7 +347,6 @@ fn stored_payload(a: &overrides::ApprovalRow) -> Result<serde_json::Value> {
 
 /// Carries out an approved request inside the decision's transaction.
 async fn apply(
-    ctx: &Ctx,
     tx: &mut store::Tx,
     p: &Principal,
     a: &overrides::ApprovalRow,
@@ -335,6 +359,11 @@ async fn apply(
             let version = a.rule_version.ok_or_else(|| {
                 store::StoreError::Corrupt("rules approval without a version".into())
             })?;
+            // The diff and preview were made against the rule set active then.
+            let was_active = stored_payload(a)?["active_version"].as_i64();
+            if was_active.is_some() && was_active != store::rules::active_version_tx(tx).await? {
+                return Err(stale());
+            }
             let previous = store::rules::activate(tx, version, now)
                 .await?
                 .ok_or(ServiceError::NotFound("rule set"))?;
@@ -351,10 +380,19 @@ async fn apply(
             let resident = a.resident_id.ok_or_else(|| {
                 store::StoreError::Corrupt("facts approval without a resident".into())
             })?;
-            let form: crate::domain::resident::ResidentPatchForm =
-                serde_json::from_value(stored_payload(a)?)
-                    .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
-            super::residents::apply_approved(ctx, tx, p, resident, &form, approved, now).await?;
+            let change: FactChange = serde_json::from_value(stored_payload(a)?)
+                .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+            match change {
+                FactChange::Patch { form, updated_at } => {
+                    super::residents::apply_approved(
+                        tx, p, resident, &form, updated_at, approved, now,
+                    )
+                    .await?;
+                }
+                FactChange::Safety { form } => {
+                    super::safety::apply_approved(tx, p, resident, &form, approved, now).await?;
+                }
+            }
         }
         kind::CLEAR_OVERRIDE => {
             let resident = a.resident_id.ok_or_else(|| {

@@ -161,20 +161,11 @@ pub struct BrokenLink {
 /// newest signed head in the database and the one this process signed last (see [`anchor`]).
 pub async fn verify(ctx: &Ctx, p: &Principal) -> Result<Verification> {
     authz::authorize(p, Action::VerifyAudit)?;
-    let mut anchors = Vec::new();
-    if let Some(bytes) = audit::latest_anchor(&ctx.db).await? {
-        match read_anchor(ctx, &bytes) {
-            Ok(a) => anchors.push(a),
-            Err(code) => {
-                return Ok(Verification::broken(
-                    0,
-                    &format!("the newest signed head in the database does not verify ({code})"),
-                    0,
-                    0,
-                ));
-            }
-        }
-    }
+    let mut anchors: Vec<Anchor> = newest_trusted(ctx)
+        .await?
+        .map(|(a, _)| a)
+        .into_iter()
+        .collect();
     if let Some(a) = ctx.anchors.last()
         && !anchors.contains(&a)
     {
@@ -215,9 +206,7 @@ pub async fn verify_heads(ctx: &Ctx, heads: &[String]) -> Result<Verification> {
             )
         })?);
     }
-    if let Some(bytes) = audit::latest_anchor(&ctx.db).await?
-        && let Ok(a) = read_anchor(ctx, &bytes)
-    {
+    if let Some((a, _)) = newest_trusted(ctx).await? {
         anchors.push(a);
     }
     verify_chain(ctx, &anchors).await
@@ -230,6 +219,24 @@ pub fn decode_head(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(t)
         .ok()
+}
+
+/// Signed heads looked at, newest first, for one that still verifies.
+const TRUSTED_SEARCH: i64 = 1000;
+
+/// The newest signed head in the database whose key is known and not revoked. Heads signed by
+/// a revoked key are passed over: that key may be in other hands, so what it signed proves
+/// nothing (and its revocation must not stop the signing of new heads).
+async fn newest_trusted(ctx: &Ctx) -> Result<Option<(Anchor, Vec<u8>)>> {
+    for bytes in audit::recent_anchors(&ctx.db, TRUSTED_SEARCH).await? {
+        match read_anchor(ctx, &bytes) {
+            Ok(a) => return Ok(Some((a, bytes))),
+            Err(code) => {
+                tracing::warn!(code, "a signed audit head does not verify; passing over it")
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn read_anchor(ctx: &Ctx, bytes: &[u8]) -> std::result::Result<Anchor, &'static str> {
@@ -377,12 +384,9 @@ pub struct SignedHead {
 
 pub async fn head(ctx: &Ctx) -> Result<SignedHead> {
     use base64::Engine;
-    let bytes = audit::latest_anchor(&ctx.db)
+    let (a, bytes) = newest_trusted(ctx)
         .await?
         .ok_or(ServiceError::NotFound("signed head"))?;
-    let a = read_anchor(ctx, &bytes).map_err(|code| {
-        crate::store::StoreError::Corrupt(format!("the newest signed head does not verify: {code}"))
-    })?;
     let kid = crate::token::anchor::kid(&bytes)
         .map(crate::token::Kid::to_hex)
         .unwrap_or_default();
@@ -398,19 +402,11 @@ pub async fn head(ctx: &Ctx) -> Result<SignedHead> {
 /// Signs the chain's head, after checking that the chain still leads to the last head signed
 /// (in this process's memory, else in the database): a server never signs over a rewrite.
 pub async fn anchor(ctx: &Ctx) -> Result<Option<Anchor>> {
-    let mut known = Vec::new();
-    if let Some(bytes) = audit::latest_anchor(&ctx.db).await? {
-        match read_anchor(ctx, &bytes) {
-            Ok(a) => known.push(a),
-            Err(code) => {
-                tracing::error!(
-                    code,
-                    "the newest signed audit head in the database does not verify; not signing"
-                );
-                return Ok(None);
-            }
-        }
-    }
+    let mut known: Vec<Anchor> = newest_trusted(ctx)
+        .await?
+        .map(|(a, _)| a)
+        .into_iter()
+        .collect();
     known.extend(ctx.anchors.last());
     for a in &known {
         let at = audit::hash_at(&ctx.db, a.seq as i64).await?;

@@ -99,6 +99,19 @@ pub fn facts(f: facts_store::ResidentFacts, now: DateTime<Utc>) -> Facts {
     }
 }
 
+/// A resident's facts as the transaction's own changes leave them: what an official's change
+/// is judged by (before and after, see `RuleSet::worsens`).
+pub async fn facts_in_tx(
+    tx: &mut store::Tx,
+    resident_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Facts> {
+    facts_store::of_resident_tx(tx, facts_store::Who::Id(resident_id), now)
+        .await?
+        .map(|f| facts(f, now))
+        .ok_or(super::ServiceError::NotFound("resident"))
+}
+
 pub async fn verdict_of(ctx: &Ctx, resident_id: i64) -> Result<Option<Verdict>> {
     let rules = active_rules(ctx).await?;
     let now = ctx.now();

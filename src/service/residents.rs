@@ -315,7 +315,9 @@ pub struct ZoneRef {
     pub name: String,
 }
 
-async fn view(ctx: &Ctx, r: residents::ResidentRecord) -> Result<ResidentView> {
+/// A resident as `p` may see them: an official with a district sees the household members
+/// who live inside it.
+async fn view(ctx: &Ctx, p: &Principal, r: residents::ResidentRecord) -> Result<ResidentView> {
     let verdict = super::colour::verdict_of(ctx, r.id)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
@@ -327,6 +329,7 @@ async fn view(ctx: &Ctx, r: residents::ResidentRecord) -> Result<ResidentView> {
     let dependents = residents::dependents(&ctx.db, r.id)
         .await?
         .into_iter()
+        .filter(|d| authz::sees(p, Location::from_columns(d.lat, d.lon)))
         .map(|d| HouseholdMember {
             id: d.public_id,
             name: d.name,
@@ -364,7 +367,7 @@ pub async fn me(ctx: &Ctx, p: &Principal) -> Result<ResidentView> {
     let r = residents::by_public_id(&ctx.db, id.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
-    view(ctx, r).await
+    view(ctx, p, r).await
 }
 
 pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentView> {
@@ -373,7 +376,7 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentVie
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
     authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
-    view(ctx, r).await
+    view(ctx, p, r).await
 }
 
 /// What an official's change of a resident's facts did: applied at once (the colour stays
@@ -382,19 +385,6 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentVie
 pub enum Patched {
     Applied(Box<ResidentView>),
     Pending(Box<super::approvals::ApprovalView>),
-}
-
-/// The colour the active rules give a resident, as the transaction's own changes leave them.
-async fn colour_in_tx(
-    rules: &crate::rules::RuleSet,
-    tx: &mut store::Tx,
-    resident: i64,
-    now: DateTime<Utc>,
-) -> Result<Colour> {
-    let f = crate::store::colour::of_resident_tx(tx, crate::store::colour::Who::Id(resident), now)
-        .await?
-        .ok_or(ServiceError::NotFound("resident"))?;
-    Ok(rules.evaluate(&super::colour::facts(f, now)).colour)
 }
 
 /// An official changes a resident's facts. Everything the rules read is changed inside one
@@ -420,19 +410,28 @@ pub async fn patch(
     if let Some(new) = patch.location {
         authz::ensure_resident_in_jurisdiction(p, new)?;
     }
-    let before = colour_in_tx(&rules, &mut tx, r.id, now).await?;
+    let before = super::colour::facts_in_tx(&mut tx, r.id, now).await?;
     apply(&mut tx, p, &r, &patch, json!({}), now).await?;
-    let after = colour_in_tx(&rules, &mut tx, r.id, now).await?;
-    if after > before {
+    let after = super::colour::facts_in_tx(&mut tx, r.id, now).await?;
+    if rules.worsens(&before, &after) {
         tx.rollback().await?;
         let mut tx = ctx.db.begin().await?;
+        let (was, will) = (
+            rules.evaluate(&before).colour,
+            rules.evaluate(&after).colour,
+        );
         let show = json!({
-            "colour_before": before,
-            "colour_after": after,
+            "colour_before": was,
+            "colour_after": will,
+            // Worse today, or only once an order, a stay or an override changes.
+            "worse": if will > was { "now" } else { "in_other_situations" },
             "facts": change_summary(&r, &patch).1,
         });
-        let apply =
-            serde_json::to_value(form).map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        let apply = serde_json::to_value(super::approvals::FactChange::Patch {
+            form: form.clone(),
+            updated_at: r.updated_at,
+        })
+        .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
         let reason = patch
             .reason
             .clone()
@@ -443,7 +442,7 @@ pub async fn patch(
             super::approvals::ResidentRequest {
                 kind: super::approvals::kind::FACTS,
                 resident: (r.id, r.public_id),
-                colour: Some(after),
+                colour: Some(rules.evaluate(&after).colour),
                 reason_code: "facts_change",
                 reason_text: &reason,
                 payload: super::approvals::Payload { show, apply },
@@ -460,16 +459,17 @@ pub async fn patch(
     let r = residents::by_public_id(&ctx.db, id.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
-    Ok(Patched::Applied(Box::new(view(ctx, r).await?)))
+    Ok(Patched::Applied(Box::new(view(ctx, p, r).await?)))
 }
 
-/// Applies a fact change a second official approved, inside the decision's transaction.
+/// Applies a fact change a second official approved, inside the decision's transaction:
+/// only to the record they were shown (a later change makes the request stale).
 pub async fn apply_approved(
-    _ctx: &Ctx,
     tx: &mut store::Tx,
     p: &Principal,
     resident: i64,
     form: &ResidentPatchForm,
+    seen: DateTime<Utc>,
     approved: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -477,6 +477,9 @@ pub async fn apply_approved(
     let r = residents::by_id_tx(tx, resident)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
+    if r.updated_at != seen {
+        return Err(super::approvals::stale());
+    }
     apply(tx, p, &r, &patch, approved, now).await
 }
 

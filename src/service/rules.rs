@@ -98,6 +98,10 @@ pub struct RulesPreview {
 /// What activating a candidate rule set would do, without doing it.
 pub async fn preview(ctx: &Ctx, p: &Principal, doc: RuleSetDoc) -> Result<RulesPreview> {
     authz::authorize(p, Action::ManageRules)?;
+    // It counts people across every district: for those who decide rule sets.
+    if !authz::is_province_level(p) {
+        return Err(ServiceError::OutsideJurisdiction);
+    }
     let candidate = RuleSet::compile(0, doc)?;
     preview_against(ctx, &candidate).await
 }
@@ -220,7 +224,7 @@ pub async fn activate(
     });
     let payload = serde_json::to_string(&super::approvals::Payload {
         show,
-        apply: json!({"version": version}),
+        apply: json!({"version": version, "active_version": active.version}),
     })
     .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
     let mut tx = ctx.db.begin().await?;

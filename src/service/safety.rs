@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SafeForm {
     /// `at_home` or `with_relatives`.
@@ -41,22 +41,108 @@ pub async fn mine(ctx: &Ctx, p: &Principal, form: &SafeForm) -> Result<Safe> {
     record(ctx, *internal, id.0, &format!("resident:{}", id.0), form).await
 }
 
+/// What an official's record did: applied, or (it would make the colour worse, as "at home"
+/// over "with relatives" under a mandatory order does) waiting for a second official.
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    Now(Safe),
+    Pending(Box<super::approvals::ApprovalView>),
+}
+
 /// An official records it for a resident reached by phone (within their jurisdiction).
 pub async fn for_resident(
     ctx: &Ctx,
     p: &Principal,
     id: ResidentId,
     form: &SafeForm,
-) -> Result<Safe> {
+) -> Result<Recorded> {
     authz::authorize(p, Action::UpdateResident)?;
     let r = residents::by_public_id(&ctx.db, id.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
     authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
-    record(ctx, r.id, r.public_id, &p.actor(), form).await
+    let rules = super::colour::active_rules(ctx).await?;
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let before = super::colour::facts_in_tx(&mut tx, r.id, now).await?;
+    let safe = write(&mut tx, r.id, r.public_id, &p.actor(), form, json!({}), now).await?;
+    let after = super::colour::facts_in_tx(&mut tx, r.id, now).await?;
+    if !rules.worsens(&before, &after) {
+        tx.commit().await?;
+        return Ok(Recorded::Now(with_colour(ctx, r.id, safe).await?));
+    }
+    tx.rollback().await?;
+    use super::approvals::{FactChange, Payload, ResidentRequest, kind, request_for_resident};
+    let apply = serde_json::to_value(FactChange::Safety { form: form.clone() })
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    let mut tx = ctx.db.begin().await?;
+    let approval = request_for_resident(
+        &mut tx,
+        p,
+        ResidentRequest {
+            kind: kind::FACTS,
+            resident: (r.id, r.public_id),
+            colour: Some(rules.evaluate(&after).colour),
+            reason_code: "safety_record",
+            reason_text: "recorded by phone: a status that makes the colour worse",
+            payload: Payload {
+                show: json!({
+                    "colour_before": rules.evaluate(&before).colour,
+                    "colour_after": rules.evaluate(&after).colour,
+                    "facts": {"safe": form.status},
+                }),
+                apply,
+            },
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Recorded::Pending(Box::new(
+        super::approvals::get(ctx, approval).await?,
+    )))
+}
+
+/// Records an official's word a second official approved, inside the decision's transaction.
+pub async fn apply_approved(
+    tx: &mut crate::store::Tx,
+    p: &Principal,
+    resident: i64,
+    form: &SafeForm,
+    approved: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let public = residents::public_id_of(tx, resident).await?;
+    write(tx, resident, public, &p.actor(), form, approved, now).await?;
+    Ok(())
+}
+
+async fn with_colour(ctx: &Ctx, internal: i64, mut safe: Safe) -> Result<Safe> {
+    safe.colour = super::colour::verdict_of(ctx, internal)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?
+        .colour;
+    Ok(safe)
 }
 
 async fn record(ctx: &Ctx, internal: i64, public: Uuid, by: &str, form: &SafeForm) -> Result<Safe> {
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let safe = write(&mut tx, internal, public, by, form, json!({}), now).await?;
+    tx.commit().await?;
+    with_colour(ctx, internal, safe).await
+}
+
+/// Writes the record, acknowledges the latest alert and audits it, inside `tx`.
+async fn write(
+    tx: &mut crate::store::Tx,
+    internal: i64,
+    public: Uuid,
+    by: &str,
+    form: &SafeForm,
+    approved: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<Safe> {
     let status = SafeStatus::parse(&form.status)?;
     let note = form
         .note
@@ -70,10 +156,8 @@ async fn record(ctx: &Ctx, internal: i64, public: Uuid, by: &str, form: &SafeFor
         .location
         .map(|l| Location::parse(l.lat, l.lon))
         .transpose()?;
-    let now = ctx.now();
-    let mut tx = ctx.db.begin().await?;
     safety::record(
-        &mut tx,
+        tx,
         &safety::SafetyRow {
             resident_id: internal,
             status: status.as_str(),
@@ -85,24 +169,23 @@ async fn record(ctx: &Ctx, internal: i64, public: Uuid, by: &str, form: &SafeFor
         now,
     )
     .await?;
-    let acknowledged_alert = safety::acknowledge_latest_alert(&mut tx, internal, now).await?;
+    let acknowledged_alert = safety::acknowledge_latest_alert(tx, internal, now).await?;
+    let mut after = json!({"status": status.as_str(), "acknowledged_alert": acknowledged_alert});
+    if let (Some(a), Some(o)) = (after.as_object_mut(), approved.as_object()) {
+        a.extend(o.clone());
+    }
     audit::append(
-        &mut tx,
+        tx,
         &AuditDraft::new(by.to_owned(), "resident.safe")
             .subject(format!("resident:{public}"))
-            .after(json!({"status": status.as_str(), "acknowledged_alert": acknowledged_alert})),
+            .after(after),
         now,
     )
     .await?;
-    tx.commit().await?;
-    let colour = super::colour::verdict_of(ctx, internal)
-        .await?
-        .ok_or(ServiceError::NotFound("resident"))?
-        .colour;
     Ok(Safe {
         status: status.as_str().into(),
         reported_at: now,
         acknowledged_alert,
-        colour,
+        colour: Colour::Green,
     })
 }

@@ -430,6 +430,14 @@ pub async fn checkout(
     let stay = stay
         .filter(|s| s.shelter_internal == row.id)
         .ok_or_else(not_here)?;
+    // An official away from the door, checking out someone who did not show their code, would
+    // turn them red alone: only the shelter's own staff, who see them leave, do that.
+    let remote = p.role() == crate::domain::Role::Official && resident.is_none();
+    let before = if remote {
+        Some(super::colour::facts_in_tx(&mut tx, stay.resident_id, now).await?)
+    } else {
+        None
+    };
     if !shelters::close_stay(
         &mut tx,
         stay.stay_internal,
@@ -441,6 +449,16 @@ pub async fn checkout(
     .await?
     {
         return Err(not_here());
+    }
+    if let Some(before) = before {
+        let rules = super::colour::active_rules(ctx).await?;
+        let after = super::colour::facts_in_tx(&mut tx, stay.resident_id, now).await?;
+        if rules.worsens(&before, &after) {
+            return Err(ServiceError::Conflict {
+                code: "scan_required",
+                detail: "checking this resident out would make their colour worse: scan their code at the desk, or let the shelter's staff do it".into(),
+            });
+        }
     }
     let (occupancy, capacity) = shelters::free_place(&mut tx, row.id)
         .await?

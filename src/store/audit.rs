@@ -245,11 +245,12 @@ pub async fn save_anchor(
     tx.commit().await
 }
 
-/// The newest signed head's COSE bytes, if any was made.
-pub async fn latest_anchor(db: &Db) -> Result<Option<Vec<u8>>> {
+/// The newest signed heads' COSE bytes, newest first.
+pub async fn recent_anchors(db: &Db, limit: i64) -> Result<Vec<Vec<u8>>> {
     Ok(on_db!(db, |c| {
-        sqlx::query_scalar("SELECT cose FROM audit_anchors ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(c)
+        sqlx::query_scalar("SELECT cose FROM audit_anchors ORDER BY seq DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(c)
             .await?
     }))
 }

@@ -240,18 +240,39 @@ pub async fn approved_override(
     .map(|status| status == "approved"))
 }
 
-/// Whether the resident has an override in force or waiting that two officials approved.
-pub async fn has_approved_override(db: &Db, resident_id: i64) -> Result<bool> {
-    let n: i64 = on_db!(db, |c| {
+/// The resident's uncleared overrides that two officials approved.
+pub async fn approved_overrides(db: &Db, resident_id: i64) -> Result<Vec<Uuid>> {
+    Ok(on_db!(db, |c| {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM overrides o JOIN approvals a ON a.id = o.approval_id \
+            "SELECT o.public_id FROM overrides o JOIN approvals a ON a.id = o.approval_id \
              WHERE o.resident_id = $1 AND o.cleared_at IS NULL AND a.status = 'approved'",
         )
         .bind(resident_id)
-        .fetch_one(c)
+        .fetch_all(c)
         .await?
-    });
-    Ok(n > 0)
+    }))
+}
+
+/// Clears the resident's overrides that no second official approved (yet): what one
+/// official may withdraw alone.
+pub async fn clear_unapproved(
+    tx: &mut Tx,
+    resident_id: i64,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(on_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE overrides SET cleared_at = $2, cleared_by = $3 WHERE resident_id = $1 AND cleared_at IS NULL \
+             AND approval_id IN (SELECT id FROM approvals WHERE status <> 'approved')",
+        )
+        .bind(resident_id)
+        .bind(now)
+        .bind(by)
+        .execute(c)
+        .await?
+        .rows_affected()
+    }))
 }
 
 /// Clears every override of a resident (an upheld appeal).

@@ -109,6 +109,14 @@ pub async fn active_version(db: &Db) -> Result<Option<i64>> {
     }))
 }
 
+pub async fn active_version_tx(tx: &mut super::Tx) -> Result<Option<i64>> {
+    Ok(crate::on_tx!(tx, |c| {
+        sqlx::query_scalar("SELECT version FROM rule_sets WHERE active")
+            .fetch_optional(c)
+            .await?
+    }))
+}
+
 pub async fn get(db: &Db, version: i64) -> Result<Option<StoredRuleSet>> {
     on_db!(db, |c| {
         let r = sqlx::query("SELECT version, document, created_by, created_at, activated_at, active FROM rule_sets WHERE version = $1")

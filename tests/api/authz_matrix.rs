@@ -385,13 +385,14 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         )
         .d(Acts),
         r("GET", "/v1/rules", None, OFFICIAL_ADMIN).d(Acts),
+        // It counts people across every district.
         r(
             "POST",
             "/v1/rules/preview",
             Some(rules.clone()),
             OFFICIAL_ADMIN,
         )
-        .d(Acts),
+        .d(Refused),
         // A draft is harmless; activating one is for the province (and always waits).
         r("POST", "/v1/rules", Some(rules.clone()), OFFICIAL_ADMIN).d(Acts),
         r("POST", "/v1/rules/999/activate", None, OFFICIAL_ADMIN).d(Refused),

@@ -160,6 +160,19 @@ async fn one_official_cannot_worsen_a_colour_with_needs_or_flags_but_milder_chan
     let (outside, _) = resident_at(&app, 30.5, 120.5, &[]).await;
     assert_eq!(app.colour(&mallory, &inside).await, "yellow");
 
+    // A flag inside an advisory zone: yellow either way today, but it outlives the advisory.
+    let res = app
+        .patch(
+            &format!("/v1/residents/{inside}"),
+            &mallory,
+            &json!({"flags": ["injured"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let hidden: Value = res.json().await.unwrap();
+    assert_eq!(hidden["change"]["colour_before"], "yellow");
+    assert_eq!(hidden["change"]["colour_after"], "yellow");
+    assert_eq!(hidden["change"]["worse"], "in_other_situations");
     // Needs inside an advisory zone: yellow → red.
     let res = app
         .patch(
@@ -212,7 +225,7 @@ async fn one_official_cannot_worsen_a_colour_with_needs_or_flags_but_milder_chan
         .patch(
             &format!("/v1/residents/{outside}"),
             &mallory,
-            &json!({"needs": ["elderly"], "address": "5 Hill Road"}),
+            &json!({"address": "5 Hill Road", "location": {"lat": 30.51, "lon": 120.51}}),
         )
         .await;
     assert_eq!(res.status(), 200, "green stays green");
@@ -1003,4 +1016,205 @@ async fn an_untouched_chain_verifies_against_its_heads_at_the_command_line() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert!(v["heads_checked"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn an_official_cannot_undo_a_residents_own_safe_word_or_check_them_out_from_afar() {
+    let app = spawn_app().await;
+    let mallory = app.official().await;
+    let second = app.official().await;
+    let zone = mandatory_zone(&app, &mallory).await;
+    let (r, token) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let res = app
+        .post(
+            "/v1/residents/me/safe",
+            &token,
+            &json!({"status": "with_relatives"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.colour(&mallory, &r).await, "yellow");
+    // "Reached by phone: at home" over their own "with relatives" makes them red.
+    let res = app
+        .post(
+            &format!("/v1/residents/{r}/safe"),
+            &mallory,
+            &json!({"status": "at_home"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let pending: Value = res.json().await.unwrap();
+    assert_eq!(pending["kind"], "facts");
+    assert_eq!(pending["change"]["facts"]["safe"], "at_home");
+    assert_eq!(app.colour(&mallory, &r).await, "yellow");
+    app.approve(&second, &pending).await;
+    assert_eq!(app.colour(&mallory, &r).await, "red");
+
+    // Sheltered, then checked out by an official who never saw them leave.
+    let shelter: Value = app
+        .post(
+            "/v1/shelters",
+            &mallory,
+            &json!({"name": "School", "location": {"lat": 30.05, "lon": 120.05}, "capacity": 10}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let s = shelter["id"].as_str().unwrap();
+    let (_, staff) = app.create_user("staff", json!({"shelter_ids": [s]})).await;
+    let code: Value = app
+        .get("/v1/residents/me/code", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admitted: Value = app
+        .post(
+            &format!("/v1/shelters/{s}/checkins"),
+            &staff,
+            &json!({"token": code["token"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(app.colour(&mallory, &r).await, "yellow");
+    let away = json!({"stay_id": admitted["stay_id"], "reason": "returned_home"});
+    let res = app
+        .post(&format!("/v1/shelters/{s}/checkouts"), &mallory, &away)
+        .await;
+    assert_problem(res, 409, "scan_required").await;
+    assert_eq!(app.colour(&mallory, &r).await, "yellow");
+    // The shelter's own staff, at the door, may.
+    let res = app
+        .post(&format!("/v1/shelters/{s}/checkouts"), &staff, &away)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.colour(&mallory, &r).await, "red");
+    let _ = zone;
+}
+
+#[tokio::test]
+async fn an_approval_of_something_that_changed_since_is_refused_as_stale() {
+    let app = spawn_app().await;
+    let first = app.official().await;
+    let second = app.official().await;
+    // A fact change asked, then the record changed: the request no longer says what it does.
+    let (r, _) = resident_at(&app, 30.5, 120.5, &[]).await;
+    let res = app
+        .patch(
+            &format!("/v1/residents/{r}"),
+            &first,
+            &json!({"flags": ["injured"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let asked: Value = res.json().await.unwrap();
+    let res = app
+        .patch(
+            &format!("/v1/residents/{r}"),
+            &first,
+            &json!({"address": "3 Dyke Road"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(
+            &format!("/v1/approvals/{}/approve", asked["id"].as_str().unwrap()),
+            &second,
+            &json!({}),
+        )
+        .await;
+    assert_problem(res, 409, "stale_request").await;
+    assert_eq!(app.colour(&first, &r).await, "green");
+    // Two proposals made against v1; the second approved first.
+    let mut versions = Vec::new();
+    for name in ["a", "b"] {
+        let doc = json!({"name": name, "rules": [
+            {"id": name, "if": {"in": ["medical", {"var": "needs"}]}, "colour": "yellow", "reason": {"en": "x", "zh": "x"}}
+        ]});
+        let v: Value = app
+            .post("/v1/rules", &first, &doc)
+            .await
+            .json()
+            .await
+            .unwrap();
+        versions.push(v["version"].as_i64().unwrap());
+    }
+    let mut pending = Vec::new();
+    for v in &versions {
+        let res = app
+            .post(&format!("/v1/rules/{v}/activate"), &first, &json!({}))
+            .await;
+        assert_eq!(res.status(), 202);
+        pending.push(res.json::<Value>().await.unwrap());
+    }
+    app.approve(&second, &pending[1]).await;
+    let res = app
+        .post(
+            &format!(
+                "/v1/approvals/{}/approve",
+                pending[0]["id"].as_str().unwrap()
+            ),
+            &second,
+            &json!({}),
+        )
+        .await;
+    assert_problem(res, 409, "stale_request").await;
+    let rules: Value = app.get("/v1/rules", &first).await.json().await.unwrap();
+    let active = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["active"] == true)
+        .unwrap();
+    assert_eq!(active["version"], versions[1], "the newer decision stands");
+}
+
+#[tokio::test]
+async fn heads_go_on_being_signed_after_a_key_is_revoked() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let (r, _) = resident_at(&app, 30.5, 120.5, &[]).await;
+    let tip = app.audit_verify().await["entries"].as_i64().unwrap();
+    let old = head_covering(&app, tip).await;
+    // A new key signs from now on; the old one is revoked (as after a theft).
+    let res = app
+        .post("/v1/keys/rotate", &app.admin_token, &json!({}))
+        .await;
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+    let out = std::process::Command::new(TestApp::binary())
+        .args(["keys", "revoke", old["kid"].as_str().unwrap()])
+        .env("SAFECODE_KEYS_DIR", &app.settings.keys_dir)
+        .output_off_runtime()
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.patch(
+        &format!("/v1/residents/{r}"),
+        &official,
+        &json!({"address": "2 Hill Road"}),
+    )
+    .await;
+    let tip = app.audit_verify().await["entries"].as_i64().unwrap();
+    let new = head_covering(&app, tip).await;
+    assert_ne!(new["kid"], old["kid"]);
+    let v = app.audit_verify().await;
+    assert_eq!(v["ok"], true, "{v}");
+    // A head signed by the revoked key proves nothing any more.
+    let res = app
+        .post(
+            "/v1/audit/verify",
+            &app.admin_token,
+            &json!({"heads": [old["cose"]]}),
+        )
+        .await;
+    let p = assert_problem(res, 422, "invalid_head").await;
+    assert!(p["detail"].as_str().unwrap().contains("revoked"));
 }

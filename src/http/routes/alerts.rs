@@ -133,20 +133,25 @@ pub async fn safe(
     Ok(HttpResponse::Ok().json(crate::service::safety::mine(&ctx, &p, &form).await?))
 }
 
-/// Record "safe" for a resident reached by phone (officials; audited).
+/// Record "safe" for a resident reached by phone (officials; audited). 202 with an approval
+/// when it would make their colour worse ("at home" over "with relatives" under an order).
 #[utoipa::path(post, path = "/v1/residents/{id}/safe", tag = "alerts", security(("bearer" = [])),
     request_body = crate::service::safety::SafeForm,
-    responses((status = 200, body = crate::service::safety::Safe), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = crate::service::safety::Safe), (status = 202, body = crate::service::approvals::ApprovalView),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn safe_for(
     ctx: web::Data<Ctx>,
     p: Principal,
     id: web::Path<Uuid>,
     form: web::Json<crate::service::safety::SafeForm>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(
-        crate::service::safety::for_resident(&ctx, &p, crate::domain::ResidentId(*id), &form)
-            .await?,
-    ))
+    use crate::service::safety::{Recorded, for_resident};
+    Ok(
+        match for_resident(&ctx, &p, crate::domain::ResidentId(*id), &form).await? {
+            Recorded::Now(s) => HttpResponse::Ok().json(s),
+            Recorded::Pending(a) => HttpResponse::Accepted().json(a),
+        },
+    )
 }
 
 /// Send the alert again to those who have not acknowledged, through the channels asked
