@@ -89,6 +89,7 @@ impl Application {
         tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
         tokio::spawn(crate::service::alerts::escalate_when_due(ctx.clone()));
         tokio::spawn(crate::service::webhook::deliver_when_due(ctx.clone()));
+        tokio::spawn(forget_old_idempotency_records(ctx.db.clone()));
         tokio::spawn(crate::service::audit::anchor_every(
             ctx.clone(),
             std::time::Duration::from_secs(settings.audit_anchor_secs),
@@ -144,5 +145,16 @@ impl Application {
         let r = self.server.await;
         db.close().await;
         r
+    }
+}
+
+/// Idempotency records live a day (`store::idempotency::KEPT_FOR`): cleared every ten minutes.
+async fn forget_old_idempotency_records(db: Db) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::store::idempotency::purge(&db, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "could not purge old idempotency records");
+        }
     }
 }

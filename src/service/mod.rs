@@ -109,29 +109,31 @@ impl From<sqlx::Error> for ServiceError {
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
-/// What identifies a request under an idempotency key: a hash of `parts`, length-prefixed so
-/// that no two different part lists hash alike.
-pub(crate) fn request_hash(parts: &[&[u8]]) -> [u8; 32] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
+/// What identifies a request under an idempotency key: an HMAC of `parts` (length-prefixed so
+/// that no two different part lists hash alike) under the secret key in `keys/`, so that a
+/// copy of the database cannot be searched for who sent what (a registration's form holds an
+/// ID number; a plain hash of it falls to a search over dates of birth in seconds).
+pub(crate) fn request_hash(key: &IdHashKey, parts: &[&[u8]]) -> [u8; 32] {
+    let mut joined = Vec::new();
     for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
+        joined.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        joined.extend_from_slice(p);
     }
-    h.finalize().into()
+    key.mac("idempotency", &joined)
 }
 
 /// Claims an idempotency key inside `tx` for a request identified by `parts`: `Some` with
 /// the first answer when this is a retry, `None` to go ahead (then store the answer with
 /// `store::idempotency::complete` before committing).
 pub(crate) async fn replayed<T: serde::de::DeserializeOwned>(
+    secret: &IdHashKey,
     tx: &mut crate::store::Tx,
     scope: &str,
     key: &str,
     parts: &[&[u8]],
     now: DateTime<Utc>,
 ) -> Result<Option<T>> {
-    replayed_hash(tx, scope, key, &request_hash(parts), now).await
+    replayed_hash(tx, scope, key, &request_hash(secret, parts), now).await
 }
 
 /// [`replayed`] for a request hashed beforehand.

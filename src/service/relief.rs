@@ -117,7 +117,8 @@ pub async fn give(ctx: &Ctx, p: &Principal, shelter: Uuid, req: &GiveRequest<'_>
             req.item.as_bytes(),
             &n.to_be_bytes(),
         ];
-        if let Some(first) = super::replayed(&mut tx, &scope, key, &parts, now).await? {
+        if let Some(first) = super::replayed(&ctx.id_key, &mut tx, &scope, key, &parts, now).await?
+        {
             return Ok(first);
         }
     }

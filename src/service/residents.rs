@@ -16,7 +16,6 @@ use chrono::{DateTime, Datelike, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub const MAX_DEPENDENTS: usize = 20;
@@ -168,8 +167,11 @@ pub async fn register(
 
     let mut tx = ctx.db.begin().await?;
     if let Some(key) = idempotency_key {
-        let request_hash: [u8; 32] =
-            Sha256::digest(serde_json::to_vec(form).unwrap_or_default()).into();
+        // Keyed: the form holds an ID number (see `super::request_hash`).
+        let request_hash = ctx.id_key.mac(
+            "idempotency:register",
+            &serde_json::to_vec(form).unwrap_or_default(),
+        );
         match idempotency::claim(&mut tx, "register", key, &request_hash, now).await? {
             idempotency::Claim::New => {}
             idempotency::Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),

@@ -306,7 +306,7 @@ pub async fn checkin(
         (
             format!("checkin:{shelter}"),
             key.to_owned(),
-            super::request_hash(&parts),
+            super::request_hash(&ctx.id_key, &parts),
         )
     });
     ctx.admissions
@@ -402,7 +402,8 @@ pub async fn checkout(
     let scope = format!("checkout:{shelter}");
     if let Some(key) = idempotency_key {
         let parts: [&[u8]; 2] = [who_id.as_bytes(), reason.as_str().as_bytes()];
-        if let Some(first) = super::replayed(&mut tx, &scope, key, &parts, now).await? {
+        if let Some(first) = super::replayed(&ctx.id_key, &mut tx, &scope, key, &parts, now).await?
+        {
             return Ok(first);
         }
     }

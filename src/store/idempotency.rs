@@ -14,8 +14,13 @@ pub enum Claim {
     Mismatch,
 }
 
+/// How long a key is remembered: a client retries within minutes; after a day the record
+/// (an answer that may name a resident) is not kept, and the key may be used afresh.
+pub const KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// Claims `key` inside the caller's transaction. On PostgreSQL a concurrent claim of the same
-/// key waits for the first transaction to end and then sees its answer.
+/// key waits for the first transaction to end and then sees its answer. A record older than
+/// [`KEPT_FOR`] counts as gone.
 pub async fn claim(
     tx: &mut Tx,
     scope: &str,
@@ -26,12 +31,15 @@ pub async fn claim(
     on_tx!(tx, |c| {
         let fresh = sqlx::query(
             "INSERT INTO idempotency (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (scope, key) DO NOTHING",
+             ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, \
+             created_at = excluded.created_at, status = NULL, body = NULL \
+             WHERE idempotency.created_at < $5",
         )
         .bind(scope)
         .bind(key)
         .bind(&request_hash[..])
         .bind(now)
+        .bind(now - KEPT_FOR)
         .execute(&mut *c)
         .await?
         .rows_affected();
@@ -82,4 +90,18 @@ pub async fn release(tx: &mut Tx, scope: &str, key: &str) -> Result<()> {
             .await?;
     });
     Ok(())
+}
+
+/// Forgets the records older than [`KEPT_FOR`]; returns how many.
+pub async fn purge(db: &super::Db, now: DateTime<Utc>) -> Result<u64> {
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, |c| {
+        sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
+            .bind(now - KEPT_FOR)
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    tx.commit().await?;
+    Ok(n)
 }

@@ -362,3 +362,72 @@ async fn an_official_changes_facts_and_the_change_is_audited() {
         "the bad patches changed nothing"
     );
 }
+
+#[tokio::test]
+async fn a_database_copy_cannot_search_idempotency_records_and_they_are_kept_a_day() {
+    let app = spawn_app().await;
+    let body = resident_body();
+    let register = |key: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/v1/residents"))
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(register("reg-1", body.clone()).await.status(), 201);
+    let stored: Vec<u8> = safecode::on_db!(&app.ctx.db, |c| {
+        sqlx::query_scalar("SELECT request_hash FROM idempotency WHERE key = 'reg-1'")
+            .fetch_one(c)
+            .await
+            .unwrap()
+    });
+    // The attack: hash candidate forms (every date of birth behind an ID number) and look
+    // for the stored value. The form as the server reads it, hashed plainly, is not there.
+    use sha2::Digest;
+    let form: safecode::domain::resident::ResidentForm =
+        serde_json::from_value(body.clone()).unwrap();
+    let plain = sha2::Sha256::digest(serde_json::to_vec(&form).unwrap());
+    let raw = sha2::Sha256::digest(serde_json::to_vec(&body).unwrap());
+    assert_ne!(stored.as_slice(), plain.as_slice());
+    assert_ne!(stored.as_slice(), raw.as_slice());
+    assert_eq!(stored.len(), 32);
+
+    // After a day the record is gone: the key is free again, and the purge removes it.
+    safecode::on_db!(&app.ctx.db, |c| {
+        sqlx::query("UPDATE idempotency SET created_at = $1")
+            .bind(chrono::Utc::now() - chrono::Duration::hours(25))
+            .execute(c)
+            .await
+            .unwrap();
+    });
+    let mut other = resident_body();
+    other["name"] = json!("Zhou Min");
+    assert_eq!(
+        register("reg-1", other).await.status(),
+        201,
+        "a day-old key is not a replay, nor a reused key"
+    );
+    safecode::on_db!(&app.ctx.db, |c| {
+        sqlx::query("UPDATE idempotency SET created_at = $1")
+            .bind(chrono::Utc::now() - chrono::Duration::hours(25))
+            .execute(c)
+            .await
+            .unwrap();
+    });
+    let purged = safecode::store::idempotency::purge(&app.ctx.db, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(purged >= 1);
+    let left: i64 = safecode::on_db!(&app.ctx.db, |c| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM idempotency")
+            .fetch_one(c)
+            .await
+            .unwrap()
+    });
+    assert_eq!(left, 0);
+}
