@@ -79,6 +79,8 @@ pub struct RateLimitSettings {
     pub verify_per_ip: u32,
     /// `POST /v1/reports`, per bearer token.
     pub reports_per_token: u32,
+    /// `POST /v1/shelters/{id}/sync` (up to 10,000 codes each), per bearer token.
+    pub sync_per_token: u32,
     /// Requests refused for a bad bearer token, per client address (token guessing).
     pub auth_failures_per_ip: u32,
 }
@@ -91,6 +93,7 @@ impl Default for RateLimitSettings {
             verify_per_token: 300,
             verify_per_ip: 3000,
             reports_per_token: 10,
+            sync_per_token: 30,
             auth_failures_per_ip: 60,
         }
     }
@@ -245,6 +248,7 @@ fn parse_rate_limits(s: &str) -> Result<RateLimitSettings, String> {
             "verify_per_token" => &mut r.verify_per_token,
             "verify_per_ip" => &mut r.verify_per_ip,
             "reports_per_token" => &mut r.reports_per_token,
+            "sync_per_token" => &mut r.sync_per_token,
             "auth_failures_per_ip" => &mut r.auth_failures_per_ip,
             other => return Err(format!("unknown limit {other:?}")),
         };

@@ -97,7 +97,12 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let method = req.method().to_string();
+    // Labels come from closed sets: a made-up method or an unmatched path is one series each,
+    // whatever a client sends.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let span = tracing::info_span!("request", id = %request_id);
     let mut res = next.call(req).instrument(span.clone()).await?;

@@ -46,17 +46,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(errors::path_error))
     // The shelter-door paths first: routes are tried in order, and each path with a
     // parameter before a match costs a regular-expression match on the busiest requests.
-    .service(web::resource("/v1/verify").route(web::post().to(routes::codes::verify)))
+    // Rate limits sit on the resources they guard: whatever spelling the router sends here.
+    .service(
+        web::resource("/v1/verify")
+            .wrap(from_fn(rate_limit::verify))
+            .route(web::post().to(routes::codes::verify)),
+    )
     .service(
         web::resource("/v1/shelters/{id}/checkins")
+            .wrap(from_fn(rate_limit::verify))
             .route(web::post().to(routes::shelters::checkin)),
     )
     .service(
         web::resource("/v1/shelters/{id}/checkouts")
+            .wrap(from_fn(rate_limit::verify))
             .route(web::post().to(routes::shelters::checkout)),
     )
     .service(
         web::resource("/v1/shelters/{id}/distributions")
+            .wrap(from_fn(rate_limit::verify))
             .route(web::get().to(routes::shelters::distributions))
             .route(web::post().to(routes::shelters::give)),
     )
@@ -71,7 +79,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     // One resource per path, so that a wrong method is a 405, not a 404. The literal
     // `me` and `import` come before `{id}`.
-    .service(web::resource("/v1/residents").route(web::post().to(residents::register)))
+    .service(
+        web::resource("/v1/residents")
+            .wrap(from_fn(rate_limit::register))
+            .route(web::post().to(residents::register)),
+    )
     .service(web::resource("/v1/residents/me").route(web::get().to(residents::me)))
     .service(web::resource("/v1/residents/me/alerts").route(web::get().to(routes::alerts::inbox)))
     .service(web::resource("/v1/residents/me/safe").route(web::post().to(routes::alerts::safe)))
@@ -137,6 +149,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
     .service(
         web::resource("/v1/reports")
+            .wrap(from_fn(rate_limit::report))
             .route(web::get().to(routes::reports::list))
             .route(web::post().to(routes::reports::submit)),
     )
@@ -172,7 +185,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::Compress::default())
             .route(web::get().to(routes::offline::bundle)),
     )
-    .service(web::resource("/v1/shelters/{id}/sync").route(web::post().to(routes::offline::sync)))
+    .service(
+        web::resource("/v1/shelters/{id}/sync")
+            .wrap(from_fn(rate_limit::sync))
+            .route(web::post().to(routes::offline::sync)),
+    )
     .service(web::resource("/v1/sync/conflicts").route(web::get().to(routes::offline::conflicts)))
     .service(web::resource("/v1/keys/rotate").route(web::post().to(routes::keys::rotate)))
     .service(web::resource("/v1/users").route(web::post().to(users::create)))

@@ -1,7 +1,12 @@
 //! Rate limits on the endpoints worth abusing, with `governor` (GCRA, one state per key, held
-//! in this process): registration per client address, code checks per token and per address,
-//! hazard reports per token, and bad bearer tokens per address. A refused request gets 429
-//! problem details with `Retry-After`, and does nothing.
+//! in this process): registration per client address, code checks (verify, check-in,
+//! check-out, hand-out) per token and per address, offline uploads and hazard reports per
+//! token, and bad bearer tokens per address. A refused request gets 429 problem details with
+//! `Retry-After`, and does nothing.
+//!
+//! Each limit is a middleware on the resource it guards (`http::configure`), so it applies to
+//! whatever spelling of a path the router sends there (`/v1/resid%65nts` included); the token
+//! is keyed by the token itself, however the `Authorization` header is spelled.
 //!
 //! Limits are per server process: behind a load balancer with N servers a client gets up to N
 //! times the rate, which is still a bound. The client address is the TCP peer; behind a proxy,
@@ -31,6 +36,7 @@ pub struct Limits {
     verify_ip: PerIp,
     verify_token: PerToken,
     reports: PerToken,
+    sync: PerToken,
     auth_failures: PerIp,
     /// Addresses that guessed too many tokens, until when.
     blocked: RwLock<HashMap<IpAddr, Instant>>,
@@ -58,6 +64,7 @@ impl Limits {
             verify_ip: RateLimiter::keyed(per_minute(s.verify_per_ip)),
             verify_token: RateLimiter::keyed(per_minute(s.verify_per_token)),
             reports: RateLimiter::keyed(per_minute(s.reports_per_token)),
+            sync: RateLimiter::keyed(per_minute(s.sync_per_token)),
             auth_failures: RateLimiter::keyed(per_minute(s.auth_failures_per_ip)),
             blocked: RwLock::new(HashMap::new()),
             good: RwLock::new(HashMap::new()),
@@ -71,7 +78,7 @@ impl Limits {
             l.retain_recent();
             l.shrink_to_fit();
         }
-        for l in [&self.verify_token, &self.reports] {
+        for l in [&self.verify_token, &self.reports, &self.sync] {
             l.retain_recent();
             l.shrink_to_fit();
         }
@@ -103,24 +110,90 @@ impl Limits {
     }
 }
 
-enum Class {
+/// What a guarded resource costs, and whom it is counted against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Registration: per client address.
     Register,
+    /// A code checked at a desk: per token, else per address.
     Verify,
+    /// An offline upload of many codes: per token.
+    Sync,
+    /// A hazard report: per token.
     Report,
-    Other,
 }
 
-fn classify(method: &Method, path: &str) -> Class {
-    if method != Method::POST {
-        return Class::Other;
+/// The bearer token itself, hashed: `Bearer X`, `bearer X` and `Bearer  X` are one key.
+fn token_key(req: &ServiceRequest) -> Option<[u8; 32]> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+        .then(|| Sha256::digest(token.as_bytes()).into())
+}
+
+impl Limits {
+    fn refused(
+        &self,
+        class: Class,
+        token: Option<[u8; 32]>,
+        ip: Option<IpAddr>,
+    ) -> Option<Duration> {
+        match class {
+            Class::Register => ip.and_then(|ip| self.wait(&self.register, &ip)),
+            Class::Verify => token
+                .and_then(|t| self.wait(&self.verify_token, &t))
+                .or_else(|| ip.and_then(|ip| self.wait(&self.verify_ip, &ip))),
+            Class::Sync => token
+                .and_then(|t| self.wait(&self.sync, &t))
+                .or_else(|| ip.and_then(|ip| self.wait(&self.verify_ip, &ip))),
+            Class::Report => token.and_then(|t| self.wait(&self.reports, &t)),
+        }
     }
-    match path {
-        "/v1/residents" => Class::Register,
-        "/v1/verify" => Class::Verify,
-        "/v1/reports" => Class::Report,
-        p if p.starts_with("/v1/shelters/") && p.ends_with("/checkins") => Class::Verify,
-        _ => Class::Other,
+}
+
+/// The limit of one resource: only its writes (POST) count.
+async fn guard(
+    class: Class,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let limits = req.app_data::<web::Data<Option<Limits>>>().cloned();
+    if let Some(limits) = limits.as_ref().and_then(|l| l.as_ref().as_ref())
+        && req.method() == Method::POST
+        && let Some(wait) = limits.refused(class, token_key(&req), req.peer_addr().map(|a| a.ip()))
+    {
+        return Ok(req.into_response(too_many(wait)));
     }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+pub async fn register(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Class::Register, req, next).await
+}
+
+pub async fn verify(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Class::Verify, req, next).await
+}
+
+pub async fn sync(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Class::Sync, req, next).await
+}
+
+pub async fn report(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Class::Report, req, next).await
 }
 
 fn too_many(wait: Duration) -> HttpResponse {
@@ -137,7 +210,8 @@ fn too_many(wait: Duration) -> HttpResponse {
     res
 }
 
-/// The middleware: checks before the handler runs; counts bad tokens after.
+/// The middleware around everything: holds off an address that guessed too many tokens
+/// (tokens that worked lately go on), and counts bad tokens after.
 pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -150,10 +224,7 @@ pub async fn limit(
     };
     let ip = req.peer_addr().map(|a| a.ip());
     // The token is kept only as its hash, like everywhere else.
-    let token: Option<[u8; 32]> = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| Sha256::digest(v.as_bytes()).into());
+    let token = token_key(&req);
     if let (Some(ip), Some(t)) = (ip, token) {
         let blocked_for = limits
             .blocked
@@ -166,17 +237,6 @@ pub async fn limit(
         {
             return Ok(req.into_response(too_many(wait)));
         }
-    }
-    let refused = match classify(req.method(), req.path()) {
-        Class::Register => ip.and_then(|ip| limits.wait(&limits.register, &ip)),
-        Class::Verify => token
-            .and_then(|t| limits.wait(&limits.verify_token, &t))
-            .or_else(|| ip.and_then(|ip| limits.wait(&limits.verify_ip, &ip))),
-        Class::Report => token.and_then(|t| limits.wait(&limits.reports, &t)),
-        Class::Other => None,
-    };
-    if let Some(wait) = refused {
-        return Ok(req.into_response(too_many(wait)));
     }
     let res = next.call(req).await?;
     match (res.status() == StatusCode::UNAUTHORIZED, token, ip) {
@@ -212,30 +272,6 @@ pub async fn limit(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_the_abusable_endpoints_are_limited() {
-        assert!(matches!(
-            classify(&Method::POST, "/v1/residents"),
-            Class::Register
-        ));
-        assert!(matches!(
-            classify(&Method::GET, "/v1/residents"),
-            Class::Other
-        ));
-        assert!(matches!(
-            classify(&Method::POST, "/v1/shelters/x/checkins"),
-            Class::Verify
-        ));
-        assert!(matches!(
-            classify(&Method::POST, "/v1/shelters/x/checkouts"),
-            Class::Other
-        ));
-        assert!(matches!(
-            classify(&Method::POST, "/v1/reports"),
-            Class::Report
-        ));
-    }
 
     #[test]
     fn a_key_gets_its_quota_then_waits() {

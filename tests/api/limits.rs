@@ -12,6 +12,7 @@ async fn limited_app() -> TestApp {
         verify_per_token: 2,
         verify_per_ip: 1000,
         reports_per_token: 1,
+        sync_per_token: 1,
         auth_failures_per_ip: 2,
     };
     spawn_with(settings, dir).await
@@ -107,5 +108,125 @@ async fn registration_verification_reports_and_token_guessing_are_limited() {
             .unwrap()
             .status(),
         200
+    );
+}
+
+/// A request sent with a hand-built request line, so that no client tidies the path.
+async fn raw(app: &TestApp, method: &str, path: &str, auth: Option<&str>, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.address.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn limits_hold_however_the_path_or_the_header_is_spelled() {
+    let app = limited_app().await;
+    // Registration: three from this address, whichever spelling of the path.
+    let spellings = [
+        "/v1/residents",
+        "/v1/resid%65nts",
+        "/v1/%72esidents",
+        "/v1/residents",
+    ];
+    let mut answers = Vec::new();
+    for path in spellings {
+        let body = resident_body().to_string();
+        answers.push(raw(&app, "POST", path, None, &body).await);
+    }
+    assert_eq!(
+        answers.iter().filter(|s| **s == 201).count(),
+        3,
+        "{answers:?}"
+    );
+    assert_eq!(answers[3], 429, "{answers:?}");
+
+    // Verification: the token counts once, however the header spells the scheme.
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let (_, resident) = {
+        // Registration from this address is used up: register directly in the database's
+        // service, as an official's import would.
+        let v = safecode::service::residents::register(
+            &app.ctx,
+            &serde_json::from_value(resident_body()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        (v.resident_id, v.access_token)
+    };
+    let code: Value = app
+        .get("/v1/residents/me/code", &resident)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let body = json!({"token": code["token"]}).to_string();
+    let headers = [
+        format!("bearer {staff}"),
+        format!("Bearer  {staff}"),
+        format!("BEARER {staff}"),
+    ];
+    let mut answers = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        let path = if i == 1 { "/v1/v%65rify" } else { "/v1/verify" };
+        answers.push(raw(&app, "POST", path, Some(h), &body).await);
+    }
+    assert_eq!(answers, vec![200, 200, 429], "two a minute per token");
+
+    // Offline uploads count per token too.
+    let shelter: Value = app
+        .post(
+            "/v1/shelters",
+            &app.official().await,
+            &json!({"name": "Hall", "location": {"lat": 30.0, "lon": 120.0}, "capacity": 5}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let s = shelter["id"].as_str().unwrap();
+    let (_, desk) = app.create_user("staff", json!({"shelter_ids": [s]})).await;
+    let sync = format!("/v1/shelters/{s}/sync");
+    assert_eq!(
+        app.post(&sync, &desk, &json!({"events": []}))
+            .await
+            .status(),
+        200
+    );
+    assert_limited(app.post(&sync, &desk, &json!({"events": []})).await).await;
+}
+
+#[tokio::test]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    // One of each kind first: an odd method and an unmatched path are a series each.
+    raw(&app, "FROB", "/healthz", None, "").await;
+    raw(&app, "GET", "/nowhere", None, "").await;
+    app.public_text("/metrics").await;
+    let before = app.public_text("/metrics").await.len();
+    for i in 0..100 {
+        raw(&app, &format!("FROB{i}"), "/healthz", None, "").await;
+        raw(&app, "GET", &format!("/nowhere/{i}"), None, "").await;
+    }
+    let after = app.public_text("/metrics").await;
+    assert!(after.contains("method=\"OTHER\""), "{after}");
+    assert!(!after.contains("FROB") && !after.contains("nowhere"));
+    // Only counters and sums change (a few digits each), no new series.
+    assert!(
+        after.len() < before + 300,
+        "{} bytes more after 200 odd requests",
+        after.len() - before
     );
 }
