@@ -443,6 +443,9 @@ fn verify_with_bundle(input: &str, path: &std::path::Path) -> i32 {
     }
 }
 
+/// A bundle of several districts' lists is a few MiB; anything past this is not one.
+const MAX_BUNDLE_BYTES: usize = 32 << 20;
+
 /// Downloads, checks and saves a bundle; returns the exit code.
 fn fetch_bundle(server: &str, token: &str, out: &std::path::Path) -> i32 {
     let url = format!("{}/v1/verifier/bundle", server.trim_end_matches('/'));
@@ -462,25 +465,43 @@ fn fetch_bundle(server: &str, token: &str, out: &std::path::Path) -> i32 {
             return 1;
         }
     };
+    // Read in pieces and given up past the cap: a server (or whoever sits between) cannot
+    // fill this machine's memory.
     let got = runtime.block_on(async {
-        let res = reqwest::Client::new()
+        let mut res = reqwest::Client::new()
             .get(&url)
             .bearer_auth(token)
             .timeout(std::time::Duration::from_secs(60))
             .send()
             .await?;
         let status = res.status();
-        Ok::<_, reqwest::Error>((status, res.text().await?))
+        let mut body = Vec::new();
+        while let Some(chunk) = res.chunk().await? {
+            if body.len() + chunk.len() > MAX_BUNDLE_BYTES {
+                return Ok(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok::<_, reqwest::Error>(Some((status, body)))
     });
     let (status, body) = match got {
-        Ok(x) => x,
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            eprintln!(
+                "{url}: the answer is larger than {} MiB: not a bundle",
+                MAX_BUNDLE_BYTES >> 20
+            );
+            return 1;
+        }
         Err(e) => {
             eprintln!("cannot reach {url}: {e}");
             return 1;
         }
     };
+    let body = String::from_utf8_lossy(&body).into_owned();
     if !status.is_success() {
-        eprintln!("{url}: {status}: {body}");
+        let shown: String = body.chars().take(500).collect();
+        eprintln!("{url}: {status}: {shown}");
         return 1;
     }
     let bundle = match safecode::token::offline::Bundle::from_json(&body) {

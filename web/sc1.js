@@ -164,9 +164,28 @@ async function checkSignature(cose, keys) {
   return revokedOnly ? 'revoked_key' : 'bad_signature';
 }
 
-async function inflate(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+// Slots a list may declare: a whole province (Zhejiang has 65 million people) and then some.
+// Past this a bundle is refused before anything is allocated for it.
+export const MAX_SLOTS = 1 << 26;
+
+// Inflates at most `expected` bytes: a small, signed but hostile list cannot expand into the
+// phone's memory (a zlib bomb), and a list that inflates to more or less is refused.
+async function inflate(bytes, expected) {
+  const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate')).getReader();
+  const out = new Uint8Array(expected);
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (n + value.length > expected) {
+      await reader.cancel();
+      throw new Error('bad_bundle');
+    }
+    out.set(value, n);
+    n += value.length;
+  }
+  if (n !== expected) throw new Error('bad_bundle');
+  return out;
 }
 
 /**
@@ -189,9 +208,9 @@ export async function loadBundle(json) {
     && list.expires_at === json.status_list.expires_at && list.issued_at === json.server_time
     && list.expires_at - list.issued_at === json.max_age_seconds
     && list.rules_version === json.rules_version;
-  if (!same || !(list.bits instanceof Uint8Array) || !Number.isInteger(list.count)) throw new Error('bad_bundle');
-  list.bits = await inflate(list.bits);
-  if (list.bits.length !== Math.ceil(list.count / 4)) throw new Error('bad_bundle');
+  if (!same || !(list.bits instanceof Uint8Array) || !Number.isInteger(list.count)
+    || list.count <= 0 || list.count > MAX_SLOTS) throw new Error('bad_bundle');
+  list.bits = await inflate(list.bits, Math.ceil(list.count / 4));
   return { keys, list };
 }
 

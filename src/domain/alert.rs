@@ -137,11 +137,14 @@ fn text(field: &'static str, raw: &str, max: usize, required: bool) -> Result<St
             format!("{field} is at most {max} characters"),
         ));
     }
-    if t.chars().any(|c| c.is_control() && c != '\n') {
+    // Nor the two characters XML forbids outright: this text becomes CAP and Atom.
+    if t.chars()
+        .any(|c| (c.is_control() && c != '\n') || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+    {
         return Err(Invalid::new(
             field,
             "invalid_text",
-            format!("{field} contains control characters"),
+            format!("{field} contains control characters or characters XML forbids"),
         ));
     }
     Ok(t.to_owned())

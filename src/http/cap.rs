@@ -16,9 +16,31 @@ fn cap_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
 }
 
+/// A character XML 1.0 allows in a document (`Char` production): no C0 controls but tab and
+/// line breaks, no surrogates, no U+FFFE and U+FFFF. Escaping cannot make the others valid.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Text as an XML document may hold it: every character XML forbids is replaced by U+FFFD.
+/// Input is checked at the door (`domain::alert`); this is the writer's own guarantee, for
+/// every text it writes (zone names, rows written by older versions).
+pub fn xml_text(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.chars().all(xml_char) {
+        std::borrow::Cow::Borrowed(value)
+    } else {
+        std::borrow::Cow::Owned(
+            value
+                .chars()
+                .map(|c| if xml_char(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
+}
+
 fn text<W: io::Write>(w: &mut Writer<W>, name: &str, value: &str) -> io::Result<()> {
     w.create_element(name)
-        .write_text_content(BytesText::new(value))?;
+        .write_text_content(BytesText::new(&xml_text(value)))?;
     Ok(())
 }
 
@@ -109,10 +131,10 @@ pub fn feed_xml(
                     text(w, "updated", &rfc3339(e.sent))?;
                     text(w, "published", &rfc3339(e.sent))?;
                     w.create_element("summary")
-                        .write_text_content(BytesText::new(&format!(
+                        .write_text_content(BytesText::new(&xml_text(&format!(
                             "{} · {} · {} · {}",
                             e.msg_type, e.event, e.severity, e.urgency
-                        )))?;
+                        ))))?;
                     w.create_element("link")
                         .with_attributes([
                             ("rel", "alternate"),
@@ -132,6 +154,16 @@ pub fn feed_xml(
 mod tests {
     use super::*;
     use crate::service::alerts::CapArea;
+
+    #[test]
+    fn characters_xml_forbids_never_reach_a_document() {
+        assert_eq!(xml_text("Flood \u{2014} 洪水"), "Flood \u{2014} 洪水");
+        assert_eq!(
+            xml_text("a\u{FFFE}b\u{FFFF}c\u{0}d\u{1B}e"),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e"
+        );
+        assert_eq!(xml_text("tab\tline\nret\r"), "tab\tline\nret\r");
+    }
 
     fn sample() -> CapAlert {
         CapAlert {

@@ -12,7 +12,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -70,14 +70,16 @@ fn read_folder(dir: &Path) -> Result<Vec<Key>, KeysError> {
             Ok(t) => serde_json::from_str(&t).map_err(|_| KeysError::BadKey {
                 path: meta_path.clone(),
             })?,
-            // A key put in the folder by hand, without metadata, is an active key.
+            // `generate` writes the metadata before the key, so a key without it was put there
+            // by hand or had its metadata deleted (which must not un-revoke it): trusted for
+            // nothing.
             Err(_) => Meta {
                 created_at: DateTime::<Utc>::from(
                     std::fs::metadata(&path)
                         .and_then(|m| m.modified())
                         .unwrap_or(SystemTime::UNIX_EPOCH),
                 ),
-                status: KeyStatus::Active,
+                status: KeyStatus::Revoked,
             },
         };
         keys.push(Key {
@@ -175,8 +177,12 @@ pub fn rotate(dir: &Path) -> Result<Key, KeysError> {
     Ok(new)
 }
 
-/// The keys last read, and the folder's modification time when they were read.
-type Snapshot = (Option<SystemTime>, Arc<Vec<Key>>);
+/// The keys last read, the folder's modification time then, and when they were read.
+type Snapshot = (Option<SystemTime>, Instant, Arc<Vec<Key>>);
+
+/// Keys are read again at least this often, whatever the folder's time says: two changes
+/// within one tick of the file system's clock leave it unchanged after the second.
+const REREAD: Duration = Duration::from_secs(1);
 
 /// The keys of a folder, read again when the folder changes.
 #[derive(Clone, Debug)]
@@ -201,7 +207,11 @@ impl Keyring {
         let keys = read_folder(dir)?;
         Ok(Self {
             dir: dir.to_owned(),
-            state: Arc::new(RwLock::new((folder_stamp(dir), Arc::new(keys)))),
+            state: Arc::new(RwLock::new((
+                folder_stamp(dir),
+                Instant::now(),
+                Arc::new(keys),
+            ))),
         })
     }
 
@@ -214,19 +224,20 @@ impl Keyring {
         let stamp = folder_stamp(&self.dir);
         if let Ok(s) = self.state.read()
             && s.0 == stamp
+            && s.1.elapsed() < REREAD
         {
-            return s.1.clone();
+            return s.2.clone();
         }
         match read_folder(&self.dir) {
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 if let Ok(mut s) = self.state.write() {
-                    *s = (stamp, keys.clone());
+                    *s = (stamp, Instant::now(), keys.clone());
                 }
                 keys
             }
             // Unreadable now (a half-copied file?): keep using what was read last.
-            Err(_) => self.state.read().map(|s| s.1.clone()).unwrap_or_default(),
+            Err(_) => self.state.read().map(|s| s.2.clone()).unwrap_or_default(),
         }
     }
 
@@ -276,6 +287,39 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_without_its_metadata_is_trusted_for_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = generate(dir.path()).unwrap();
+        set_status(dir.path(), first.kid, KeyStatus::Revoked).unwrap();
+        // Deleting the metadata does not bring a revoked key back.
+        std::fs::remove_file(dir.path().join(format!("{}.json", first.kid))).unwrap();
+        let known = known_in(dir.path()).unwrap();
+        assert!(known.iter().all(|k| k.revoked));
+        let ring = Keyring::open(dir.path()).unwrap();
+        assert_ne!(
+            ring.signer().unwrap().kid,
+            first.kid,
+            "a fresh key signs instead"
+        );
+    }
+
+    #[test]
+    fn a_revocation_is_seen_even_when_the_folder_time_does_not_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open(dir.path()).unwrap();
+        let key = ring.signer().unwrap();
+        let stamp = std::fs::metadata(dir.path()).unwrap().modified().unwrap();
+        set_status(dir.path(), key.kid, KeyStatus::Revoked).unwrap();
+        // As if both writes had landed within one tick of the file system's clock.
+        std::fs::File::open(dir.path())
+            .unwrap()
+            .set_modified(stamp)
+            .unwrap();
+        std::thread::sleep(REREAD + Duration::from_millis(100));
+        assert_eq!(ring.keys()[0].status, KeyStatus::Revoked);
+    }
 
     #[test]
     fn a_first_key_is_made_rotation_retires_and_revocation_sticks() {

@@ -30,7 +30,13 @@ fn parse_name(props: &serde_json::Value) -> Result<String, Invalid> {
         .and_then(|n| n.as_str())
         .map(str::trim)
         .unwrap_or("");
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    // A zone's name is a CAP area description: nothing XML forbids either.
+    if name.is_empty()
+        || name.chars().count() > 100
+        || name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+    {
         return Err(Invalid::new(
             "properties.name",
             "invalid_zone_name",

@@ -474,3 +474,35 @@ async fn escalation_fires_once_for_the_pending() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn text_that_xml_cannot_hold_is_refused_and_never_reaches_cap() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "z").await;
+    for bad in ["Flood\u{FFFF}", "Flood\u{FFFE}", "Flood\u{1}"] {
+        let res = app
+            .post(
+                "/v1/alerts",
+                &official,
+                &json!({"zones": [zone], "headline": bad, "event": "Flood", "description": "Rising.",
+                       "instruction": "Leave.", "response_type": "Evacuate", "urgency": "Immediate",
+                       "severity": "Extreme", "certainty": "Observed"}),
+            )
+            .await;
+        assert_problem(res, 422, "invalid_text").await;
+    }
+    let res = app
+        .post(
+            "/v1/zones",
+            &official,
+            &feature(
+                "river\u{FFFF}",
+                json!({"type": "Polygon", "coordinates": [rect(121.0, 31.0, 121.1, 31.1)]}),
+            ),
+        )
+        .await;
+    assert_problem(res, 422, "invalid_zone_name").await;
+    let feed = app.public_text("/v1/alerts.atom").await;
+    assert!(!feed.contains('\u{FFFF}'));
+}

@@ -468,3 +468,145 @@ async fn two_shelters_admitting_one_person_offline_give_one_stay_and_one_conflic
     }
     assert_eq!(total, 1);
 }
+
+#[tokio::test]
+async fn bundle_fetch_reads_at_most_its_cap_from_a_hostile_server() {
+    // A "server" that answers with an endless body.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            );
+            let chunk = vec![b' '; 1 << 20];
+            let head = format!("{:x}\r\n", chunk.len());
+            // 200 MiB if nobody stops reading.
+            for _ in 0..200 {
+                if s.write_all(head.as_bytes()).is_err()
+                    || s.write_all(&chunk).is_err()
+                    || s.write_all(b"\r\n").is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("bundle.json");
+    let server = format!("http://{addr}");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(TestApp::binary())
+            .args([
+                "bundle", "fetch", "--server", &server, "--token", "sc_x", "--out",
+            ])
+            .arg(&out_file)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("larger than 32 MiB"), "{err}");
+    assert!(!dir.path().join("bundle.json").exists());
+}
+
+/// Runs web/sc1.js's `loadBundle` in Node on a bundle file: what the /scan page would do.
+async fn scan_page_loads(bundle: &Value) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, bundle.to_string()).unwrap();
+    let script = dir.path().join("load.mjs");
+    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/sc1.js");
+    std::fs::write(
+        &script,
+        format!(
+            "import {{ readFileSync }} from 'node:fs';\n\
+             import {{ loadBundle }} from '{}';\n\
+             const before = process.memoryUsage().rss;\n\
+             try {{ await loadBundle(JSON.parse(readFileSync(process.argv[2], 'utf8'))); console.log('ok'); }}\n\
+             catch (e) {{ console.log(e.message); }}\n\
+             console.log(Math.round((process.memoryUsage().rss - before) / 1048576));\n",
+            url_of(&module)
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(&script)
+            .arg(&file)
+            .output()
+            .expect("node (Debian's nodejs, on every machine of this kind)")
+    })
+    .await
+    .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn url_of(path: &std::path::Path) -> String {
+    format!("file://{}", path.display())
+}
+
+#[tokio::test]
+async fn the_scan_page_refuses_a_signed_list_that_would_fill_the_phone() {
+    use coset::CborSerializable;
+    use coset::cbor::value::Value as Cbor;
+    let app = spawn_app().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let bundle: Value = app
+        .get("/v1/verifier/bundle", &staff)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let out = scan_page_loads(&bundle).await;
+    assert!(out.starts_with("ok"), "{out}");
+
+    // The same list's fields, signed with the service's real key (as by a compromised signer),
+    // but declaring more slots than a province has, or a 64 MiB zlib bomb behind a small count.
+    let key = app.ctx.keys.signer().unwrap().signing;
+    let list = &bundle["status_list"];
+    let signed = |count: u64, bits: Vec<u8>| {
+        use base64::Engine;
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&bits).unwrap();
+        let payload = Cbor::Map(vec![
+            (
+                Cbor::Text("epoch".into()),
+                Cbor::from(list["epoch"].as_u64().unwrap()),
+            ),
+            (
+                Cbor::Text("issued_at".into()),
+                Cbor::from(list["issued_at"].as_i64().unwrap()),
+            ),
+            (
+                Cbor::Text("expires_at".into()),
+                Cbor::from(list["expires_at"].as_i64().unwrap()),
+            ),
+            (
+                Cbor::Text("rules_version".into()),
+                Cbor::from(bundle["rules_version"].as_i64().unwrap()),
+            ),
+            (Cbor::Text("count".into()), Cbor::from(count)),
+            (Cbor::Text("bits".into()), Cbor::Bytes(z.finish().unwrap())),
+        ]);
+        let cose = safecode::token::sign1(payload.to_vec().unwrap(), &key);
+        let mut b = bundle.clone();
+        b["status_list"]["cose"] = json!(base64::engine::general_purpose::STANDARD.encode(cose));
+        b
+    };
+    let too_many = signed((1 << 26) + 1, vec![0; 16]);
+    assert!(scan_page_loads(&too_many).await.starts_with("bad_bundle"));
+    let bomb = signed(131_072, vec![0; 64 << 20]);
+    let out = scan_page_loads(&bomb).await;
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("bad_bundle"), "{out}");
+    let grew: i64 = lines.next().unwrap().parse().unwrap();
+    assert!(grew < 32, "{grew} MiB for a 32 KiB list");
+}
