@@ -36,11 +36,23 @@ pub enum LogFormat {
     Json,
 }
 
+/// When a SQLite commit is on the disk. `Full` (the default): before the answer, so an
+/// admission answered 201 survives a power cut. `Normal`: a process crash loses nothing but a
+/// power cut may lose the last commits (the file stays whole): for benchmarks and disposable
+/// test databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    #[default]
+    Full,
+    Normal,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
     pub database_url: DatabaseUrl,
     pub max_db_connections: u32,
+    pub sqlite_synchronous: SqliteSync,
     pub keys_dir: PathBuf,
     pub log_format: LogFormat,
     /// HTTP worker threads; `None` means one per core.
@@ -158,6 +170,7 @@ struct FileSettings {
     max_db_connections: Option<u32>,
     keys_dir: Option<String>,
     log_format: Option<String>,
+    sqlite_synchronous: Option<String>,
     workers: Option<usize>,
     import_limit_mb: Option<usize>,
     appeal_deadline_hours: Option<u32>,
@@ -322,6 +335,20 @@ impl Settings {
                 } else {
                     Ok(p)
                 }
+            },
+        )?;
+        let sqlite_synchronous = parse(
+            pick(
+                env,
+                &["SAFECODE_SQLITE_SYNCHRONOUS"],
+                "sqlite_synchronous",
+                f.sqlite_synchronous,
+                "full",
+            ),
+            |s| match s {
+                "full" => Ok(SqliteSync::Full),
+                "normal" => Ok(SqliteSync::Normal),
+                _ => Err(format!("must be full or normal, got {s:?}")),
             },
         )?;
         let log_format = parse(
@@ -567,6 +594,7 @@ impl Settings {
             bind,
             database_url,
             max_db_connections,
+            sqlite_synchronous,
             keys_dir,
             log_format,
             workers,

@@ -425,6 +425,12 @@ fn verify_with_bundle(input: &str, path: &std::path::Path) -> i32 {
                 }
             };
             println!("colour now: {} ({from})", colour.as_str());
+            let age = (chrono::Utc::now().timestamp() - bundle.issued_at()).max(0);
+            println!(
+                "data as of: {} ({} min old)",
+                unix_time(bundle.issued_at()),
+                age / 60
+            );
             println!("holder: {display}");
             println!("code expires: {}", unix_time(expires_at));
             0
@@ -511,6 +517,17 @@ fn fetch_bundle(server: &str, token: &str, out: &std::path::Path) -> i32 {
             return 1;
         }
     };
+    // The bundle's time is the server's, signed: a verifier whose clock is far off would keep
+    // an old bundle too long, or refuse a good one.
+    if let Some(skew) =
+        safecode::token::offline::clock_skew(chrono::Utc::now().timestamp(), bundle.issued_at())
+    {
+        eprintln!(
+            "warning: this computer's clock is {} min {} the server's: set it right, or offline answers will be wrong",
+            skew.abs() / 60,
+            if skew > 0 { "ahead of" } else { "behind" }
+        );
+    }
     // Written beside and renamed, so a verifier never reads half a bundle.
     let tmp = out.with_extension("partial");
     if let Err(e) = std::fs::write(&tmp, &body).and_then(|()| std::fs::rename(&tmp, out)) {

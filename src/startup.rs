@@ -30,7 +30,12 @@ pub async fn context(settings: &Settings) -> Result<Ctx, StartError> {
 }
 
 async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
-    let db = Db::connect(&settings.database_url, settings.max_db_connections).await?;
+    let db = Db::connect_with(
+        &settings.database_url,
+        settings.max_db_connections,
+        settings.sqlite_synchronous,
+    )
+    .await?;
     db.migrate().await?;
     let id_key = IdHashKey::load_or_create(&settings.keys_dir)?;
     let keys = crate::keys::signing::Keyring::open(&settings.keys_dir)?;

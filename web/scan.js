@@ -49,6 +49,11 @@ async function refreshBundle() {
     if (r.ok) {
       await loadBundle(r.data); // check before keeping it
       store('sc_bundle', r.data);
+      // The bundle's time is the server's, signed: a tablet whose clock is far off would keep
+      // an old bundle too long or refuse a good one (EU verifiers were fooled by wrong dates).
+      const skew = Math.round((Date.now() / 1000 - r.data.server_time) / 60);
+      $('clock-warning').hidden = Math.abs(skew) <= 5;
+      $('clock-warning').textContent = `${t('clock_off')} (${skew > 0 ? '+' : ''}${skew} min)`;
     }
   } catch { /* offline: keep the saved one */ }
   const saved = store('sc_bundle');

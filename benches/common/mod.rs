@@ -17,6 +17,7 @@ pub fn sqlite_settings(dir: &std::path::Path) -> Settings {
         auth_cache_ms: 2000,
         status_list_debounce_secs: 30,
         audit_anchor_secs: 60,
+        sqlite_synchronous: Default::default(),
         bundle_max_age_secs: 21_600,
         alerting: Default::default(),
         // Tests register hundreds from one address; tests/api/limits.rs turns them on.

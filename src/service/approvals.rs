@@ -311,6 +311,8 @@ pub async fn decide(
     }
     if approve {
         apply(&mut tx, p, &a, now).await?;
+        // An approved override, fact change or rule set may make colours worse.
+        super::status_list::mark_urgent(&mut tx, now).await?;
     }
     let step = if approve {
         Step::Approved

@@ -130,6 +130,9 @@ pub enum Verification {
         issued_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
         kid: String,
+        /// When the facts behind `current_colour` were read: the database, now (offline
+        /// verifiers show their bundle's time instead).
+        data_as_of: DateTime<Utc>,
     },
     Invalid {
         valid: bool,
@@ -229,5 +232,6 @@ pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification
         issued_at: DateTime::from_timestamp(s.claims.issued_at, 0).unwrap_or(now),
         expires_at: DateTime::from_timestamp(s.claims.expires_at, 0).unwrap_or(now),
         kid: s.kid.to_hex(),
+        data_as_of: now,
     })
 }

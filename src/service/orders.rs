@@ -145,6 +145,7 @@ pub async fn issue(ctx: &Ctx, p: &Principal, zone: Uuid, form: &OrderForm) -> Re
         now,
     )
     .await?;
+    super::status_list::mark_urgent(&mut tx, now).await?;
     tx.commit().await?;
     orders::get(&ctx.db, public_id)
         .await?

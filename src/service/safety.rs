@@ -170,6 +170,10 @@ async fn write(
     )
     .await?;
     let acknowledged_alert = safety::acknowledge_latest_alert(tx, internal, now).await?;
+    // "At home" ends "safe with relatives": possibly red again, and the tablets must know.
+    if status == SafeStatus::AtHome {
+        super::status_list::mark_urgent(tx, now).await?;
+    }
     let mut after = json!({"status": status.as_str(), "acknowledged_alert": acknowledged_alert});
     if let (Some(a), Some(o)) = (after.as_object_mut(), approved.as_object()) {
         a.extend(o.clone());

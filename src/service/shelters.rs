@@ -465,6 +465,8 @@ pub async fn checkout(
         .await?
         .unwrap_or((0, row.capacity));
     let resident_public = residents::public_id_of(&mut tx, stay.resident_id).await?;
+    // Out of a shelter, under an order: red again, and the tablets must know.
+    super::status_list::mark_urgent(&mut tx, now).await?;
     audit::append(
         &mut tx,
         &AuditDraft::new(p.actor(), "shelter.checkout")

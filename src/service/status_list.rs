@@ -141,6 +141,22 @@ pub async fn current(ctx: &Ctx) -> Result<Published> {
     Ok(p)
 }
 
+/// The meta key under which a change that may make someone's colour worse (an order, an
+/// approval, a check-out, "at home") records when it committed, in milliseconds.
+const URGENT_KEY: &str = "status_list_urgent_ms";
+
+/// How soon after a change that may make a colour worse the list is rebuilt, on any server:
+/// within [`URGENT_AFTER`] plus a tick (0.5 s) plus a build (~1.6 s for 1M residents), so a
+/// shelter tablet fetching right after an order sees it within 5 s. The calm changes still
+/// wait for the debounce.
+const URGENT_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// Marks, inside the change's own transaction, that the lists must catch up now.
+pub async fn mark_urgent(tx: &mut store::Tx, now: DateTime<Utc>) -> Result<()> {
+    store::meta::raise_to(tx, URGENT_KEY, now.timestamp_millis()).await?;
+    Ok(())
+}
+
 /// Rebuilds when due; `true` if this call stored a new epoch.
 pub async fn refresh_if_due(ctx: &Ctx) -> Result<bool> {
     let head = status_lists::newest(&ctx.db).await?;
@@ -149,9 +165,14 @@ pub async fn refresh_if_due(ctx: &Ctx) -> Result<bool> {
         None => true,
         Some(h) => {
             let age = now - h.issued_at;
-            age >= ctx.status_lists.debounce
-                && (age >= REFRESH.min(ctx.status_lists.max_age / 4)
-                    || status_lists::audit_seq(&ctx.db).await? != h.audit_seq)
+            let urgent = age >= URGENT_AFTER
+                && status_lists::urgent_ms(&ctx.db, URGENT_KEY)
+                    .await?
+                    .is_some_and(|ms| ms >= h.issued_at.timestamp_millis());
+            urgent
+                || (age >= ctx.status_lists.debounce
+                    && (age >= REFRESH.min(ctx.status_lists.max_age / 4)
+                        || status_lists::audit_seq(&ctx.db).await? != h.audit_seq))
         }
     };
     if !due {

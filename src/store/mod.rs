@@ -108,16 +108,31 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/s
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 impl Db {
-    /// Connects, creating the SQLite file and its folder if needed.
+    /// Connects, creating the SQLite file and its folder if needed; commits are durable.
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self> {
+        Self::connect_with(url, max_connections, crate::config::SqliteSync::Full).await
+    }
+
+    /// Connects with the given SQLite durability (PostgreSQL commits are always flushed:
+    /// `synchronous_commit` is set on for every connection, whatever the server's default).
+    pub async fn connect_with(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        sync: crate::config::SqliteSync,
+    ) -> Result<Self> {
         match url {
             DatabaseUrl::Sqlite(u) => {
                 let opts = SqliteConnectOptions::from_str(u)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    // WAL + NORMAL: a commit survives a process crash; only an OS crash may
-                    // lose the last transactions, never corrupt the file.
-                    .synchronous(SqliteSynchronous::Normal)
+                    // WAL + FULL: the WAL is synced at every commit, so what was answered
+                    // survives a power cut (in a typhoon, it fails). The admission writer
+                    // commits a batch at once, so the sync is paid per batch, not per scan.
+                    // NORMAL (a benchmark's choice) survives a process crash only.
+                    .synchronous(match sync {
+                        crate::config::SqliteSync::Full => SqliteSynchronous::Full,
+                        crate::config::SqliteSync::Normal => SqliteSynchronous::Normal,
+                    })
                     .busy_timeout(Duration::from_secs(15))
                     // Three unique indexes over random keys (public id, ID hash, status slot):
                     // with SQLite's default 2 MB cache every insert into a large table would
@@ -150,6 +165,15 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|c, _| {
+                        Box::pin(async move {
+                            // A 2xx answer means the commit is on the disk.
+                            sqlx::query("SET synchronous_commit = on")
+                                .execute(c)
+                                .await?;
+                            Ok(())
+                        })
+                    })
                     .connect(u)
                     .await?;
                 Ok(Db::Postgres(pool))

@@ -115,6 +115,18 @@ fn keys_with<'k>(keys: &'k [KnownKey], kid: &Kid) -> Vec<&'k KnownKey> {
     keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect()
 }
 
+/// How far a verifier's clock may be from the server's before it is told so.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// The device's clock against the server's signed time in a bundle just fetched: `Some`
+/// (seconds, positive when the device is ahead) when they disagree by more than
+/// [`MAX_CLOCK_SKEW_SECS`]. A device set to the wrong date keeps an old bundle too long or
+/// refuses a good one.
+pub fn clock_skew(device_now: i64, server_time: i64) -> Option<i64> {
+    let skew = device_now.saturating_sub(server_time);
+    (skew.abs() > MAX_CLOCK_SKEW_SECS).then_some(skew)
+}
+
 /// Where the colour shown came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColourSource {
@@ -179,6 +191,14 @@ pub fn verify(text: &str, bundle: &Bundle, device_now: i64) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_far_from_the_servers_is_told() {
+        assert_eq!(clock_skew(1_000_000, 1_000_000), None);
+        assert_eq!(clock_skew(1_000_000 + 299, 1_000_000), None);
+        assert_eq!(clock_skew(1_000_000 + 3_600, 1_000_000), Some(3_600));
+        assert_eq!(clock_skew(1_000_000 - 86_400, 1_000_000), Some(-86_400));
+    }
     use crate::token::status_list::StatusBits;
     use crate::token::{Claims, encode};
     use ed25519_dalek::SigningKey;

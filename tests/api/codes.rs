@@ -38,6 +38,11 @@ async fn a_code_fetched_as_png_decodes_and_verifies_with_its_colour_now() {
     assert_eq!(v["token_colour"], "green");
     assert_eq!(v["current_colour"], "green");
     assert_eq!(v["stale"], false);
+    let as_of: chrono::DateTime<chrono::Utc> = v["data_as_of"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (chrono::Utc::now() - as_of).num_seconds().abs() < 5,
+        "read live: {as_of}"
+    );
     assert_eq!(v["resident"]["id"], id.as_str());
     assert_eq!(
         v["resident"]["display_name"].as_str().unwrap(),

@@ -240,6 +240,10 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
         assert_eq!(out.status.code(), Some(0), "{stdout}");
         assert!(stdout.starts_with("valid"), "{stdout}");
         assert!(stdout.contains("colour now: green"), "{stdout}");
+        assert!(
+            stdout.contains("data as of:"),
+            "every verdict says how old its data is"
+        );
         assert!(!stdout.contains(&resident_id), "no resident id printed");
     }
 
@@ -609,4 +613,75 @@ async fn the_scan_page_refuses_a_signed_list_that_would_fill_the_phone() {
     assert_eq!(lines.next(), Some("bad_bundle"), "{out}");
     let grew: i64 = lines.next().unwrap().parse().unwrap();
     assert!(grew < 32, "{grew} MiB for a 32 KiB list");
+}
+
+#[tokio::test]
+async fn an_order_reaches_the_bundle_within_five_seconds_whatever_the_debounce() {
+    let (mut settings, dir) = test_settings().await;
+    settings.status_list_debounce_secs = 30;
+    let app = spawn_with(settings, dir).await;
+    let official = app.official().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let zone = app.square_zone(&official, "riverside").await;
+    let (_, resident) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let code: Value = app
+        .get("/v1/residents/me/code", &resident)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = code["token"].as_str().unwrap().to_owned();
+    let offline_colour = |bundle: &str| {
+        let b = safecode::token::offline::Bundle::from_json(bundle).unwrap();
+        match safecode::token::offline::verify(&code, &b, chrono::Utc::now().timestamp() + 1) {
+            safecode::token::offline::Outcome::Valid { colour, source, .. } => (colour, source),
+            other => panic!("{other:?}"),
+        }
+    };
+    // A list newer than the code, then quiet: a tablet's bundle says green.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let first = app
+        .get("/v1/verifier/bundle", &staff)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let _ = offline_colour(&first);
+
+    let ordered = std::time::Instant::now();
+    let res = app
+        .order(
+            &official,
+            &zone,
+            &json!({"level": "mandatory", "reason": "dyke breach"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    loop {
+        let bundle = app
+            .get("/v1/verifier/bundle", &staff)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let (colour, source) = offline_colour(&bundle);
+        if colour == safecode::domain::Colour::Red {
+            assert!(matches!(
+                source,
+                safecode::token::offline::ColourSource::StatusList { .. }
+            ));
+            break;
+        }
+        assert!(
+            ordered.elapsed() < std::time::Duration::from_secs(5),
+            "the order is not in the bundle 5 s later (debounce 30 s)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // A calm change (a new zone, no order) waits for the debounce.
+    let before = app.get("/v1/status-list", &staff).await.headers()["etag"].clone();
+    app.square_zone(&official, "quiet").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let after = app.get("/v1/status-list", &staff).await.headers()["etag"].clone();
+    assert_eq!(before, after, "no rebuild for a change that moves no one");
 }
