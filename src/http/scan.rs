@@ -10,6 +10,21 @@ use serde::de::DeserializeOwned;
 
 /// The largest text field in a multipart scan.
 const FIELD_LIMIT: usize = 4096;
+/// Parts a form may have (a scan or a report has a handful).
+const MAX_PARTS: usize = 32;
+/// Everything a multipart body may bring, part headers and boundaries included: the parser
+/// buffers a part's header until it ends, so the bound must be on the bytes fed to it.
+const MULTIPART_LIMIT: usize = super::UPLOAD_LIMIT + 64 * 1024;
+/// How long a client may take to send a body: a trickle must not hold a worker's memory.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn too_slow() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the body did not arrive in time",
+    )
+}
 
 fn unreadable() -> ApiError {
     ApiError::new(
@@ -40,14 +55,20 @@ pub fn parse_form<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiErr
 /// Reads a JSON body (at most `JSON_LIMIT`) straight into the form, with no intermediate
 /// JSON value: this is the scan's hot path.
 pub async fn json<T: DeserializeOwned>(mut payload: web::Payload) -> Result<T, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| unreadable())?;
-        if body.len() + chunk.len() > super::JSON_LIMIT {
-            return Err(too_large("the JSON body"));
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| unreadable())?;
+            if body.len() + chunk.len() > super::JSON_LIMIT {
+                return Err(too_large("the JSON body"));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    let body = tokio::time::timeout(BODY_DEADLINE, read)
+        .await
+        .map_err(|_| too_slow())??;
     serde_json::from_slice(&body).map_err(|e| {
         let msg = without_values(&e.to_string());
         if e.is_data() {
@@ -65,11 +86,45 @@ pub async fn multipart(
     payload: web::Payload,
     file: &str,
 ) -> Result<(serde_json::Map<String, serde_json::Value>, Option<Vec<u8>>), ApiError> {
-    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    tokio::time::timeout(BODY_DEADLINE, read_multipart(req, payload, file))
+        .await
+        .map_err(|_| too_slow())?
+}
+
+async fn read_multipart(
+    req: &HttpRequest,
+    payload: web::Payload,
+    file: &str,
+) -> Result<(serde_json::Map<String, serde_json::Value>, Option<Vec<u8>>), ApiError> {
+    let overflow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut seen = 0usize;
+    let flag = overflow.clone();
+    let bounded = payload.map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen > MULTIPART_LIMIT {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(actix_web::error::PayloadError::Overflow);
+        }
+        Ok(chunk)
+    });
+    let failed = |overflow: &std::sync::atomic::AtomicBool| {
+        if overflow.load(std::sync::atomic::Ordering::Relaxed) {
+            too_large("the form")
+        } else {
+            unreadable()
+        }
+    };
+    let mut form = actix_multipart::Multipart::new(req.headers(), bounded);
     let mut fields = serde_json::Map::new();
     let mut image: Option<Vec<u8>> = None;
+    let mut parts = 0;
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(|_| unreadable())?;
+        let mut field = field.map_err(|_| failed(&overflow))?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(too_large("the number of form parts"));
+        }
         let name = field.name().unwrap_or("").to_owned();
         let (limit, what) = if name == file {
             (super::UPLOAD_LIMIT, "the file")
@@ -78,7 +133,7 @@ pub async fn multipart(
         };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| unreadable())?;
+            let chunk = chunk.map_err(|_| failed(&overflow))?;
             if bytes.len() + chunk.len() > limit {
                 return Err(too_large(what));
             }

@@ -230,3 +230,109 @@ async fn made_up_methods_do_not_grow_the_metrics() {
         after.len() - before
     );
 }
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+/// Streams up to `total` bytes of a part header that never ends, as the holder of `token`,
+/// and stops once the server answers: (status, bytes sent by then).
+async fn endless_part_header(app: &TestApp, token: &str, total: usize) -> (u16, usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    let answer = tokio::spawn(async move {
+        let mut out = vec![0u8; 4096];
+        let n = rd.read(&mut out).await.unwrap_or(0);
+        String::from_utf8_lossy(&out[..n]).into_owned()
+    });
+    let head = format!(
+        "POST /v1/reports HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    wr.write_all(head.as_bytes()).await.unwrap();
+    let start = b"--b\r\nContent-Disposition: form-data; name=\"photo\"\r\nX-Pad: ";
+    let mut sent = 0;
+    let piece = vec![b'a'; 64 * 1024];
+    let mut first = true;
+    while sent < total && !answer.is_finished() {
+        let body: &[u8] = if first { start } else { &piece };
+        first = false;
+        let chunk = [
+            format!("{:x}\r\n", body.len()).into_bytes(),
+            body.to_vec(),
+            b"\r\n".to_vec(),
+        ]
+        .concat();
+        if wr.write_all(&chunk).await.is_err() {
+            break;
+        }
+        sent += body.len();
+    }
+    let text = tokio::time::timeout(std::time::Duration::from_secs(10), answer)
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, sent)
+}
+
+#[tokio::test]
+async fn a_part_header_that_never_ends_costs_a_bounded_amount_and_others_go_on() {
+    let app = spawn_app().await;
+    let (_, resident) = app.registered().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    // Not even a resident's role: refused before the body is read.
+    let (status, _) = endless_part_header(&app, &staff, 1 << 20).await;
+    assert_eq!(status, 403);
+    let before = rss_kib();
+    let (status, sent) = endless_part_header(&app, &resident, 200 << 20).await;
+    let grew_mib = (rss_kib().saturating_sub(before)) / 1024;
+    assert_eq!(status, 413, "sent {sent} bytes");
+    assert!(
+        sent < 200 << 20,
+        "the server stopped reading ({sent} bytes sent)"
+    );
+    assert!(grew_mib < 64, "the server grew by {grew_mib} MiB");
+    // Meanwhile and after, others are served.
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_form_of_thousands_of_tiny_parts_is_refused() {
+    let app = spawn_app().await;
+    let (_, resident) = app.registered().await;
+    let mut form = reqwest::multipart::Form::new();
+    for i in 0..2000 {
+        form = form.text(format!("f{i}"), "x");
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/reports"))
+        .bearer_auth(&resident)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 413, "payload_too_large").await;
+}

@@ -20,6 +20,8 @@ pub async fn submit(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Who may report is known before a byte of the body is read.
+    crate::service::authz::authorize(&p, crate::service::Action::ReadOwnProfile)?;
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
