@@ -43,6 +43,10 @@ enum Command {
         /// only the colour written in the code.
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// With --bundle: the keys this verifier trusts (default: beside the bundle,
+        /// `NAME.trust.json`, as `bundle fetch` writes it).
+        #[arg(long, requires = "bundle")]
+        trust: Option<PathBuf>,
     },
     /// Verifier bundles for working offline.
     Bundle {
@@ -111,6 +115,11 @@ enum BundleCommand {
         token: String,
         #[arg(long)]
         out: PathBuf,
+        /// The keys this verifier trusts (default: beside OUT, `NAME.trust.json`). Pinned from
+        /// the first bundle fetched; later bundles must be signed by them or by a key they
+        /// vouch for.
+        #[arg(long)]
+        trust: Option<PathBuf>,
     },
 }
 
@@ -164,18 +173,27 @@ fn main() -> anyhow::Result<()> {
         return gen_residents(*count, *seed, out.as_deref());
     }
     if let Command::Bundle {
-        command: BundleCommand::Fetch { server, token, out },
+        command:
+            BundleCommand::Fetch {
+                server,
+                token,
+                out,
+                trust,
+            },
     } = &cli.command
     {
-        std::process::exit(fetch_bundle(server, token, out));
+        let trust = trust.clone().unwrap_or_else(|| trust_beside(out));
+        std::process::exit(fetch_bundle(server, token, out, &trust));
     }
     if let Command::Verify {
         token_or_image,
         bundle: Some(bundle),
+        trust,
         ..
     } = &cli.command
     {
-        std::process::exit(verify_with_bundle(token_or_image, bundle));
+        let trust = trust.clone().unwrap_or_else(|| trust_beside(bundle));
+        std::process::exit(verify_with_bundle(token_or_image, bundle, &trust));
     }
     let settings =
         Settings::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
@@ -386,8 +404,24 @@ fn unix_time(t: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Where `bundle fetch` keeps the keys it pinned for a bundle file.
+fn trust_beside(bundle: &std::path::Path) -> PathBuf {
+    bundle.with_extension("trust.json")
+}
+
+/// The keys pinned in `path`: `Ok(None)` when there is no such file yet.
+fn read_trust(path: &std::path::Path) -> Result<Option<safecode::token::offline::Trust>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => safecode::token::offline::Trust::from_json(&t)
+            .map(Some)
+            .ok_or_else(|| format!("{} is not a trust file", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 /// Offline check against a verifier bundle; returns the exit code.
-fn verify_with_bundle(input: &str, path: &std::path::Path) -> i32 {
+fn verify_with_bundle(input: &str, path: &std::path::Path, trust: &std::path::Path) -> i32 {
     use safecode::token::offline::{self, Bundle, ColourSource, Outcome};
     let text = match read_code(input) {
         Ok(t) => t,
@@ -400,7 +434,24 @@ fn verify_with_bundle(input: &str, path: &std::path::Path) -> i32 {
             return 2;
         }
     };
-    let bundle = match Bundle::from_json(&doc) {
+    let pinned = match read_trust(trust) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let checked = match &pinned {
+        Some(t) => Bundle::from_json_pinned(&doc, t).map(|(b, _)| b),
+        None => {
+            eprintln!(
+                "warning: no trusted keys at {}: the bundle's own keys are believed (fetch it with `safecode bundle fetch` to pin them)",
+                trust.display()
+            );
+            Bundle::from_json(&doc)
+        }
+    };
+    let bundle = match checked {
         Ok(b) => b,
         Err(e) => {
             println!("cannot verify: the bundle is refused ({e})");
@@ -453,7 +504,7 @@ fn verify_with_bundle(input: &str, path: &std::path::Path) -> i32 {
 const MAX_BUNDLE_BYTES: usize = 32 << 20;
 
 /// Downloads, checks and saves a bundle; returns the exit code.
-fn fetch_bundle(server: &str, token: &str, out: &std::path::Path) -> i32 {
+fn fetch_bundle(server: &str, token: &str, out: &std::path::Path, trust: &std::path::Path) -> i32 {
     let url = format!("{}/v1/verifier/bundle", server.trim_end_matches('/'));
     if !url.starts_with("http://") {
         eprintln!(
@@ -510,13 +561,42 @@ fn fetch_bundle(server: &str, token: &str, out: &std::path::Path) -> i32 {
         eprintln!("{url}: {status}: {shown}");
         return 1;
     }
-    let bundle = match safecode::token::offline::Bundle::from_json(&body) {
-        Ok(b) => b,
+    use safecode::token::offline::{Bundle, Trust};
+    let pinned = match read_trust(trust) {
+        Ok(t) => t,
         Err(e) => {
-            eprintln!("the server sent a bundle that does not verify: {e}");
+            eprintln!("{e}");
             return 1;
         }
     };
+    let checked = match &pinned {
+        Some(t) => Bundle::from_json_pinned(&body, t),
+        None => Bundle::from_json(&body).map(|b| {
+            let t = Trust::pin(&b);
+            eprintln!(
+                "first contact with {server}: pinned its {} key(s) in {} (compare with the operator's `safecode keys list`)",
+                t.len(),
+                trust.display()
+            );
+            (b, t)
+        }),
+    };
+    let (bundle, grown) = match checked {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("the server sent a bundle that is refused: {e}");
+            return 1;
+        }
+    };
+    if pinned.as_ref() != Some(&grown) {
+        let tmp = trust.with_extension("partial");
+        if let Err(e) =
+            std::fs::write(&tmp, grown.to_json()).and_then(|()| std::fs::rename(&tmp, trust))
+        {
+            eprintln!("cannot write {}: {e}", trust.display());
+            return 1;
+        }
+    }
     // The bundle's time is the server's, signed: a verifier whose clock is far off would keep
     // an old bundle too long, or refuse a good one.
     if let Some(skew) =

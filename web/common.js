@@ -40,6 +40,7 @@ const WORDS = {
     offline: 'OFFLINE', online: 'Online', pending_sync: 'Waiting to send', sync_now: 'Send now',
     synced: 'Sent', conflicts: 'Problems', bundle_age: 'Offline data from', next: 'Next person',
     clock_off: "This device's clock is wrong: set the date and time, or offline answers will be wrong",
+    untrusted_bundle: 'The offline data is signed by a key this tablet does not trust: not used. Tell the shelter lead.',
     // ops
     ops_title: 'Operations', zones: 'Zones', residents: 'Residents', sheltered: 'Sheltered',
     safe_relatives: 'Safe with relatives', not_reached: 'Not reached', order: 'Order',
@@ -86,6 +87,7 @@ const WORDS = {
     pending_sync: '待上传', sync_now: '立即上传', synced: '已上传', conflicts: '问题',
     bundle_age: '离线数据时间', next: '下一位',
     clock_off: '本设备时间不准确：请校准日期和时间，否则离线核验结果会出错',
+    untrusted_bundle: '离线数据的签名密钥不受本设备信任，已拒绝使用。请告知安置点负责人。',
     ops_title: '指挥调度', zones: '区域', residents: '居民', sheltered: '已安置',
     safe_relatives: '在亲友家安全', not_reached: '未联系上', order: '命令', issue_order: '发布转移令',
     level: '级别', advisory: '建议转移', mandatory: '强制转移', reason: '理由', preview: '预览',

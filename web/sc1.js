@@ -188,16 +188,54 @@ async function inflate(bytes, expected) {
   return out;
 }
 
+function b64urlEncode(bytes) {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * The bundle's keys this verifier may believe: those it trusts (pinned on its first fetch, as
+ * base64url of the raw key), and those a believed key vouches for in the bundle's
+ * endorsements, transitively. A bundle swapped wholesale, with another key, gets none.
+ */
+async function believed(keys, trusted, endorsements) {
+  const accepted = keys.filter((k) => trusted.includes(b64urlEncode(k.x)));
+  for (;;) {
+    const vouching = accepted.filter((k) => !k.revoked);
+    const before = accepted.length;
+    for (const e of endorsements || []) {
+      let cose;
+      try {
+        cose = parseSign1(Uint8Array.from(atob(e), (c) => c.charCodeAt(0)));
+      } catch { continue; }
+      if (cose.alg !== -8 || (await checkSignature(cose, vouching)) !== 'ok') continue;
+      const p = cborDecode(cose.payload);
+      if (!(p instanceof Map) || p.get('typ') !== 'safecode/key' || !(p.get('x') instanceof Uint8Array)) continue;
+      const x = b64urlEncode(p.get('x'));
+      const k = keys.find((key) => b64urlEncode(key.x) === x);
+      if (k && !accepted.includes(k)) accepted.push(k);
+    }
+    if (accepted.length === before) return accepted;
+  }
+}
+
 /**
  * Checks a bundle as downloaded (JSON) and returns what offline verification needs; throws
- * Error('bad_bundle') when its list does not verify or its plain fields differ from the list.
+ * Error('bad_bundle') when its list does not verify or its plain fields differ from the list,
+ * and Error('untrusted_key') when `trusted` (base64url keys) is given and neither it nor a key
+ * it vouches for signed the list. `trust` in the answer is what to keep for next time.
  */
-export async function loadBundle(json) {
+export async function loadBundle(json, trusted) {
   if (json.format !== 'safecode-bundle/1') throw new Error('bad_bundle');
-  const keys = await loadKeys(json.jwks || {});
+  let keys = await loadKeys(json.jwks || {});
+  if (trusted && trusted.length) {
+    keys = await believed(keys, trusted, json.endorsements);
+    if (!keys.length) throw new Error('untrusted_key');
+  }
   const raw = Uint8Array.from(atob(json.status_list.cose), (c) => c.charCodeAt(0));
   const cose = parseSign1(raw);
-  if (cose.alg !== -8 || (await checkSignature(cose, keys)) !== 'ok') throw new Error('bad_bundle');
+  const signed = cose.alg === -8 ? await checkSignature(cose, keys) : 'unsupported_alg';
+  if (signed === 'unknown_key' && trusted && trusted.length) throw new Error('untrusted_key');
+  if (signed !== 'ok') throw new Error('bad_bundle');
   const p = cborDecode(cose.payload);
   if (!(p instanceof Map)) throw new Error('bad_bundle');
   const list = {
@@ -211,7 +249,8 @@ export async function loadBundle(json) {
   if (!same || !(list.bits instanceof Uint8Array) || !Number.isInteger(list.count)
     || list.count <= 0 || list.count > MAX_SLOTS) throw new Error('bad_bundle');
   list.bits = await inflate(list.bits, Math.ceil(list.count / 4));
-  return { keys, list };
+  const trust = [...new Set([...(trusted || []), ...keys.filter((k) => !k.revoked).map((k) => b64urlEncode(k.x))])];
+  return { keys, list, trust };
 }
 
 function slot(list, index) {

@@ -47,7 +47,9 @@ async function refreshBundle() {
   try {
     const r = await call('/v1/verifier/bundle');
     if (r.ok) {
-      await loadBundle(r.data); // check before keeping it
+      // Checked before it is kept: against the keys pinned on this tablet's first fetch.
+      const checked = await loadBundle(r.data, store('sc_trust') || []);
+      store('sc_trust', checked.trust);
       store('sc_bundle', r.data);
       // The bundle's time is the server's, signed: a tablet whose clock is far off would keep
       // an old bundle too long or refuse a good one (EU verifiers were fooled by wrong dates).
@@ -55,11 +57,14 @@ async function refreshBundle() {
       $('clock-warning').hidden = Math.abs(skew) <= 5;
       $('clock-warning').textContent = `${t('clock_off')} (${skew > 0 ? '+' : ''}${skew} min)`;
     }
-  } catch { /* offline: keep the saved one */ }
+  } catch (err) {
+    // Offline: keep the saved one. A bundle no trusted key signed is said, not kept.
+    if (err && err.message === 'untrusted_key') say(t('untrusted_bundle'), true);
+  }
   const saved = store('sc_bundle');
   if (saved) {
     try {
-      state.bundle = await loadBundle(saved);
+      state.bundle = await loadBundle(saved, store('sc_trust') || []);
       $('bundle-age').textContent = when(state.bundle.list.issued_at);
     } catch {
       state.bundle = null;

@@ -45,6 +45,9 @@ pub struct BundleView {
     /// The keys that sign codes and the list (as `GET /v1/keys`).
     #[schema(value_type = Object)]
     pub jwks: serde_json::Value,
+    /// Each key vouched for by every older key not revoked (COSE_Sign1, standard base64): a
+    /// verifier that pinned an older key accepts a newer one only through these.
+    pub endorsements: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -74,7 +77,27 @@ pub async fn bundle(ctx: &Ctx, p: &super::Principal) -> Result<BundleView> {
             cose: base64::engine::general_purpose::STANDARD.encode(list.body.as_slice()),
         },
         jwks: ctx.keys.jwks(),
+        endorsements: endorsements(ctx),
     })
+}
+
+fn endorsements(ctx: &Ctx) -> Vec<String> {
+    use crate::keys::signing::KeyStatus;
+    use base64::Engine;
+    let keys = ctx.keys.keys();
+    let live: Vec<_> = keys
+        .iter()
+        .filter(|k| k.status != KeyStatus::Revoked)
+        .collect();
+    let mut out = Vec::new();
+    for (i, older) in live.iter().enumerate() {
+        for newer in &live[i + 1..] {
+            out.push(base64::engine::general_purpose::STANDARD.encode(
+                crate::token::endorsement::sign(&older.signing, &newer.signing.verifying_key()),
+            ));
+        }
+    }
+    out
 }
 
 /// Per-process state: settings, the newest body read, and one rebuild at a time.

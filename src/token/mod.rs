@@ -8,6 +8,7 @@
 //! `exp` not passed. Each failure has its own error; nothing here panics, whatever the input.
 
 pub mod anchor;
+pub mod endorsement;
 pub mod offline;
 pub mod status_list;
 

@@ -27,6 +27,9 @@ struct BundleDoc {
     rules_version: u32,
     status_list: StatusListDoc,
     jwks: serde_json::Value,
+    /// Standard base64 COSE_Sign1s: an older key vouching for a newer one (see [`Trust`]).
+    #[serde(default)]
+    endorsements: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +51,64 @@ pub enum BundleError {
     Signature(&'static str),
     #[error("the bundle was altered: {0} differs from the signed list")]
     Tampered(&'static str),
+    #[error(
+        "the bundle is signed by a key this verifier does not trust (not pinned, and no trusted key vouches for it): refused"
+    )]
+    Untrusted,
+}
+
+/// The keys a verifier trusts: given out of band, or pinned on its first fetch from the server
+/// it was pointed at. A new key is accepted only when a trusted one vouches for it (an
+/// endorsement in the bundle, signed by the trusted key), so a bundle swapped wholesale, with
+/// an attacker's key and a list that key signed, is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust(Vec<[u8; 32]>);
+
+impl Trust {
+    /// Pins a bundle's keys (those not revoked): trust on first contact.
+    pub fn pin(bundle: &Bundle) -> Trust {
+        Trust(
+            bundle
+                .keys
+                .iter()
+                .filter(|k| !k.revoked)
+                .map(|k| k.key.to_bytes())
+                .collect(),
+        )
+    }
+
+    pub fn from_json(text: &str) -> Option<Trust> {
+        use base64::Engine;
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let keys = v.get("keys")?.as_array()?;
+        keys.iter()
+            .map(|k| {
+                let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(k.as_str()?)
+                    .ok()?;
+                b.try_into().ok()
+            })
+            .collect::<Option<Vec<[u8; 32]>>>()
+            .map(Trust)
+    }
+
+    pub fn to_json(&self) -> String {
+        use base64::Engine;
+        let keys: Vec<String> = self
+            .0
+            .iter()
+            .map(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k))
+            .collect();
+        serde_json::json!({ "format": "safecode-trust/1", "keys": keys }).to_string()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A bundle whose status list verified with its own keys.
@@ -58,19 +119,75 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// A bundle checked with its own keys (no keys pinned yet: trust on first contact).
     pub fn from_json(text: &str) -> Result<Bundle, BundleError> {
+        Self::parse(text, None).map(|(b, _)| b)
+    }
+
+    /// A bundle checked against the keys a verifier trusts: its list must be signed by a
+    /// trusted key or one a trusted key vouches for (transitively); codes are checked with
+    /// those keys only. Returns the trust grown by the keys vouched for.
+    pub fn from_json_pinned(text: &str, trust: &Trust) -> Result<(Bundle, Trust), BundleError> {
+        Self::parse(text, Some(trust))
+    }
+
+    fn parse(text: &str, trust: Option<&Trust>) -> Result<(Bundle, Trust), BundleError> {
         use base64::Engine;
         let doc: BundleDoc = serde_json::from_str(text)
             .map_err(|_| BundleError::Malformed("not the bundle JSON"))?;
         if doc.format != BUNDLE_FORMAT {
             return Err(BundleError::Malformed("unknown format"));
         }
-        let keys = known_from_jwks(&doc.jwks).ok_or(BundleError::Malformed("jwks"))?;
+        let mut keys = known_from_jwks(&doc.jwks).ok_or(BundleError::Malformed("jwks"))?;
+        let mut grown = trust.cloned().unwrap_or_default();
+        if let Some(trust) = trust {
+            let endorsements: Vec<Vec<u8>> = doc
+                .endorsements
+                .iter()
+                .filter_map(|e| base64::engine::general_purpose::STANDARD.decode(e).ok())
+                .collect();
+            let mut accepted: Vec<KnownKey> = keys
+                .iter()
+                .filter(|k| trust.0.contains(&k.key.to_bytes()))
+                .cloned()
+                .collect();
+            // A key is vouched for by one already accepted (and not revoked), until no more
+            // are: a verifier that missed several rotations follows the chain.
+            loop {
+                let vouching: Vec<KnownKey> =
+                    accepted.iter().filter(|k| !k.revoked).cloned().collect();
+                let newly: Vec<KnownKey> = endorsements
+                    .iter()
+                    .filter_map(|e| {
+                        super::endorsement::verify(e, |kid| keys_with(&vouching, kid)).ok()
+                    })
+                    .filter_map(|x| keys.iter().find(|k| k.key == x).cloned())
+                    .filter(|k| !accepted.iter().any(|a| a.key == k.key))
+                    .collect();
+                if newly.is_empty() {
+                    break;
+                }
+                accepted.extend(newly);
+            }
+            if accepted.is_empty() {
+                return Err(BundleError::Untrusted);
+            }
+            for k in accepted.iter().filter(|k| !k.revoked) {
+                let b = k.key.to_bytes();
+                if !grown.0.contains(&b) {
+                    grown.0.push(b);
+                }
+            }
+            keys = accepted;
+        }
         let cose = base64::engine::general_purpose::STANDARD
             .decode(doc.status_list.cose.as_bytes())
             .map_err(|_| BundleError::Malformed("status_list.cose is not base64"))?;
         let list = status_list::verify_signature(&cose, |kid| keys_with(&keys, kid)).map_err(
             |e| match e {
+                status_list::StatusListError::Signature("unknown_key") if trust.is_some() => {
+                    BundleError::Untrusted
+                }
                 status_list::StatusListError::Signature(code) => BundleError::Signature(code),
                 _ => BundleError::Malformed("status list"),
             },
@@ -95,7 +212,7 @@ impl Bundle {
         if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
             return Err(BundleError::Tampered(field));
         }
-        Ok(Bundle { keys, list })
+        Ok((Bundle { keys, list }, grown))
     }
 
     pub fn issued_at(&self) -> i64 {
@@ -191,6 +308,56 @@ pub fn verify(text: &str, bundle: &Bundle, device_now: i64) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_pinned_keys_and_those_they_vouch_for_are_believed() {
+        use base64::Engine;
+        let old = SigningKey::from_bytes(&[1; 32]);
+        let new = SigningKey::from_bytes(&[2; 32]);
+        let attacker = SigningKey::from_bytes(&[3; 32]);
+        let now = 1_800_000_000;
+        let first = bundle_json(&old, now, &[]).to_string();
+        let trust = Trust::pin(&Bundle::from_json(&first).unwrap());
+        assert_eq!(trust.len(), 1);
+        assert_eq!(Trust::from_json(&trust.to_json()), Some(trust.clone()));
+        // The same server, same key: believed, nothing new trusted.
+        let (_, grown) = Bundle::from_json_pinned(&first, &trust).unwrap();
+        assert_eq!(grown, trust);
+        // A bundle swapped wholesale: the attacker's keys and a list they signed.
+        let swapped = bundle_json(&attacker, now, &[]).to_string();
+        assert!(Bundle::from_json(&swapped).is_ok(), "consistent in itself");
+        assert_eq!(
+            Bundle::from_json_pinned(&swapped, &trust).unwrap_err(),
+            BundleError::Untrusted
+        );
+        // A rotation: the new key signs, both keys published, the old one vouches for the new.
+        let mut rotated = bundle_json(&new, now, &[]);
+        let both = |ks: &[&SigningKey]| -> serde_json::Value {
+            serde_json::json!({"keys": ks.iter().map(|k| jwks(k)["keys"][0].clone()).collect::<Vec<_>>()})
+        };
+        rotated["jwks"] = both(&[&old, &new]);
+        let without = rotated.to_string();
+        assert_eq!(
+            Bundle::from_json_pinned(&without, &trust).unwrap_err(),
+            BundleError::Untrusted,
+            "a new key nobody trusted vouches for is not believed"
+        );
+        rotated["endorsements"] = serde_json::json!([base64::engine::general_purpose::STANDARD
+            .encode(super::super::endorsement::sign(&old, &new.verifying_key()))]);
+        let (_, grown) = Bundle::from_json_pinned(&rotated.to_string(), &trust).unwrap();
+        assert_eq!(grown.len(), 2);
+        // The attacker vouching for themselves does not help.
+        let mut forged = bundle_json(&attacker, now, &[]);
+        forged["jwks"] = both(&[&old, &attacker]);
+        forged["endorsements"] =
+            serde_json::json!([base64::engine::general_purpose::STANDARD.encode(
+                super::super::endorsement::sign(&attacker, &attacker.verifying_key())
+            )]);
+        assert_eq!(
+            Bundle::from_json_pinned(&forged.to_string(), &trust).unwrap_err(),
+            BundleError::Untrusted
+        );
+    }
 
     #[test]
     fn a_clock_far_from_the_servers_is_told() {

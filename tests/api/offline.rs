@@ -685,3 +685,203 @@ async fn an_order_reaches_the_bundle_within_five_seconds_whatever_the_debounce()
     let after = app.get("/v1/status-list", &staff).await.headers()["etag"].clone();
     assert_eq!(before, after, "no rebuild for a change that moves no one");
 }
+
+/// Runs web/sc1.js's `loadBundle(bundle, trusted)` in Node: the answer's first line is `ok`
+/// or the error, the second the trust to keep.
+async fn scan_page_loads_pinned(bundle: &Value, trusted: &Value) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, bundle.to_string()).unwrap();
+    let script = dir.path().join("load.mjs");
+    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/sc1.js");
+    std::fs::write(
+        &script,
+        format!(
+            "import {{ readFileSync }} from 'node:fs';\n\
+             import {{ loadBundle }} from '{}';\n\
+             try {{ const b = await loadBundle(JSON.parse(readFileSync(process.argv[2], 'utf8')), {trusted});\n\
+                    console.log('ok'); console.log(JSON.stringify(b.trust)); }}\n\
+             catch (e) {{ console.log(e.message); }}\n",
+            url_of(&module)
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(&script)
+            .arg(&file)
+            .output()
+            .expect("node")
+    })
+    .await
+    .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn verifiers_believe_the_keys_they_pinned_and_those_those_keys_vouch_for() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let (_, resident) = resident_at(&app, 30.5, 120.5, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.json");
+    let trust = dir.path().join("bundle.trust.json");
+    let cli = |args: Vec<std::ffi::OsString>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(TestApp::binary())
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        })
+    };
+    let fetch = |out: &std::path::Path| -> Vec<std::ffi::OsString> {
+        vec![
+            "bundle".into(),
+            "fetch".into(),
+            "--server".into(),
+            app.address.clone().into(),
+            "--token".into(),
+            staff.clone().into(),
+            "--out".into(),
+            out.as_os_str().to_owned(),
+        ]
+    };
+    // First contact pins the server's key.
+    let out = cli(fetch(&file)).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pinned its 1 key"));
+    let pinned: Value = serde_json::from_str(&std::fs::read_to_string(&trust).unwrap()).unwrap();
+    assert_eq!(pinned["keys"].as_array().unwrap().len(), 1);
+    let first_bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+
+    // A rotation: the new key signs the next list; the old one vouches for it.
+    let res = app
+        .post("/v1/keys/rotate", &app.admin_token, &json!({}))
+        .await;
+    assert!(res.status().is_success());
+    let zone = app.square_zone(&official, "z").await;
+    app.order(
+        &official,
+        &zone,
+        &json!({"level": "advisory", "reason": "rain"}),
+    )
+    .await;
+    let new_kid = {
+        let keys: Value = app
+            .client
+            .get(app.url("/v1/keys"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["status"] == "active")
+            .unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let rotated: Value = loop {
+        let b: Value = app
+            .get("/v1/verifier/bundle", &staff)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let cose = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            b["status_list"]["cose"].as_str().unwrap(),
+        )
+        .unwrap();
+        if safecode::token::anchor::kid(&cose).map(|k| k.to_hex()) == Some(new_kid.clone()) {
+            break b;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no list signed by the new key"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    assert!(!rotated["endorsements"].as_array().unwrap().is_empty());
+    let out = cli(fetch(&file)).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grown: Value = serde_json::from_str(&std::fs::read_to_string(&trust).unwrap()).unwrap();
+    assert_eq!(
+        grown["keys"].as_array().unwrap().len(),
+        2,
+        "the vouched-for key joins"
+    );
+
+    // A bundle swapped wholesale: another server's keys and list, consistent in itself.
+    let other = spawn_app().await;
+    let (_, other_staff) = other.create_user("staff", json!({})).await;
+    let swapped: Value = other
+        .get("/v1/verifier/bundle", &other_staff)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let swapped_file = dir.path().join("swapped.json");
+    std::fs::write(&swapped_file, swapped.to_string()).unwrap();
+    let code: Value = app
+        .get("/v1/residents/me/code", &resident)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let out = cli(vec![
+        "verify".into(),
+        code["token"].as_str().unwrap().into(),
+        "--bundle".into(),
+        swapped_file.as_os_str().to_owned(),
+        "--trust".into(),
+        trust.as_os_str().to_owned(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("does not trust"), "{said}");
+    // The good bundle still verifies the code against the pinned keys.
+    let out = cli(vec![
+        "verify".into(),
+        code["token"].as_str().unwrap().into(),
+        "--bundle".into(),
+        file.as_os_str().to_owned(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // The /scan page: the same rules.
+    let first = scan_page_loads_pinned(&first_bundle, &json!([])).await;
+    let mut lines = first.lines();
+    assert_eq!(lines.next(), Some("ok"), "{first}");
+    let page_trust: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let later = scan_page_loads_pinned(&rotated, &page_trust).await;
+    assert!(later.starts_with("ok"), "{later}");
+    let refused = scan_page_loads_pinned(&swapped, &page_trust).await;
+    assert!(refused.starts_with("untrusted_key"), "{refused}");
+}
