@@ -59,6 +59,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Largest CSV import accepted, in bytes.
     pub import_limit_bytes: usize,
+    /// How long a client may take to send a request body (an import: ten times this).
+    pub body_deadline_secs: u64,
     /// An appeal without a decision after this many hours is flagged overdue.
     pub appeal_deadline_hours: u32,
     /// An account created by another account decides no approval for this many hours: two
@@ -173,6 +175,7 @@ struct FileSettings {
     sqlite_synchronous: Option<String>,
     workers: Option<usize>,
     import_limit_mb: Option<usize>,
+    body_deadline_secs: Option<u64>,
     appeal_deadline_hours: Option<u32>,
     approver_cooling_off_hours: Option<u32>,
     auth_cache_ms: Option<u64>,
@@ -335,6 +338,21 @@ impl Settings {
                 } else {
                     Ok(p)
                 }
+            },
+        )?;
+        let body_deadline_secs = parse(
+            pick(
+                env,
+                &["SAFECODE_BODY_DEADLINE_SECS"],
+                "body_deadline_secs",
+                f.body_deadline_secs.map(|v| v.to_string()),
+                "60",
+            ),
+            |s| {
+                s.parse::<u64>()
+                    .ok()
+                    .filter(|v| (1..=3600).contains(v))
+                    .ok_or_else(|| format!("must be 1 to 3600 seconds, got {s:?}"))
             },
         )?;
         let sqlite_synchronous = parse(
@@ -599,6 +617,7 @@ impl Settings {
             log_format,
             workers,
             import_limit_bytes: import_limit_mb.saturating_mul(1024 * 1024),
+            body_deadline_secs,
             appeal_deadline_hours,
             approver_cooling_off_hours,
             auth_cache_ms,

@@ -102,6 +102,7 @@ impl Application {
         let data = web::Data::new(ctx.clone());
         let metrics = web::Data::new(http::metrics::Metrics::new());
         let import_limit = settings.import_limit_bytes;
+        let body_deadline = settings.body_deadline_secs;
         // One set of limits for all of this process's workers.
         let limits = web::Data::new(http::rate_limit::Limits::new(&settings.rate_limits));
         if limits.is_some() {
@@ -117,7 +118,15 @@ impl Application {
             });
         }
         let mut server = HttpServer::new(move || {
-            http::app(data.clone(), metrics.clone(), import_limit, limits.clone())
+            http::app(
+                data.clone(),
+                metrics.clone(),
+                http::bounds::BodySettings {
+                    import_bytes: import_limit,
+                    deadline: std::time::Duration::from_secs(body_deadline),
+                },
+                limits.clone(),
+            )
         })
         // SIGTERM/SIGINT: stop accepting, let requests in flight finish.
         .shutdown_timeout(30)

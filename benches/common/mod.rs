@@ -18,6 +18,7 @@ pub fn sqlite_settings(dir: &std::path::Path) -> Settings {
         status_list_debounce_secs: 30,
         audit_anchor_secs: 60,
         sqlite_synchronous: Default::default(),
+        body_deadline_secs: 60,
         bundle_max_age_secs: 21_600,
         alerting: Default::default(),
         // Tests register hundreds from one address; tests/api/limits.rs turns them on.

@@ -246,6 +246,7 @@ pub fn json_error(
             "unsupported_media_type",
             "send JSON with Content-Type: application/json",
         ),
+        J::Payload(p) => super::bounds::payload_problem(p),
         J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod bounds;
 pub mod cap;
 pub mod csv_export;
 pub mod errors;
@@ -227,7 +228,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn app(
     ctx: web::Data<crate::service::Ctx>,
     m: web::Data<metrics::Metrics>,
-    import_limit: usize,
+    bodies: bounds::BodySettings,
     limits: web::Data<Option<rate_limit::Limits>>,
 ) -> actix_web::App<
     impl actix_web::dev::ServiceFactory<
@@ -241,8 +242,12 @@ pub fn app(
     actix_web::App::new()
         .app_data(ctx)
         .app_data(m)
-        .app_data(web::Data::new(routes::residents::ImportLimit(import_limit)))
+        .app_data(web::Data::new(routes::residents::ImportLimit(
+            bodies.import_bytes,
+        )))
+        .app_data(web::Data::new(bodies))
         .app_data(limits)
+        .wrap(from_fn(bounds::bound))
         .wrap(ErrorHandlers::new().default_handler(errors::to_problem))
         .wrap(from_fn(rate_limit::limit))
         .wrap(from_fn(metrics::observe))

@@ -58,7 +58,7 @@ pub async fn json<T: DeserializeOwned>(mut payload: web::Payload) -> Result<T, A
     let read = async {
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| unreadable())?;
+            let chunk = chunk.map_err(|e| super::bounds::payload_problem(&e))?;
             if body.len() + chunk.len() > super::JSON_LIMIT {
                 return Err(too_large("the JSON body"));
             }
@@ -99,8 +99,14 @@ async fn read_multipart(
     let overflow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut seen = 0usize;
     let flag = overflow.clone();
+    let cut: std::sync::Arc<std::sync::Mutex<Option<ApiError>>> = Default::default();
+    let seen_cut = cut.clone();
     let bounded = payload.map(move |chunk| {
-        let chunk = chunk?;
+        let chunk = chunk.inspect_err(|e| {
+            if let Ok(mut c) = seen_cut.lock() {
+                *c = Some(super::bounds::payload_problem(e));
+            }
+        })?;
         seen += chunk.len();
         if seen > MULTIPART_LIMIT {
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -111,6 +117,9 @@ async fn read_multipart(
     let failed = |overflow: &std::sync::atomic::AtomicBool| {
         if overflow.load(std::sync::atomic::Ordering::Relaxed) {
             too_large("the form")
+        } else if let Some(e) = cut.lock().ok().and_then(|mut c| c.take()) {
+            // Cut by the route's bound (size or deadline) before it reached the parser.
+            e
         } else {
             unreadable()
         }

@@ -59,6 +59,7 @@ pub async fn test_settings() -> (Settings, tempfile::TempDir) {
         status_list_debounce_secs: 1,
         audit_anchor_secs: 1,
         sqlite_synchronous: Default::default(),
+        body_deadline_secs: 60,
         bundle_max_age_secs: 21_600,
         alerting: Default::default(),
         // Tests register hundreds from one address; tests/api/limits.rs turns them on.

@@ -336,3 +336,110 @@ async fn a_form_of_thousands_of_tiny_parts_is_refused() {
         .unwrap();
     assert_problem(res, 413, "payload_too_large").await;
 }
+
+/// Sends a request head declaring `length` bytes and then `sent` of them, and waits for the
+/// answer: (status, seconds it took).
+async fn declared(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    length: u64,
+    sent: usize,
+) -> (u16, f64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    );
+    let start = std::time::Instant::now();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&vec![b' '; sent]).await.unwrap();
+    let mut out = vec![0u8; 2048];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), s.read(&mut out))
+        .await
+        .expect("an answer, not a hang")
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&out[..n]);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, start.elapsed().as_secs_f64())
+}
+
+#[tokio::test]
+async fn every_body_route_refuses_a_declared_length_over_its_bound_before_reading() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut checked = 0;
+    for (template, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            if !["POST", "PATCH", "PUT"].contains(&method.as_str()) {
+                continue;
+            }
+            let path: String = template
+                .split('/')
+                .map(|seg| {
+                    if seg.starts_with('{') {
+                        if seg == "{version}" {
+                            "1".to_owned()
+                        } else {
+                            id.clone()
+                        }
+                    } else {
+                        seg.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            // A gigabyte announced, nothing sent: refused at once, whoever asks.
+            let (status, secs) = declared(&app, &method, &path, &official, 1 << 30, 0).await;
+            assert_eq!(status, 413, "{method} {path}");
+            assert!(secs < 2.0, "{method} {path} took {secs} s");
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} body routes");
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_is_cut_at_its_deadline_and_others_go_on() {
+    let (mut settings, dir) = test_settings().await;
+    settings.body_deadline_secs = 2;
+    let app = spawn_with(settings, dir).await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let official = app.official().await;
+    for (path, token) in [
+        ("/v1/verify", &staff),
+        ("/v1/zones", &official),
+        ("/v1/residents", &staff),
+    ] {
+        let (status, secs) = declared(&app, "POST", path, token, 500, 20).await;
+        assert_eq!(status, 408, "{path}");
+        assert!((1.5..6.0).contains(&secs), "{path}: {secs} s");
+    }
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
