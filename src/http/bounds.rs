@@ -93,7 +93,12 @@ pub async fn bound(
             import_bytes: super::UPLOAD_LIMIT,
             deadline: Duration::from_secs(60),
         });
-    let pattern = req.match_pattern();
+    // Only a method with a body needs its route looked up (a match costs a walk of the table).
+    let bodiless = matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS
+    );
+    let pattern = if bodiless { None } else { req.match_pattern() };
     let b = bound_for(req.method(), pattern.as_deref(), &settings);
     if declared_length(&req).is_some_and(|n| n > b.bytes as u64) {
         let res = payload_problem(&PayloadError::Overflow).error_response();

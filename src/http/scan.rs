@@ -12,18 +12,13 @@ use serde::de::DeserializeOwned;
 const FIELD_LIMIT: usize = 4096;
 /// Parts a form may have (a scan or a report has a handful).
 const MAX_PARTS: usize = 32;
-/// Everything a multipart body may bring, part headers and boundaries included: the parser
-/// buffers a part's header until it ends, so the bound must be on the bytes fed to it.
-const MULTIPART_LIMIT: usize = super::UPLOAD_LIMIT + 64 * 1024;
-/// How long a client may take to send a body: a trickle must not hold a worker's memory.
-pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
-fn too_slow() -> ApiError {
-    ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "request_timeout",
-        "the body did not arrive in time",
-    )
+/// A form cut by its route's bound (`http::bounds`: size, deadline) is that bound's problem.
+fn multipart_problem(e: &actix_multipart::MultipartError) -> ApiError {
+    match e {
+        actix_multipart::MultipartError::Payload(p) => super::bounds::payload_problem(p),
+        _ => unreadable(),
+    }
 }
 
 fn unreadable() -> ApiError {
@@ -55,20 +50,14 @@ pub fn parse_form<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiErr
 /// Reads a JSON body (at most `JSON_LIMIT`) straight into the form, with no intermediate
 /// JSON value: this is the scan's hot path.
 pub async fn json<T: DeserializeOwned>(mut payload: web::Payload) -> Result<T, ApiError> {
-    let read = async {
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| super::bounds::payload_problem(&e))?;
-            if body.len() + chunk.len() > super::JSON_LIMIT {
-                return Err(too_large("the JSON body"));
-            }
-            body.extend_from_slice(&chunk);
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| super::bounds::payload_problem(&e))?;
+        if body.len() + chunk.len() > super::JSON_LIMIT {
+            return Err(too_large("the JSON body"));
         }
-        Ok(body)
-    };
-    let body = tokio::time::timeout(BODY_DEADLINE, read)
-        .await
-        .map_err(|_| too_slow())??;
+        body.extend_from_slice(&chunk);
+    }
     serde_json::from_slice(&body).map_err(|e| {
         let msg = without_values(&e.to_string());
         if e.is_data() {
@@ -81,55 +70,19 @@ pub async fn json<T: DeserializeOwned>(mut payload: web::Payload) -> Result<T, A
 
 /// Reads a multipart form: its text fields as JSON values (numbers and booleans parsed, as
 /// a form sends them as text) and the bytes of the file field `file`, if sent.
+/// The body arrives already bounded in size and time (`http::bounds`): the parser, which
+/// buffers a part's header until it ends, never sees more than the route allows.
 pub async fn multipart(
     req: &HttpRequest,
     payload: web::Payload,
     file: &str,
 ) -> Result<(serde_json::Map<String, serde_json::Value>, Option<Vec<u8>>), ApiError> {
-    tokio::time::timeout(BODY_DEADLINE, read_multipart(req, payload, file))
-        .await
-        .map_err(|_| too_slow())?
-}
-
-async fn read_multipart(
-    req: &HttpRequest,
-    payload: web::Payload,
-    file: &str,
-) -> Result<(serde_json::Map<String, serde_json::Value>, Option<Vec<u8>>), ApiError> {
-    let overflow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut seen = 0usize;
-    let flag = overflow.clone();
-    let cut: std::sync::Arc<std::sync::Mutex<Option<ApiError>>> = Default::default();
-    let seen_cut = cut.clone();
-    let bounded = payload.map(move |chunk| {
-        let chunk = chunk.inspect_err(|e| {
-            if let Ok(mut c) = seen_cut.lock() {
-                *c = Some(super::bounds::payload_problem(e));
-            }
-        })?;
-        seen += chunk.len();
-        if seen > MULTIPART_LIMIT {
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
-            return Err(actix_web::error::PayloadError::Overflow);
-        }
-        Ok(chunk)
-    });
-    let failed = |overflow: &std::sync::atomic::AtomicBool| {
-        if overflow.load(std::sync::atomic::Ordering::Relaxed) {
-            too_large("the form")
-        } else if let Some(e) = cut.lock().ok().and_then(|mut c| c.take()) {
-            // Cut by the route's bound (size or deadline) before it reached the parser.
-            e
-        } else {
-            unreadable()
-        }
-    };
-    let mut form = actix_multipart::Multipart::new(req.headers(), bounded);
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
     let mut fields = serde_json::Map::new();
     let mut image: Option<Vec<u8>> = None;
     let mut parts = 0;
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(|_| failed(&overflow))?;
+        let mut field = field.map_err(|e| multipart_problem(&e))?;
         parts += 1;
         if parts > MAX_PARTS {
             return Err(too_large("the number of form parts"));
@@ -142,7 +95,7 @@ async fn read_multipart(
         };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| failed(&overflow))?;
+            let chunk = chunk.map_err(|e| multipart_problem(&e))?;
             if bytes.len() + chunk.len() > limit {
                 return Err(too_large(what));
             }

@@ -189,8 +189,9 @@ pub async fn refresh_if_due(ctx: &Ctx) -> Result<bool> {
         Some(h) => {
             let age = now - h.issued_at;
             let urgent = age >= URGENT_AFTER
-                && status_lists::urgent_ms(&ctx.db, URGENT_KEY)
+                && store::meta::read(&ctx.db, URGENT_KEY)
                     .await?
+                    .and_then(|v| v.parse::<i64>().ok())
                     .is_some_and(|ms| ms >= h.issued_at.timestamp_millis());
             urgent
                 || (age >= ctx.status_lists.debounce

@@ -26,6 +26,16 @@ pub async fn get(tx: &mut Tx, key: &str) -> Result<Option<String>> {
     }))
 }
 
+/// The same read outside a transaction.
+pub async fn read(db: &super::Db, key: &str) -> Result<Option<String>> {
+    Ok(crate::on_db!(db, |c| {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(c)
+            .await?
+    }))
+}
+
 /// Raises a numeric value to at least `value`, atomically; never lowers it.
 pub async fn raise_to(tx: &mut Tx, key: &str, value: i64) -> Result<()> {
     on_tx!(tx, |c| {

@@ -122,14 +122,3 @@ pub async fn slot_groups(
         .fetch_all(c)
         .await?))
 }
-
-/// The time (ms) a change marked urgent committed, if any did.
-pub async fn urgent_ms(db: &Db, key: &str) -> Result<Option<i64>> {
-    let v: Option<String> = crate::on_db!(db, |c| {
-        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(key)
-            .fetch_optional(c)
-            .await?
-    });
-    Ok(v.and_then(|v| v.parse().ok()))
-}

@@ -35,21 +35,8 @@ pub fn verify<'k>(
     bytes: &[u8],
     keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
 ) -> Result<Anchor, TokenError> {
-    let payload = super::verify_sign1(bytes, keys)?;
-    let Value::Map(entries) = Value::from_slice(&payload).map_err(|_| TokenError::Malformed)?
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let field = |name: &str| {
-        entries
-            .iter()
-            .find(|(k, _)| matches!(k, Value::Text(t) if t == name))
-            .map(|(_, v)| v)
-            .ok_or(TokenError::Malformed)
-    };
-    if !matches!(field("typ")?, Value::Text(t) if t == TYPE) {
-        return Err(TokenError::Malformed);
-    }
+    let entries = super::typed_map(&super::verify_sign1(bytes, keys)?, TYPE)?;
+    let field = |name: &str| super::map_field(&entries, name).ok_or(TokenError::Malformed);
     let int = |name: &str| -> Result<i128, TokenError> {
         field(name)?
             .as_integer()

@@ -25,21 +25,8 @@ pub fn verify<'k>(
     bytes: &[u8],
     keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
 ) -> Result<VerifyingKey, TokenError> {
-    let payload = super::verify_sign1(bytes, keys)?;
-    let Value::Map(entries) = Value::from_slice(&payload).map_err(|_| TokenError::Malformed)?
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let field = |name: &str| {
-        entries
-            .iter()
-            .find(|(k, _)| matches!(k, Value::Text(t) if t == name))
-            .map(|(_, v)| v)
-    };
-    if !matches!(field("typ"), Some(Value::Text(t)) if t == TYPE) {
-        return Err(TokenError::Malformed);
-    }
-    let x: [u8; 32] = field("x")
+    let entries = super::typed_map(&super::verify_sign1(bytes, keys)?, TYPE)?;
+    let x: [u8; 32] = super::map_field(&entries, "x")
         .and_then(|v| v.as_bytes())
         .and_then(|b| b.clone().try_into().ok())
         .ok_or(TokenError::Malformed)?;

@@ -196,6 +196,34 @@ pub fn verify_sign1<'k>(
     }
 }
 
+/// A signed payload that is a CBOR map with a text `typ`: its entries, when `typ` is `expected`
+/// (so that no other signed object passes for this one).
+pub(crate) fn typed_map(
+    payload: &[u8],
+    expected: &str,
+) -> Result<Vec<(coset::cbor::value::Value, coset::cbor::value::Value)>, TokenError> {
+    use coset::CborSerializable;
+    use coset::cbor::value::Value;
+    let Value::Map(entries) = Value::from_slice(payload).map_err(|_| TokenError::Malformed)? else {
+        return Err(TokenError::Malformed);
+    };
+    match map_field(&entries, "typ") {
+        Some(Value::Text(t)) if t == expected => Ok(entries),
+        _ => Err(TokenError::Malformed),
+    }
+}
+
+/// A field of a CBOR map by its text key.
+pub(crate) fn map_field<'a>(
+    entries: &'a [(coset::cbor::value::Value, coset::cbor::value::Value)],
+    name: &str,
+) -> Option<&'a coset::cbor::value::Value> {
+    entries
+        .iter()
+        .find(|(k, _)| matches!(k, coset::cbor::value::Value::Text(t) if t == name))
+        .map(|(_, v)| v)
+}
+
 /// Signs claims into SC1 text.
 pub fn encode(claims: &Claims, key: &SigningKey) -> String {
     let kid = Kid::of(&key.verifying_key());
