@@ -2,7 +2,7 @@
 // share of red residents; orders with a preview before confirming; approvals; alerts with who
 // has not acknowledged; hazard reports; shelters.
 
-import { api, applyWords, el, Offline, problem, setupLanguage, store, t, when } from './common.js';
+import { api, applyWords, el, Offline, problem, setupLanguage, store, t, uuid, when } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
@@ -138,7 +138,56 @@ function describeChange(a) {
       + `${n('added')} ${t('rules_added')}, ${n('removed')} ${t('rules_removed')}, ${n('changed')} ${t('rules_changed')}; `
       + `${p.to_red || 0} ${t('will_turn_red')}, ${p.to_yellow || 0} ${t('will_turn_yellow')}`;
   }
+  if (a.kind === 'duplicates') return `${(c.retire || []).length} ${t('retire_others')} · ···${c.id_last4 || ''}`;
   return '';
+}
+
+// A record found by its document: who registered it when, and (in this district) the button
+// that gives it to the person whose ID card the official has in hand.
+function documentRecord(r) {
+  const box = el('li', {}, el('strong', {}, t(`standing_${r.standing}`)), ` · ${when(r.registered_at)} · ${r.source}`,
+    r.in_jurisdiction ? null : ` · ${t('in_other_district')}`);
+  if (r.in_jurisdiction) {
+    const checked = el('input', { type: 'checkbox' });
+    const reason = el('input', { placeholder: t('reason'), maxlength: 500 });
+    // One key per click: a retry after a lost answer hands back the same sign-in.
+    const key = uuid();
+    const go = el('button', { type: 'button', class: 'primary', onclick: async () => {
+      const res = await call(`/v1/residents/${r.id}/reclaim`, { method: 'POST', headers: { 'Idempotency-Key': key },
+        body: { id_card_checked: checked.checked, reason: reason.value || null } });
+      if (!res.ok) return say(problem(res), true);
+      say('');
+      const img = el('img', { alt: 'sign-in', class: 'code', src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(res.data.sign_in_svg)}` });
+      $('take-back').replaceChildren(el('p', {}, t('take_back_done')), img,
+        res.data.approval ? el('p', {}, `${res.data.other_records.length} ${t('retire_others')}`) : '',
+        el('button', { type: 'button', onclick: () => { $('take-back').hidden = true; $('take-back').replaceChildren(); } }, t('close')));
+      $('take-back').hidden = false;
+      // After the lists above have redrawn: the code must be whole on screen to be scanned.
+      refresh().finally(() => img.scrollIntoView({ block: 'center' }));
+    } }, t('take_back'));
+    box.append(el('div', {}, el('label', {}, checked, ' ', t('id_card_checked'))), reason, ' ', go);
+  }
+  return box;
+}
+
+async function findDocument(e) {
+  e.preventDefault();
+  const f = e.target;
+  const r = await call('/v1/residents/lookup', { method: 'POST',
+    body: { id_type: f.elements.id_type.value, id_number: f.elements.id_number.value.trim() } });
+  if (!r.ok) return say(problem(r), true);
+  say('');
+  // The number is not left on the screen of a shared console.
+  f.elements.id_number.value = '';
+  $('doc-records').replaceChildren(...(r.data.records.length
+    ? r.data.records.map(documentRecord) : [el('li', {}, t('no_records'))]));
+}
+
+async function loadDisputes() {
+  const r = await call('/v1/residents/disputes');
+  if (!r.ok) return;
+  $('disputes').replaceChildren(...r.data.map((d) => el('li', {}, el('strong', {}, `${t(d.id_type)} ···${d.id_last4}`),
+    el('ul', { class: 'plain' }, ...d.records.map(documentRecord)))));
 }
 
 async function loadApprovals() {
@@ -201,7 +250,7 @@ async function refresh() {
     await loadZones();
     const names = Object.fromEntries([...$('o-zone').options].map((o) => [o.value, o.textContent]));
     store('ops_zone_names', names);
-    await Promise.all([loadOrders(), loadApprovals(), loadAlerts(), loadReports(), loadShelters()]);
+    await Promise.all([loadOrders(), loadApprovals(), loadDisputes(), loadAlerts(), loadReports(), loadShelters()]);
   } catch (err) {
     if (!(err instanceof Offline)) throw err;
   }
@@ -231,6 +280,7 @@ function init() {
   $('signout').onclick = () => { store('ops_token', null); location.reload(); };
   $('reload').onclick = refresh;
   $('order').onsubmit = preview;
+  $('doc-find').onsubmit = findDocument;
   $('o-confirm').onclick = confirmOrder;
   token = store('ops_token');
   if (token) show();

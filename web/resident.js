@@ -208,7 +208,19 @@ async function appeal(e) {
   } catch { say(t('network_error'), true); }
 }
 
+/** An official who took a record back shows a QR code of `/#access=TOKEN`: the fragment never
+ * reaches a server; it is kept like a registration's token and wiped from the address bar. */
+function takeBack() {
+  const m = /^#access=([A-Za-z0-9_-]{20,200})$/.exec(location.hash);
+  if (!m) return false;
+  history.replaceState(null, '', location.pathname + location.search);
+  for (const k of ['sc_resident', 'sc_code', 'sc_me', 'sc_family']) store(k, null);
+  store('sc_resident', { token: m[1] });
+  return true;
+}
+
 function init() {
+  const returned = takeBack();
   needsBoxes(document.querySelector('#register .needs'), '');
   $('rep-cat').replaceChildren(...CATEGORIES.map((c) => el('option', { value: c, 'data-t': c }, t(c))));
   for (const b of document.querySelectorAll('button.locate')) b.onclick = () => locate(b.closest('form'));
@@ -220,7 +232,7 @@ function init() {
   $('report').onsubmit = report;
   $('appeal').onsubmit = appeal;
   setupLanguage(() => { const c = store('sc_code'); if (c && !$('home').hidden) renderCode(c, store('sc_me')); });
-  if (store('sc_resident')) showHome();
+  if (store('sc_resident')) showHome().then(() => { if (returned) say(t('signed_in_again')); });
   else $('register').hidden = false;
   applyWords();
 }

@@ -115,8 +115,10 @@ function showVerdict(v) {
   $('v-band').replaceChildren(band);
   $('v-who').textContent = v.who || '';
   $('v-needs').replaceChildren(...(v.needs || []).map((n) => el('span', { class: 'pill' }, t(n))), ' ');
-  $('v-note').hidden = !v.stale;
-  $('v-note').textContent = v.stale ? t('stale') : '';
+  // A doubled identity document outweighs a stale colour: the card must be checked first.
+  const note = v.disputed ? t('document_disputed') : v.stale ? t('stale') : '';
+  $('v-note').hidden = !note;
+  $('v-note').textContent = note;
   $('v-source').textContent = v.who ? `${t('compare_id')} · ${v.source || ''}` : '';
   $('v-actions').hidden = !v.colour;
   $('v-give').hidden = !v.colour || !$('item').options.length;
@@ -134,6 +136,7 @@ async function check(token) {
     const d = r.data;
     showVerdict(d.valid ? {
       token, colour: d.current_colour, stale: d.stale, needs: d.resident.needs,
+      disputed: d.resident.document_disputed,
       // The display already ends with the document's last four characters.
       who: d.resident.display_name.endsWith(d.resident.id_last4) ? d.resident.display_name
         : `${d.resident.display_name} · ${d.resident.id_last4}`,

@@ -95,6 +95,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(appeals::appeal)),
     )
     .service(web::resource("/v1/residents/import").route(web::post().to(residents::import_csv)))
+    .service(web::resource("/v1/residents/lookup").route(web::post().to(residents::lookup)))
+    .service(web::resource("/v1/residents/disputes").route(web::get().to(residents::disputes)))
     .service(
         web::resource("/v1/residents/{id}")
             .route(web::get().to(residents::get))
@@ -103,6 +105,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/residents/{id}/code").route(web::get().to(routes::codes::for_resident)),
     )
+    .service(web::resource("/v1/residents/{id}/reclaim").route(web::post().to(residents::reclaim)))
     .service(
         web::resource("/v1/residents/{id}/overrides").route(web::post().to(overrides::request)),
     )

@@ -1,7 +1,7 @@
 //! Token text → QR images (PNG, SVG), and photos → token text.
 //!
-//! Encoding: level Q (wet, cracked screens), alphanumeric mode (base45's alphabet is the QR
-//! alphanumeric set), a 4-module quiet zone; the matrix from `fast_qr`, the PNG from `image`.
+//! Encoding: level Q (wet, cracked screens), alphanumeric mode for tokens (base45's alphabet
+//! is the QR alphanumeric set) and byte mode for other text, a 4-module quiet zone; the matrix from `fast_qr`, the PNG from `image`.
 //! Decoding: `rqrr` on a greyscale image, downscaled first when large, tried again at smaller
 //! scales and with the contrast stretched, because phone photos are big, soft and uneven.
 
@@ -26,10 +26,24 @@ pub enum QrError {
     NoQrFound,
 }
 
+/// The QR alphanumeric set (base45's alphabet): an SC1 token fits it and takes a smaller
+/// code in that mode; anything else (a sign-in link) goes in byte mode, which the encoder
+/// would otherwise refuse by panicking.
+fn mode_for(text: &str) -> Mode {
+    let alphanumeric = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b" $%*+-./:".contains(&b));
+    if alphanumeric {
+        Mode::Alphanumeric
+    } else {
+        Mode::Byte
+    }
+}
+
 fn matrix(text: &str) -> Result<QRCode, QrError> {
     QRBuilder::new(text)
         .ecl(ECL::Q)
-        .mode(Mode::Alphanumeric)
+        .mode(mode_for(text))
         .build()
         .map_err(|_| QrError::TooLong)
 }
@@ -265,6 +279,16 @@ mod tests {
             let png = png(TOKEN, scale).unwrap();
             assert_eq!(decode(&png).unwrap(), TOKEN, "scale {scale}");
         }
+    }
+
+    #[test]
+    fn text_outside_the_alphanumeric_set_is_encoded_in_byte_mode_and_reads_back() {
+        let link = "https://safecode.example/#access=aB3_x-9";
+        let png = png(link, 4).unwrap();
+        assert_eq!(decode(&png).unwrap(), link);
+        assert!(svg(link).unwrap().starts_with("<svg"));
+        assert_eq!(mode_for(TOKEN), Mode::Alphanumeric);
+        assert_eq!(mode_for(link), Mode::Byte);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod kind {
     pub const FACTS: &str = "facts";
     pub const CLEAR_OVERRIDE: &str = "clear_override";
     pub const APPEAL: &str = "appeal";
+    pub const DUPLICATES: &str = "duplicates";
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -26,8 +27,9 @@ pub struct ApprovalView {
     pub id: Uuid,
     /// `override` (a colour for residents), `rules` (activating a rule set version), `facts`
     /// (an official's change of a resident's facts that makes their colour worse),
-    /// `clear_override` (clearing an override two officials put in force) or `appeal`
-    /// (upholding an appeal that clears such an override).
+    /// `clear_override` (clearing an override two officials put in force), `appeal`
+    /// (upholding an appeal that clears such an override) or `duplicates` (retiring the other
+    /// records that name a document, after an official took one back with the ID card).
     pub kind: String,
     pub status: String,
     pub colour: Option<Colour>,
@@ -83,6 +85,9 @@ fn audit_action(kind: &str, step: Step) -> &'static str {
         (kind::APPEAL, Step::Requested) => "appeal.uphold_requested",
         (kind::APPEAL, Step::Approved) => "appeal.uphold_approve",
         (kind::APPEAL, Step::Rejected) => "appeal.uphold_reject",
+        (kind::DUPLICATES, Step::Requested) => "resident.retire_requested",
+        (kind::DUPLICATES, Step::Approved) => "resident.retire_approve",
+        (kind::DUPLICATES, Step::Rejected) => "resident.retire_reject",
         (_, Step::Requested) => "override.request",
         (_, Step::Approved) => "override.approve",
         (_, Step::Rejected) => "override.reject",
@@ -310,7 +315,7 @@ pub async fn decide(
         });
     }
     if approve {
-        apply(&mut tx, p, &a, now).await?;
+        apply(&mut tx, &ctx.id_key, p, &a, now).await?;
         // An approved override, fact change or rule set may make colours worse.
         super::status_list::mark_urgent(&mut tx, now).await?;
     }
@@ -331,6 +336,10 @@ pub async fn decide(
     if a.kind == kind::RULES {
         ctx.rules.invalidate();
     }
+    if approve && a.kind == kind::DUPLICATES {
+        // The retired records' tokens are revoked: not to be honoured from this cache.
+        ctx.principals.clear();
+    }
     get(ctx, id).await
 }
 
@@ -350,6 +359,7 @@ fn stored_payload(a: &overrides::ApprovalRow) -> Result<serde_json::Value> {
 /// Carries out an approved request inside the decision's transaction.
 async fn apply(
     tx: &mut store::Tx,
+    id_key: &crate::keys::IdHashKey,
     p: &Principal,
     a: &overrides::ApprovalRow,
     now: DateTime<Utc>,
@@ -408,6 +418,12 @@ async fn apply(
             let form: super::appeals::PendingUphold = serde_json::from_value(stored_payload(a)?)
                 .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
             super::appeals::apply_uphold(tx, p, &form, approved, now).await?;
+        }
+        kind::DUPLICATES => {
+            let change: super::reclaim::RetireOthers =
+                serde_json::from_value(stored_payload(a)?)
+                    .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+            super::reclaim::apply_retire(tx, id_key, p, &change, approved, now).await?;
         }
         _ => {} // an override is in force once its request is approved
     }

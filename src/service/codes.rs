@@ -113,6 +113,10 @@ pub struct VerifiedResident {
     pub display_name: String,
     pub id_last4: String,
     pub needs: Vec<Need>,
+    /// Another record names the same identity document (a registration may have been
+    /// squatted, or someone registered twice): check the ID card before admitting or handing
+    /// out relief, and tell an official, who settles it.
+    pub document_disputed: bool,
 }
 
 /// What a scan tells the person at the shelter door.
@@ -159,6 +163,8 @@ pub struct Scanned {
     pub claims: Claims,
     pub kid: token::Kid,
     pub id_last4: String,
+    /// More than one live record names the holder's identity document.
+    pub document_disputed: bool,
     pub facts: crate::rules::Facts,
     pub verdict: crate::rules::Verdict,
 }
@@ -193,6 +199,7 @@ pub async fn scan(ctx: &Ctx, text: &str) -> Result<std::result::Result<Scanned, 
         return Ok(Err("unknown_resident"));
     };
     let (internal, household, id_last4) = (f.id, f.head_id.unwrap_or(f.id), f.id_last4.clone());
+    let document_disputed = f.holders > 1;
     let facts = super::colour::facts(f, now);
     let verdict = rules.evaluate(&facts);
     Ok(Ok(Scanned {
@@ -202,6 +209,7 @@ pub async fn scan(ctx: &Ctx, text: &str) -> Result<std::result::Result<Scanned, 
         claims: v.claims,
         kid: v.kid,
         id_last4,
+        document_disputed,
         facts,
         verdict,
     }))
@@ -228,6 +236,7 @@ pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification
             display_name: s.claims.display.clone(),
             id_last4: s.id_last4,
             needs: s.facts.needs,
+            document_disputed: s.document_disputed,
         },
         issued_at: DateTime::from_timestamp(s.claims.issued_at, 0).unwrap_or(now),
         expires_at: DateTime::from_timestamp(s.claims.expires_at, 0).unwrap_or(now),

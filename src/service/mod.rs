@@ -13,6 +13,7 @@ pub mod keys;
 pub mod orders;
 pub mod overrides;
 pub mod principal_cache;
+pub mod reclaim;
 pub mod relief;
 pub mod reports;
 pub mod residents;

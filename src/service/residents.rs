@@ -23,7 +23,7 @@ const STATUS_SPACE_KEY: &str = "status_space";
 
 /// The keyed hash of an identity document: the only form in which its number is stored.
 pub fn id_hash(key: &IdHashKey, r: &NewResident) -> [u8; 32] {
-    key.mac("id-number", r.document.hash_input().as_bytes())
+    super::reclaim::document_hash(key, &r.document)
 }
 
 /// Builds the row for a parsed resident; the status slot is drawn at insert time.
@@ -34,13 +34,16 @@ pub fn row(
     source: &'static str,
     now: DateTime<Utc>,
 ) -> residents::ResidentRow {
+    let public_id = ResidentId::random().0;
     residents::ResidentRow {
-        public_id: ResidentId::random().0,
+        public_id,
+        // Keyed and unique per record, so a claim's unique column says nothing about anyone.
+        claim_hash: super::reclaim::record_hash(key, public_id),
         status_index: 0,
         head_id,
         name: r.name.as_str().to_owned(),
         id_type: r.document.kind().as_str(),
-        id_hash: id_hash(key, r),
+        doc_hash: id_hash(key, r),
         id_last4: r.document.last4().to_owned(),
         phone: r.phone.as_ref().map(|p| p.as_str().to_owned()),
         address: r.address.clone(),
@@ -66,23 +69,35 @@ pub async fn raise_status_space(tx: &mut store::Tx, to: u32) -> Result<()> {
     Ok(())
 }
 
-/// Inserts one resident on a random free status slot. `None`: the document is registered.
-/// A draw that keeps hitting taken slots means the list is filling up: it doubles.
+/// A self-registered record: the holder of its document, or a claim beside the holder.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    id: i64,
+    claim: bool,
+}
+
+/// The audit trail's word for a registration's standing (officials' eyes only).
+fn held(s: Stored) -> &'static str {
+    if s.claim { "claimed" } else { "held" }
+}
+
+/// Inserts one resident on a random free status slot. A draw that keeps hitting taken slots
+/// means the list is filling up: it doubles.
 async fn insert_on_random_slot(
     tx: &mut store::Tx,
     row: &mut residents::ResidentRow,
-) -> Result<Option<i64>> {
+) -> Result<Stored> {
     let mut space = status_space(tx).await?;
     for attempt in 0..64 {
         row.status_index = rand::rng().random_range(0..space) as i32;
         match residents::insert_one(tx, row).await? {
-            residents::Inserted::Yes(id) => return Ok(Some(id)),
-            residents::Inserted::DuplicateDocument => return Ok(None),
-            residents::Inserted::SlotTaken if attempt >= 2 && space < (1 << 30) => {
+            residents::Registered::Holder(id) => return Ok(Stored { id, claim: false }),
+            residents::Registered::Claim(id) => return Ok(Stored { id, claim: true }),
+            residents::Registered::SlotTaken if attempt >= 2 && space < (1 << 30) => {
                 space *= 2;
                 raise_status_space(tx, space).await?;
             }
-            residents::Inserted::SlotTaken => {}
+            residents::Registered::SlotTaken => {}
         }
     }
     Err(store::StoreError::Corrupt("no free status slot found".into()).into())
@@ -164,6 +179,20 @@ pub async fn register(
         deps.push(dep);
     }
     head.needs.sort();
+    // Within one form a repeated document is a typing mistake the caller can see for
+    // themselves; it says nothing about anyone else's registration.
+    let mut documents = std::collections::HashSet::new();
+    for (i, r) in std::iter::once(&head).chain(deps.iter()).enumerate() {
+        if !documents.insert(r.document.hash_input()) {
+            return Err(Invalid::new(
+                "id_number",
+                "repeated_document",
+                "the same identity document appears twice in this registration",
+            )
+            .within(&format!("dependents[{}]", i - 1))
+            .into());
+        }
+    }
 
     let mut tx = ctx.db.begin().await?;
     if let Some(key) = idempotency_key {
@@ -188,14 +217,12 @@ pub async fn register(
         }
     }
 
-    let duplicate = || ServiceError::Conflict {
-        code: "duplicate_resident",
-        detail: "a resident with this identity document is already registered".into(),
-    };
+    // A document already held is stored all the same, as a claim, and answered alike: the
+    // answer tells a stranger nothing, and a squatter who came first does not lock the real
+    // person out (officials settle claims with the ID card in hand: `super::reclaim`).
     let mut head_row = row(&ctx.id_key, &head, None, "self", now);
-    let head_id = insert_on_random_slot(&mut tx, &mut head_row)
-        .await?
-        .ok_or_else(duplicate)?;
+    let head_stored = insert_on_random_slot(&mut tx, &mut head_row).await?;
+    let head_id = head_stored.id;
     let resident_id = ResidentId(head_row.public_id);
     let mut located: Vec<Placed> = head
         .location
@@ -208,18 +235,12 @@ pub async fn register(
         .collect();
     let mut trail = vec![AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
         .subject(format!("resident:{resident_id}"))
-        .after(json!({"dependents": deps.len(), "needs": head.needs, "located": head.location.is_some()}))];
+        .after(json!({"dependents": deps.len(), "needs": head.needs, "located": head.location.is_some(), "document": held(head_stored)}))];
     let mut dependents = Vec::with_capacity(deps.len());
-    for (i, d) in deps.iter().enumerate() {
+    for d in &deps {
         let mut r = row(&ctx.id_key, d, Some(head_id), "self", now);
-        let dep_internal = insert_on_random_slot(&mut tx, &mut r)
-            .await?
-            .ok_or_else(|| ServiceError::Conflict {
-                code: "duplicate_resident",
-                detail: format!(
-                    "dependents[{i}]: a resident with this identity document is already registered"
-                ),
-            })?;
+        let dep_stored = insert_on_random_slot(&mut tx, &mut r).await?;
+        let dep_internal = dep_stored.id;
         if let Some(l) = d.location {
             located.push(Placed {
                 id: dep_internal,
@@ -232,7 +253,7 @@ pub async fn register(
             AuditDraft::new(format!("resident:{resident_id}"), "resident.register")
                 .subject(format!("resident:{dep_id}"))
                 .after(
-                    json!({"head": resident_id, "needs": d.needs, "located": d.location.is_some()}),
+                    json!({"head": resident_id, "needs": d.needs, "located": d.location.is_some(), "document": held(dep_stored)}),
                 ),
         );
         dependents.push(dep_id);

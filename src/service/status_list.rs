@@ -274,6 +274,9 @@ pub async fn build(ctx: &Ctx, slots: u32, now: DateTime<Utc>) -> Result<(StatusB
             bits.set(index, Slot::Colour(c));
         }
     }
+    for index in status_lists::retired_slots(&ctx.db).await? {
+        bits.set(index as u32, Slot::Revoked);
+    }
     Ok((bits, u32::try_from(rules.version).unwrap_or(0)))
 }
 

@@ -46,6 +46,9 @@ pub struct ResidentFacts {
     pub sheltered: i64,
     /// 1 when the resident said they are safe with relatives.
     pub safe: i64,
+    /// Records, this one included, that stand for the same identity document: more than
+    /// one until an official has checked the card.
+    pub holders: i64,
 }
 
 /// Which resident: by the id inside the database, or by the public id a code carries.
@@ -65,8 +68,9 @@ fn of_resident_sql(who: Who) -> sqlx::AssertSqlSafe<String> {
              (SELECT a.reason_text FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
               AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason, \
              (SELECT COUNT(*) FROM stays st WHERE st.resident_id = r.id AND st.checked_out_at IS NULL) AS sheltered, \
-             (SELECT COUNT(*) FROM safety_checks s WHERE s.resident_id = r.id AND s.status = 'with_relatives') AS safe \
-             FROM residents r WHERE {}",
+             (SELECT COUNT(*) FROM safety_checks s WHERE s.resident_id = r.id AND s.status = 'with_relatives') AS safe, \
+             (SELECT COUNT(*) FROM residents d WHERE d.doc_hash = r.doc_hash AND d.standing <> 'retired') AS holders \
+             FROM residents r WHERE r.standing <> 'retired' AND {}",
         match who {
             Who::Id(_) => "r.id = $2",
             Who::PublicId(_) => "r.public_id = $2",
@@ -148,9 +152,9 @@ pub async fn grouped(
         "CAST(NULL AS INTEGER)"
     };
     let filter = if matches!(scope, Scope::Zone(_)) {
-        "WHERE zm.zone_id = $2"
+        "WHERE zm.zone_id = $2 AND r.standing <> 'retired'"
     } else {
-        "WHERE $2 = $2"
+        "WHERE $2 = $2 AND r.standing <> 'retired'"
     };
     let sql = format!(
         "SELECT {zone_col} AS zone_id, r.needs, r.flags, {birth} AS birth_year, COALESCE(lv.level, 0) AS level, \

@@ -18,7 +18,11 @@ pub struct ResidentRow {
     pub head_id: Option<i64>,
     pub name: String,
     pub id_type: &'static str,
-    pub id_hash: [u8; 32],
+    /// The keyed hash of the identity document.
+    pub doc_hash: [u8; 32],
+    /// A keyed value unique to this record: its `id_hash` when the document is already held
+    /// by another record (a claim).
+    pub claim_hash: [u8; 32],
     pub id_last4: String,
     pub phone: Option<String>,
     pub address: Option<String>,
@@ -28,6 +32,17 @@ pub struct ResidentRow {
     pub needs: Vec<Need>,
     pub source: &'static str,
     pub now: DateTime<Utc>,
+}
+
+/// What became of one self-registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// Stored as the holder of its document.
+    Holder(i64),
+    /// Stored as a claim: another record holds the same identity document.
+    Claim(i64),
+    /// The drawn status slot is taken: draw another.
+    SlotTaken,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,17 +55,47 @@ pub enum Inserted {
 }
 
 const COLUMNS: &str = "INSERT INTO residents (public_id, status_index, head_id, name, id_type, \
-    id_hash, id_last4, phone, address, lat, lon, birth_year, needs, flags, source, created_at, \
-    updated_at) ";
+    id_hash, doc_hash, standing, id_last4, phone, address, lat, lon, birth_year, needs, flags, \
+    source, created_at, updated_at) ";
+
+/// Records that still stand for someone (a retired record is kept only as a trace).
+pub const LIVE: &str = "r.standing <> 'retired'";
+
+/// What a record is to its identity document (see migrations/sqlite/0013).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The one record that holds the document.
+    Primary,
+    /// Registered while another record held the document; works as any record until an
+    /// official settles who is who.
+    Claim,
+    /// Taken out by two officials: anonymised, its codes revoked.
+    Retired,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Primary => "primary",
+            Standing::Claim => "claim",
+            Standing::Retired => "retired",
+        }
+    }
+}
 
 macro_rules! push_row_body {
-    ($b:ident, $r:ident) => {
+    ($b:ident, $r:ident, $standing:expr) => {
         $b.push_bind($r.public_id)
             .push_bind($r.status_index)
             .push_bind($r.head_id)
             .push_bind($r.name.clone())
             .push_bind($r.id_type)
-            .push_bind($r.id_hash.to_vec())
+            .push_bind(match $standing {
+                Standing::Primary => $r.doc_hash.to_vec(),
+                _ => $r.claim_hash.to_vec(),
+            })
+            .push_bind($r.doc_hash.to_vec())
+            .push_bind($standing.as_str())
             .push_bind($r.id_last4.clone())
             .push_bind($r.phone.clone())
             .push_bind($r.address.clone())
@@ -65,25 +110,32 @@ macro_rules! push_row_body {
     };
 }
 
-pub async fn insert_one(tx: &mut Tx, r: &ResidentRow) -> Result<Inserted> {
+/// Inserts one self-registered resident: as the holder of their document, or as a claim when
+/// another record holds it. Both ways take the same two statements, so the time an answer
+/// takes does not tell whether the document was known.
+pub async fn insert_one(tx: &mut Tx, r: &ResidentRow) -> Result<Registered> {
     on_tx!(tx, |c| {
+        let held: Option<i64> = sqlx::query_scalar("SELECT id FROM residents WHERE id_hash = $1")
+            .bind(&r.doc_hash[..])
+            .fetch_optional(&mut *c)
+            .await?;
+        let standing = if held.is_some() {
+            Standing::Claim
+        } else {
+            Standing::Primary
+        };
         let mut q = QueryBuilder::new(COLUMNS);
         q.push_values(std::iter::once(r), |mut b, r| {
-            push_row_body!(b, r);
+            push_row_body!(b, r, standing);
         });
         q.push(" ON CONFLICT DO NOTHING RETURNING id");
         let id: Option<i64> = q.build_query_scalar().fetch_optional(&mut *c).await?;
-        if let Some(id) = id {
-            return Ok(Inserted::Yes(id));
-        }
-        let dup: Option<i64> = sqlx::query_scalar("SELECT id FROM residents WHERE id_hash = $1")
-            .bind(&r.id_hash[..])
-            .fetch_optional(&mut *c)
-            .await?;
-        Ok(if dup.is_some() {
-            Inserted::DuplicateDocument
-        } else {
-            Inserted::SlotTaken
+        Ok(match (id, standing) {
+            (Some(id), Standing::Primary) => Registered::Holder(id),
+            (Some(id), _) => Registered::Claim(id),
+            // The slot was taken, or (on PostgreSQL) another registration of the same
+            // document committed in between: the caller draws again and then sees it held.
+            (None, _) => Registered::SlotTaken,
         })
     })
 }
@@ -97,7 +149,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[ResidentRow]) -> Result<Vec<Insert
     on_tx!(tx, |c| {
         let mut q = QueryBuilder::new(COLUMNS);
         q.push_values(rows, |mut b, r| {
-            push_row_body!(b, r);
+            push_row_body!(b, r, Standing::Primary);
         });
         q.push(" ON CONFLICT DO NOTHING RETURNING id, id_hash");
         let done: Vec<(i64, Vec<u8>)> = q
@@ -111,14 +163,14 @@ pub async fn insert_many(tx: &mut Tx, rows: &[ResidentRow]) -> Result<Vec<Insert
             done.into_iter().map(|(id, h)| (h, id)).collect();
         let missing: Vec<&ResidentRow> = rows
             .iter()
-            .filter(|r| !inserted.contains_key(&r.id_hash[..]))
+            .filter(|r| !inserted.contains_key(&r.doc_hash[..]))
             .collect();
         let mut existing: HashSet<Vec<u8>> = HashSet::new();
         if !missing.is_empty() {
             let mut q = QueryBuilder::new("SELECT id_hash FROM residents WHERE id_hash IN (");
             let mut sep = q.separated(", ");
             for r in &missing {
-                sep.push_bind(r.id_hash.to_vec());
+                sep.push_bind(r.doc_hash.to_vec());
             }
             q.push(")");
             let found: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(&mut *c).await?;
@@ -131,10 +183,10 @@ pub async fn insert_many(tx: &mut Tx, rows: &[ResidentRow]) -> Result<Vec<Insert
         Ok(rows
             .iter()
             .map(|r| {
-                if let Some(id) = inserted.remove(&r.id_hash[..]) {
-                    seen.insert(&r.id_hash[..]);
+                if let Some(id) = inserted.remove(&r.doc_hash[..]) {
+                    seen.insert(&r.doc_hash[..]);
                     Inserted::Yes(id)
-                } else if seen.contains(&r.id_hash[..]) || existing.contains(&r.id_hash[..]) {
+                } else if seen.contains(&r.doc_hash[..]) || existing.contains(&r.doc_hash[..]) {
                     Inserted::DuplicateDocument
                 } else {
                     Inserted::SlotTaken
@@ -169,21 +221,21 @@ const SELECT: &str = "SELECT r.id, r.public_id, r.status_index, h.public_id AS h
     r.flags, r.created_at, r.updated_at FROM residents r LEFT JOIN residents h ON h.id = r.head_id ";
 
 pub async fn by_public_id(db: &Db, id: Uuid) -> Result<Option<ResidentRecord>> {
-    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.public_id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.public_id = $1 AND {LIVE}"));
     Ok(on_db!(db, |c| {
         sqlx::query_as(sql).bind(id).fetch_optional(c).await?
     }))
 }
 
 pub async fn by_public_id_tx(tx: &mut Tx, id: Uuid) -> Result<Option<ResidentRecord>> {
-    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.public_id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.public_id = $1 AND {LIVE}"));
     Ok(on_tx!(tx, |c| {
         sqlx::query_as(sql).bind(id).fetch_optional(c).await?
     }))
 }
 
 pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<ResidentRecord>> {
-    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = $1 AND {LIVE}"));
     Ok(on_tx!(tx, |c| {
         sqlx::query_as(sql).bind(id).fetch_optional(c).await?
     }))
@@ -191,7 +243,9 @@ pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<ResidentRecord>> {
 
 /// The residents registered with this one as head of household.
 pub async fn dependents(db: &Db, head_id: i64) -> Result<Vec<ResidentRecord>> {
-    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.head_id = $1 ORDER BY r.id"));
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE r.head_id = $1 AND {LIVE} ORDER BY r.id"
+    ));
     Ok(on_db!(db, |c| {
         sqlx::query_as(sql).bind(head_id).fetch_all(c).await?
     }))
@@ -247,7 +301,7 @@ pub async fn public_id_of(tx: &mut Tx, id: i64) -> Result<Uuid> {
 
 /// The first `limit` residents in registration order.
 pub async fn first(db: &Db, limit: i64) -> Result<Vec<ResidentRecord>> {
-    let sql = sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY r.id LIMIT $1"));
+    let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE {LIVE} ORDER BY r.id LIMIT $1"));
     Ok(on_db!(db, |c| {
         sqlx::query_as(sql).bind(limit).fetch_all(c).await?
     }))
@@ -274,4 +328,114 @@ pub async fn locations_of(
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// A record that names an identity document, as officials settling who is who see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Holder {
+    pub id: i64,
+    pub public_id: Uuid,
+    pub doc_hash: Vec<u8>,
+    pub standing: String,
+    pub source: String,
+    pub id_type: String,
+    pub id_last4: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub has_phone: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+const HOLDER: &str = "SELECT r.id, r.public_id, r.doc_hash, r.standing, r.source, r.id_type, \
+    r.id_last4, r.lat, r.lon, (r.phone IS NOT NULL) AS has_phone, r.created_at FROM residents r";
+
+/// The live records that name a document, oldest first.
+pub async fn holders_of(tx: &mut Tx, doc_hash: &[u8]) -> Result<Vec<Holder>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{HOLDER} WHERE r.doc_hash = $1 AND {LIVE} ORDER BY r.id"
+    ));
+    Ok(on_tx!(tx, |c| {
+        sqlx::query_as(sql).bind(doc_hash).fetch_all(c).await?
+    }))
+}
+
+/// The live records of documents that more than one live record names, oldest documents
+/// first, at most `limit` documents.
+pub async fn disputed(db: &Db, limit: i64) -> Result<Vec<Holder>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{HOLDER} JOIN (SELECT doc_hash, MIN(id) AS first FROM residents WHERE standing <> 'retired' \
+         GROUP BY doc_hash HAVING COUNT(*) > 1 ORDER BY MIN(id) LIMIT $1) d ON d.doc_hash = r.doc_hash \
+         WHERE {LIVE} ORDER BY d.first, r.id"
+    ));
+    Ok(on_db!(db, |c| {
+        sqlx::query_as(sql).bind(limit).fetch_all(c).await?
+    }))
+}
+
+/// The keyed hash of the document a record names.
+pub async fn doc_hash_of(tx: &mut Tx, id: i64) -> Result<Vec<u8>> {
+    let h: Option<Vec<u8>> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT doc_hash FROM residents WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await?);
+    h.ok_or_else(|| super::StoreError::Corrupt("a resident without doc_hash".into()))
+}
+
+/// Whether the resident has an open shelter stay.
+pub async fn has_open_stay(tx: &mut Tx, id: i64) -> Result<bool> {
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM stays WHERE resident_id = $1 AND checked_out_at IS NULL"
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await?);
+    Ok(n > 0)
+}
+
+/// Takes a record out: it keeps only what says which document it named and when; its
+/// personal data, location, zone memberships and household go, and its unique column takes
+/// a per-record value so the document can be held by the record that stays. Returns the
+/// dependents it had (now without a head).
+pub async fn retire(tx: &mut Tx, id: i64, record_hash: &[u8], now: DateTime<Utc>) -> Result<u64> {
+    on_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE residents SET standing = 'retired', id_hash = $2, name = '', phone = NULL, \
+             address = NULL, lat = NULL, lon = NULL, birth_year = NULL, needs = '[]', flags = '[]', \
+             head_id = NULL, updated_at = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(record_hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM zone_members WHERE resident_id = $1")
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+        let detached =
+            sqlx::query("UPDATE residents SET head_id = NULL, updated_at = $2 WHERE head_id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+        Ok(detached)
+    })
+}
+
+/// Makes a record the holder of its document (after the others were retired).
+pub async fn promote(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE residents SET standing = 'primary', id_hash = doc_hash, updated_at = $2 \
+             WHERE id = $1 AND standing = 'claim'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
+    Ok(())
 }

@@ -108,6 +108,7 @@ pub async fn slot_groups(
          CAST(COALESCE(lv.level, 0) AS INTEGER) AS level, ovr.colour AS override_colour, \
          {SHELTERED} AS sheltered, {SAFE} AS safe, {slots} AS slots \
          FROM residents r {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} \
+         WHERE r.standing <> 'retired' \
          GROUP BY CAST(r.needs AS TEXT), CAST(r.flags AS TEXT), {birth}, COALESCE(lv.level, 0), \
          ovr.colour, {SHELTERED}, {SAFE}",
         SHELTERED = super::colour::SHELTERED,
@@ -121,4 +122,13 @@ pub async fn slot_groups(
         .bind(now)
         .fetch_all(c)
         .await?))
+}
+
+/// The status slots of retired records: no code of theirs is good any more.
+pub async fn retired_slots(db: &Db) -> Result<Vec<i32>> {
+    Ok(on_db!(db, |c| sqlx::query_scalar(
+        "SELECT status_index FROM residents WHERE standing = 'retired'"
+    )
+    .fetch_all(c)
+    .await?))
 }

@@ -177,6 +177,24 @@ pub async fn disable_user(
     })
 }
 
+/// Revokes every token a resident holds (their record was taken back or retired).
+pub async fn revoke_resident_tokens(
+    tx: &mut Tx,
+    resident_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(on_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE resident_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(resident_id)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected()
+    }))
+}
+
 /// Revokes one token (sign-out).
 pub async fn revoke_token(tx: &mut Tx, hash: &[u8; 32], now: DateTime<Utc>) -> Result<bool> {
     let n = on_tx!(tx, |c| {

@@ -318,6 +318,23 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
             OFFICIAL,
         )
         .d(Acts),
+        r(
+            "POST",
+            "/v1/residents/lookup",
+            Some(json!({"id_number": new_id_number()})),
+            OFFICIAL,
+        )
+        .d(Acts),
+        r("GET", "/v1/residents/disputes", None, OFFICIAL).d(Acts),
+        // Only an id that exists nowhere: a take-back of a real one would revoke the
+        // resident's token the rest of the matrix uses (tests/api/squatting.rs has the rest).
+        r(
+            "POST",
+            format!("/v1/residents/{nobody}/reclaim"),
+            Some(json!({"id_card_checked": true})),
+            OFFICIAL,
+        )
+        .d(Acts),
         r("GET", "/v1/residents/me", None, RESIDENT),
         r("GET", "/v1/residents/me/alerts", None, RESIDENT),
         r("GET", "/v1/residents/me/appeals", None, RESIDENT),

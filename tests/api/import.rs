@@ -105,9 +105,22 @@ async fn an_imported_resident_cannot_register_again_and_vice_versa() {
         .await
         .unwrap();
     assert_eq!(report["imported"], 1);
+    // Self-registering an imported document is answered as any registration, and kept as
+    // a claim beside the imported record for officials to settle.
     let mut again = resident_body();
     again["id_number"] = json!(id);
-    assert_problem(app.register(&again).await, 409, "duplicate_resident").await;
+    assert_eq!(app.register(&again).await.status(), 201);
+    let disputes: Value = app
+        .get("/v1/residents/disputes", &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let d = &disputes[0]["records"];
+    assert_eq!(d[0]["source"], "import");
+    assert_eq!(d[0]["standing"], "primary");
+    assert_eq!(d[1]["source"], "self");
+    assert_eq!(d[1]["standing"], "claim");
 }
 
 #[tokio::test]

@@ -23,4 +23,5 @@ mod reports;
 mod residents;
 mod scale;
 mod shelters;
+mod squatting;
 mod users;

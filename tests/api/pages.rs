@@ -628,3 +628,86 @@ async fn each_page_first_load_transfers_at_most_300_kb() {
         b.close().await;
     }
 }
+
+/// A resident lost their phone (or someone squatted their ID): at the district office the
+/// official finds the record by the ID card on /ops, gives it back, and the person scans the
+/// sign-in code on the screen with their new phone, which then shows their code.
+#[tokio::test]
+async fn an_official_gives_a_record_back_and_the_new_phone_signs_in_by_scanning() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let id_number = new_id_number();
+    let mut body = resident_body();
+    body["id_number"] = json!(id_number);
+    let registered: Value = app.register(&body).await.json().await.unwrap();
+    let old_token = registered["access_token"].as_str().unwrap().to_owned();
+
+    let b = Browser::start(&[]).await;
+    b.goto(&app.url("/ops")).await;
+    b.fill("#ops-token", &official).await;
+    b.click("#signin button[type=submit]").await;
+    b.wait_for("#board:not([hidden])").await;
+    b.fill("#d-number", &id_number).await;
+    b.click("#doc-find button[type=submit]").await;
+    let record = b.wait_for("#doc-records li button.primary").await;
+    // Without ticking "I have checked the ID card" nothing happens but an explanation.
+    record.click().await.unwrap();
+    b.until(
+        "document.getElementById('message').classList.contains('error')",
+        "the refusal",
+    )
+    .await;
+    assert_eq!(
+        app.get("/v1/residents/me", &old_token).await.status(),
+        200,
+        "nothing changed"
+    );
+    b.click("#doc-records li input[type=checkbox]").await;
+    b.click("#doc-records li button.primary").await;
+    b.until(
+        "(() => { const i = document.querySelector('#take-back img'); if (!i?.complete) return false; \
+         const r = i.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()",
+        "the sign-in code, whole on screen",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('d-number').value", vec![])
+            .await,
+        ""
+    );
+    let shot = b.screenshot("ops-take-back").await;
+    let link = safecode::qr::decode(&shot).expect("the sign-in code on screen decodes");
+    assert!(link.contains("/#access="), "{link}");
+    assert_eq!(app.get("/v1/residents/me", &old_token).await.status(), 401);
+    b.close().await;
+
+    // The person's new phone: a fresh browser opening the scanned link.
+    let phone = Browser::start(&[]).await;
+    phone.goto(&link).await;
+    phone
+        .until(
+            "document.querySelector('#band .band')?.dataset.colour === 'green'",
+            "the resident's code",
+        )
+        .await;
+    let url = phone.js("return location.href", vec![]).await;
+    assert!(
+        !url.as_str().unwrap().contains("access"),
+        "the token is wiped from the address bar: {url}"
+    );
+    assert!(!phone.text("#message").await.is_empty());
+    let saved = phone
+        .js(
+            "return JSON.parse(localStorage.getItem('sc_resident'))",
+            vec![],
+        )
+        .await;
+    let me: Value = app
+        .get("/v1/residents/me", saved["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], registered["resident_id"]);
+    phone.close().await;
+}

@@ -2,6 +2,7 @@ use crate::domain::ResidentId;
 use crate::domain::resident::{ResidentForm, ResidentPatchForm};
 use crate::http::errors::{ApiError, Problem};
 use crate::service::import::{self, ImportReport};
+use crate::service::reclaim;
 use crate::service::residents::{self, Registered, ResidentView};
 use crate::service::{Ctx, Principal, ServiceError};
 use actix_web::http::StatusCode;
@@ -27,10 +28,13 @@ fn idempotency_key(h: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// Register yourself (and your household). Public. Send an `Idempotency-Key` header to make
-/// a retry after a lost answer safe: it returns the first answer, token included.
+/// a retry after a lost answer safe: it returns the first answer, token included. The answer
+/// is the same whether or not the identity document was registered before (a later
+/// registration is kept as a claim that officials settle with the ID card in hand), so it
+/// tells no one whether a document is known.
 #[utoipa::path(post, path = "/v1/residents", tag = "residents", request_body = ResidentForm,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Registered), (status = 409, body = Problem, description = "duplicate_resident"),
+    responses((status = 201, body = Registered),
         (status = 422, body = Problem), (status = 400, body = Problem), (status = 413, body = Problem)))]
 pub async fn register(
     ctx: web::Data<Ctx>,
@@ -40,6 +44,66 @@ pub async fn register(
     let key = idempotency_key(req.headers())?;
     let r = residents::register(&ctx, &form, key.as_deref()).await?;
     Ok(HttpResponse::Created().json(r))
+}
+
+/// The records that name an identity document (officials, reading it off the card; the
+/// number travels in the body so that it lands in no access log). Audited.
+#[utoipa::path(post, path = "/v1/residents/lookup", tag = "residents", security(("bearer" = [])),
+    request_body = reclaim::DocumentForm,
+    responses((status = 200, body = reclaim::DocumentRecords), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn lookup(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    form: web::Json<reclaim::DocumentForm>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(reclaim::lookup(&ctx, &p, &form).await?))
+}
+
+/// Identity documents that more than one record names, with a record in your jurisdiction
+/// (officials): a registration may have been squatted, or someone registered twice.
+#[utoipa::path(get, path = "/v1/residents/disputes", tag = "residents", security(("bearer" = [])),
+    responses((status = 200, body = Vec<reclaim::DocumentRecords>), (status = 403, body = Problem)))]
+pub async fn disputes(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(reclaim::disputes(&ctx, &p).await?))
+}
+
+/// Take a record back for the person in front of you, after checking their ID card
+/// (officials): every access token the record had is revoked and a new one is returned once,
+/// with a sign-in QR code for the person's phone. When other records name the same document,
+/// a request to retire them waits for a second official. Correct the facts afterwards with
+/// `PATCH /v1/residents/{id}`. Send an `Idempotency-Key` to make a retry safe.
+#[utoipa::path(post, path = "/v1/residents/{id}/reclaim", tag = "residents", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = reclaim::ReclaimForm,
+    responses((status = 200, body = reclaim::Reclaimed), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn reclaim(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    form: web::Json<reclaim::ReclaimForm>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(req.headers())?;
+    let origin = match &ctx.alerting.public_url {
+        Some(u) => u.clone(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let r = reclaim::reclaim(
+        &ctx,
+        &p,
+        ResidentId(id.into_inner()),
+        &form,
+        key.as_deref(),
+        &origin,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(r))
 }
 
 /// Your profile and household.
