@@ -36,7 +36,7 @@ async fn issue() -> String {
             expires_at: now + 86_400,
             token_id: [1; 8],
             colour: Colour::Green,
-            status_index: 1,
+            status_index: safecode::domain::StatusIndex(1),
             rules_version: 1,
             display: "张*明 1234".into(),
         },

@@ -72,8 +72,9 @@ async fn bare_insert(db: &Db, rows: &[Row]) -> f64 {
                 .unwrap_or(1000),
         ) {
             let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO residents (public_id, status_index, name, id_type, id_hash, id_last4, phone, \
-                 address, lat, lon, birth_year, needs, flags, source, created_at, updated_at) ",
+                "INSERT INTO residents (public_id, status_index, name, id_type, id_hash, doc_hash, \
+                 standing, id_last4, phone, address, lat, lon, birth_year, needs, flags, source, \
+                 created_at, updated_at) ",
             );
             q.push_values(chunk, |mut b, r| {
                 b.push_bind(r.public_id)
@@ -81,6 +82,8 @@ async fn bare_insert(db: &Db, rows: &[Row]) -> f64 {
                     .push_bind(&r.name)
                     .push_bind("cn_resident_id")
                     .push_bind(&r.id_hash)
+                    .push_bind(&r.id_hash)
+                    .push_bind("primary")
                     .push_bind(&r.id_last4)
                     .push_bind(&r.phone)
                     .push_bind(&r.address)

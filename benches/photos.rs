@@ -69,7 +69,7 @@ fn corpus_token() -> String {
         expires_at: 1_795_086_400,
         token_id: [3; 8],
         colour: Colour::Red,
-        status_index: 98_765,
+        status_index: safecode::domain::StatusIndex(98_765),
         rules_version: 3,
         display: "张*明 1234".into(),
     };

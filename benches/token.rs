@@ -31,7 +31,7 @@ fn main() {
         expires_at: now + 86_400,
         token_id: [9; 8],
         colour: Colour::Red,
-        status_index: 1_234_567,
+        status_index: safecode::domain::StatusIndex(1_234_567),
         rules_version: 4,
         display: "张*明 1234".into(),
     };

@@ -43,6 +43,16 @@ impl fmt::Display for UserId {
 #[serde(transparent)]
 pub struct StatusIndex(pub u32);
 
+impl TryFrom<i32> for StatusIndex {
+    type Error = std::num::TryFromIntError;
+
+    /// From the database column: a negative value is corrupt data, never slot 0 (that
+    /// would point a code at someone else's status).
+    fn try_from(v: i32) -> Result<Self, Self::Error> {
+        u32::try_from(v).map(StatusIndex)
+    }
+}
+
 /// The smallest status list: a list never reveals how few residents there are.
 pub const MIN_STATUS_SPACE: u32 = 131_072;
 

@@ -1,7 +1,7 @@
 //! A JSON body that may be left out (`POST /v1/approvals/{id}/approve` with no reason), but
 //! that, when sent, must be valid: a malformed body is an error, never silently ignored.
 
-use super::errors::{ApiError, without_values};
+use super::errors::ApiError;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
@@ -31,24 +31,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             }
             serde_json::from_slice(&bytes)
                 .map(|v| OptionalJson(Some(v)))
-                .map_err(|e| {
-                    if e.is_data() {
-                        ApiError::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "invalid_body",
-                            without_values(&e.to_string()),
-                        )
-                    } else {
-                        ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "malformed_json",
-                            format!(
-                                "the body is not valid JSON: {}",
-                                without_values(&e.to_string())
-                            ),
-                        )
-                    }
-                })
+                .map_err(|e| super::errors::json_problem(&e))
         })
     }
 }

@@ -92,76 +92,84 @@ impl ResponseError for ApiError {
 }
 
 impl From<ServiceError> for ApiError {
+    /// The status and the words for each refusal; the code is `ServiceError::code`, the one
+    /// name shared with the results of queued desk events.
     fn from(e: ServiceError) -> Self {
         use StatusCode as S;
-        match e {
-            ServiceError::Invalid(i) => ApiError {
-                status: S::UNPROCESSABLE_ENTITY,
-                code: i.code.to_owned(),
-                detail: i.to_string(),
-                field: Some(i.field),
-                extensions: Default::default(),
-            },
-            ServiceError::Unauthenticated => ApiError::new(
-                S::UNAUTHORIZED,
-                "unauthenticated",
-                "a valid bearer token is required",
-            ),
-            ServiceError::Forbidden => {
-                ApiError::new(S::FORBIDDEN, "forbidden", "your role may not do this")
+        let code = e.code();
+        let (status, detail) = match &e {
+            ServiceError::Invalid(i) => {
+                return ApiError {
+                    status: S::UNPROCESSABLE_ENTITY,
+                    code: code.to_owned(),
+                    detail: i.to_string(),
+                    field: Some(i.field.clone()),
+                    extensions: Default::default(),
+                };
             }
-            ServiceError::OutsideJurisdiction => ApiError::new(
-                S::FORBIDDEN,
-                "outside_jurisdiction",
-                "this lies outside your jurisdiction",
-            ),
-            ServiceError::SameOfficial => ApiError::new(
-                S::FORBIDDEN,
-                "same_official",
-                "a second, different official must decide a request",
-            ),
-            ServiceError::NotIndependent(why) => {
-                ApiError::new(S::FORBIDDEN, "not_independent", why)
-            }
-            ServiceError::NotFound(what) => {
-                ApiError::new(S::NOT_FOUND, "not_found", format!("no such {what}"))
-            }
-            ServiceError::Conflict { code, detail } => ApiError::new(S::CONFLICT, code, detail),
             ServiceError::ConflictWith {
-                code,
-                detail,
-                extensions,
-            } => ApiError {
-                extensions,
-                ..ApiError::new(S::CONFLICT, code, detail)
-            },
-            ServiceError::InvalidCode(code) => ApiError::new(
-                S::UNPROCESSABLE_ENTITY,
-                code,
-                "the code is not valid; ask for the resident's current code or check their ID",
+                detail, extensions, ..
+            } => {
+                return ApiError {
+                    extensions: extensions.clone(),
+                    ..ApiError::new(S::CONFLICT, code, detail.clone())
+                };
+            }
+            ServiceError::Unauthenticated => {
+                (S::UNAUTHORIZED, "a valid bearer token is required".into())
+            }
+            ServiceError::Forbidden => (S::FORBIDDEN, "your role may not do this".into()),
+            ServiceError::OutsideJurisdiction => {
+                (S::FORBIDDEN, "this lies outside your jurisdiction".into())
+            }
+            ServiceError::SameOfficial => (
+                S::FORBIDDEN,
+                "a second, different official must decide a request".into(),
             ),
-            ServiceError::IdempotencyKeyReused => ApiError::new(
+            ServiceError::NotIndependent(why) => (S::FORBIDDEN, (*why).to_owned()),
+            ServiceError::NotFound(what) => (S::NOT_FOUND, format!("no such {what}")),
+            ServiceError::Conflict { detail, .. } => (S::CONFLICT, detail.clone()),
+            ServiceError::InvalidCode(_) => (
                 S::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was already used for a different request",
+                "the code is not valid; ask for the resident's current code or check their ID"
+                    .into(),
+            ),
+            ServiceError::IdempotencyKeyReused => (
+                S::UNPROCESSABLE_ENTITY,
+                "this Idempotency-Key was already used for a different request".into(),
             ),
             ServiceError::Store(s) if s.is_unavailable() => {
                 tracing::error!(error = %s, "database unavailable");
-                ApiError::new(
+                (
                     S::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
-                    "the database is not reachable; retry shortly",
+                    "the database is not reachable; retry shortly".into(),
                 )
             }
-            ServiceError::Store(s) => {
-                tracing::error!(error = %s, "request failed");
-                ApiError::new(
+            ServiceError::Store(_) | ServiceError::Internal(_) => {
+                tracing::error!(error = %e, "request failed");
+                (
                     S::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; the server log has it under this response's X-Request-Id",
+                    "internal error; the server log has it under this response's X-Request-Id"
+                        .into(),
                 )
             }
-        }
+        };
+        ApiError::new(status, code, detail)
+    }
+}
+
+/// The one answer to a body that does not read as the form: 400 when it is not JSON at all,
+/// 422 when it is JSON of the wrong shape (the message names the field, never the value).
+pub fn json_problem(e: &serde_json::Error) -> ApiError {
+    let why = without_values(&e.to_string());
+    if e.is_data() {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", why)
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {why}"),
+        )
     }
 }
 
@@ -252,19 +260,7 @@ pub fn json_error(
             "payload_too_large",
             "the JSON body is over the limit (1 MiB; 8 MiB for zones)",
         ),
-        J::Deserialize(d) if d.is_data() => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            without_values(&d.to_string()),
-        ),
-        J::Deserialize(d) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!(
-                "the body is not valid JSON: {}",
-                without_values(&d.to_string())
-            ),
-        ),
+        J::Deserialize(d) => json_problem(d),
         _ => ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",

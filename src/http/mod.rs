@@ -6,6 +6,7 @@ pub mod bounds;
 pub mod cap;
 pub mod csv_export;
 pub mod errors;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;

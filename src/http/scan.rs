@@ -1,8 +1,8 @@
 //! The body of a desk action that carries a code: JSON with `token`, or multipart with the
 //! photo in field `image` and the other fields as text.
 
-use super::errors::{ApiError, without_values};
-use super::routes::codes::decode_photo;
+use super::errors::ApiError;
+use crate::qr;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
@@ -38,13 +38,7 @@ fn too_large(what: &str) -> ApiError {
 }
 
 pub fn parse_form<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(v).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            without_values(&e.to_string()),
-        )
-    })
+    serde_json::from_value(v).map_err(|e| super::errors::json_problem(&e))
 }
 
 /// Reads a JSON body (at most `JSON_LIMIT`) straight into the form, with no intermediate
@@ -58,14 +52,7 @@ pub async fn json<T: DeserializeOwned>(mut payload: web::Payload) -> Result<T, A
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|e| {
-        let msg = without_values(&e.to_string());
-        if e.is_data() {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", msg)
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", msg)
-        }
-    })
+    serde_json::from_slice(&body).map_err(|e| super::errors::json_problem(&e))
 }
 
 /// Reads a multipart form: its text fields as JSON values (numbers and booleans parsed, as
@@ -153,4 +140,44 @@ pub async fn read<T: DeserializeOwned>(
     let token = decode_photo(image).await?;
     fields.insert("token".into(), serde_json::Value::String(token));
     parse_form(serde_json::Value::Object(fields))
+}
+
+/// How many photos are decoded at once: half the cores, at least one.
+static PHOTO_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::sync::Semaphore::new(cores.div_ceil(2))
+});
+const PHOTO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the code in a photo: 422 `unreadable_image` or `no_qr_found` when it cannot.
+pub(crate) async fn decode_photo(image: Vec<u8>) -> Result<String, ApiError> {
+    // Decoding a photo takes tens of milliseconds of CPU: off the async workers, and at most
+    // half the cores at once, so that a burst of photos cannot stall token checks. A photo
+    // that waits too long for its turn is refused rather than queued forever.
+    let busy = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many photos are being read; try again in a moment",
+        )
+    };
+    let _slot = tokio::time::timeout(PHOTO_WAIT, PHOTO_SLOTS.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+    let decoded = web::block(move || qr::decode(&image))
+        .await
+        .map_err(|_| busy())?;
+    decoded.map_err(|e| match e {
+        qr::QrError::BadImage => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unreadable_image",
+            "send a PNG or JPEG photo",
+        ),
+        _ => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_qr_found",
+            "no code could be read in the photo; try again closer, steadier, without glare",
+        ),
+    })
 }

@@ -5,6 +5,8 @@
 //! Decoding: `rqrr` on a greyscale image, downscaled first when large, tried again at smaller
 //! scales and with the contrast stretched, because phone photos are big, soft and uneven.
 
+pub mod card;
+
 use fast_qr::convert::Builder;
 use fast_qr::convert::svg::SvgBuilder;
 use fast_qr::{ECL, Mode, QRBuilder, QRCode};

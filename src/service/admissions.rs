@@ -13,11 +13,12 @@
 //! itself fails (a database error, a deadlock between servers), each admission in it is
 //! written alone, so one bad request cannot fail its neighbours.
 
-use super::shelters::{Admission, AdmittedMember};
+use super::idempotency::{self, Once, Ticket};
 use super::{Result, ServiceError};
-use crate::domain::{AuditDraft, Colour, Need};
-use crate::store::{self, Db, Tx, audit, idempotency, shelters};
+use crate::domain::{AuditDraft, Colour, Location, Need};
+use crate::store::{self, Db, Tx, audit, shelters};
 use chrono::Utc;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -173,13 +174,14 @@ async fn write(db: &Db, plans: &[&Plan]) -> Result<Vec<Result<Admission>>> {
     let now = Utc::now();
     let mut tx = db.begin().await?;
     let mut answers: Vec<Option<Result<Admission>>> = plans.iter().map(|_| None).collect();
+    let mut tickets: Vec<Option<Ticket>> = plans.iter().map(|_| None).collect();
 
     for (i, plan) in plans.iter().enumerate() {
         if let Some((scope, key, hash)) = &plan.idempotency {
-            match super::replayed_hash(&mut tx, scope, key, hash, now).await {
-                Ok(None) => {}
-                Ok(Some(first)) => answers[i] = Some(Ok(first)),
-                Err(ServiceError::Store(e)) => return Err(e.into()),
+            match idempotency::begin_hashed(&mut tx, scope, key, hash, now).await {
+                Ok(Once::Go(ticket)) => tickets[i] = Some(ticket),
+                Ok(Once::Replay(first)) => answers[i] = Some(Ok(first)),
+                Err(e @ (ServiceError::Store(_) | ServiceError::Internal(_))) => return Err(e),
                 Err(refused) => answers[i] = Some(Err(refused)),
             }
         }
@@ -218,9 +220,7 @@ async fn write(db: &Db, plans: &[&Plan]) -> Result<Vec<Result<Admission>>> {
             .zip(&stay_ids[i])
             .find(|(_, id)| !opened.contains(id));
         if let Some((m, _)) = missing {
-            answers[i] = Some(Err(
-                super::shelters::already_sheltered(&mut tx, m.internal).await?
-            ));
+            answers[i] = Some(Err(already_sheltered(&mut tx, m.internal).await?));
             undo.push(i);
         }
     }
@@ -266,8 +266,8 @@ async fn write(db: &Db, plans: &[&Plan]) -> Result<Vec<Result<Admission>>> {
             .copied()
             .collect();
         shelters::unopen_stays(&mut tx, &ours).await?;
-        if let Some((scope, key, _)) = &plans[i].idempotency {
-            idempotency::release(&mut tx, scope, key).await?;
+        if let Some(ticket) = &tickets[i] {
+            ticket.release(&mut tx).await?;
         }
     }
 
@@ -278,10 +278,8 @@ async fn write(db: &Db, plans: &[&Plan]) -> Result<Vec<Result<Admission>>> {
             (Some(decided), _) => decided,
             (None, Some((occupancy, capacity))) => {
                 let a = admitted(plan, &stay_ids[i], occupancy, capacity, &mut drafts)?;
-                if let Some((scope, key, _)) = &plan.idempotency {
-                    let body = serde_json::to_string(&a)
-                        .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
-                    idempotency::complete(&mut tx, scope, key, 201, &body).await?;
+                if let Some(ticket) = &tickets[i] {
+                    ticket.complete(&mut tx, 201, &a).await?;
                 }
                 Ok(a)
             }
@@ -308,7 +306,7 @@ async fn no_room(tx: &mut Tx, plan: &Plan) -> Result<ServiceError> {
             detail: "this shelter is closed".into(),
         }
     } else {
-        super::shelters::shelter_full(tx, &plan.shelter, plan.members.len() as i32).await?
+        shelter_full(tx, &plan.shelter, plan.members.len() as i32).await?
     })
 }
 
@@ -346,5 +344,75 @@ fn admitted(
         colour: head.colour,
         needs: head.needs,
         dependents: members.collect(),
+    })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AdmittedMember {
+    #[schema(value_type = String, format = Uuid)]
+    pub resident_id: Uuid,
+    #[schema(value_type = String, format = Uuid)]
+    pub stay_id: Uuid,
+    /// The colour now that they are sheltered.
+    pub colour: Colour,
+    pub needs: Vec<Need>,
+}
+
+/// The answer to an admission; stored whole for an idempotent retry.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Admission {
+    #[schema(value_type = String, format = Uuid)]
+    pub stay_id: Uuid,
+    pub occupancy: i32,
+    pub capacity: i32,
+    /// The scanned resident's colour now that they are sheltered.
+    pub colour: Colour,
+    pub needs: Vec<Need>,
+    /// Dependents admitted with the head of the household (`include_dependents`).
+    pub dependents: Vec<AdmittedMember>,
+}
+
+async fn already_sheltered(tx: &mut store::Tx, resident: i64) -> Result<ServiceError> {
+    let mut extensions = serde_json::Map::new();
+    if let Some(st) = shelters::open_stay_of(tx, resident).await? {
+        extensions.insert(
+            "sheltered_at".into(),
+            json!({"shelter_id": st.shelter_id, "name": st.shelter_name, "since": st.since, "stay_id": st.stay_id}),
+        );
+    }
+    Ok(ServiceError::ConflictWith {
+        code: "already_sheltered",
+        detail: "this resident is already admitted to a shelter; check them out there first".into(),
+        extensions,
+    })
+}
+
+async fn shelter_full(
+    tx: &mut store::Tx,
+    row: &shelters::ShelterRef,
+    wanted: i32,
+) -> Result<ServiceError> {
+    let nearest: Vec<serde_json::Value> =
+        shelters::nearest_with_room(tx, row.lat, row.lon, row.id, 3)
+            .await?
+            .into_iter()
+            .map(|(id, name, lat, lon, free)| {
+                let d = crate::geo::distance_km(
+                    Location {
+                        lat: row.lat,
+                        lon: row.lon,
+                    },
+                    Location { lat, lon },
+                );
+                json!({"id": id, "name": name, "location": {"lat": lat, "lon": lon}, "free": free,
+                   "distance_km": (d * 1000.0).round() / 1000.0})
+            })
+            .collect();
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("nearest_shelters".into(), json!(nearest));
+    Ok(ServiceError::ConflictWith {
+        code: "shelter_full",
+        detail: format!("this shelter has no room for {wanted} more; nearest_shelters have room"),
+        extensions,
     })
 }

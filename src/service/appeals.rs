@@ -206,8 +206,7 @@ pub async fn decide(ctx: &Ctx, p: &Principal, id: Uuid, form: &DecisionForm) -> 
             reason: reason.to_owned(),
             overrides: approved.clone(),
         };
-        let apply = serde_json::to_value(&pending)
-            .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+        let apply = serde_json::to_value(&pending).map_err(ServiceError::internal)?;
         let approval = request_for_resident(
             &mut tx,
             p,

@@ -170,8 +170,7 @@ pub async fn request_for_resident(
     now: DateTime<Utc>,
 ) -> Result<Uuid> {
     let public_id = Uuid::new_v4();
-    let payload = serde_json::to_string(&r.payload)
-        .map_err(|e| ServiceError::Store(store::StoreError::Corrupt(e.to_string())))?;
+    let payload = serde_json::to_string(&r.payload).map_err(ServiceError::internal)?;
     overrides::insert_approval(
         tx,
         &overrides::NewRequest {

@@ -5,7 +5,7 @@ use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::resident::display_text;
 use crate::domain::{Colour, Location, Need, ResidentId};
 use crate::rules::Reason;
-use crate::store::colour as facts_store;
+use crate::store::facts as facts_store;
 use crate::store::residents::{self, ResidentRecord};
 use crate::token::{self, Claims, TokenError};
 use chrono::{DateTime, Duration, Utc};
@@ -36,7 +36,7 @@ async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Result<
     let key = ctx
         .keys
         .signer()
-        .ok_or_else(|| crate::store::StoreError::Corrupt("no active signing key".into()))?;
+        .ok_or_else(|| ServiceError::internal("no active signing key"))?;
     let now = ctx.now();
     let mut cti = [0u8; 8];
     rand::rng().fill_bytes(&mut cti);
@@ -48,7 +48,9 @@ async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Result<
         expires_at: (now + lifetime).timestamp(),
         token_id: cti,
         colour: verdict.colour,
-        status_index: u32::try_from(r.status_index).unwrap_or(0),
+        status_index: crate::domain::StatusIndex::try_from(r.status_index).map_err(|_| {
+            crate::store::StoreError::Corrupt("a negative status index in residents".into())
+        })?,
         rules_version: u32::try_from(rules.version).unwrap_or(0),
         display: display.clone(),
     };
@@ -170,9 +172,9 @@ pub struct Scanned {
 }
 
 /// Checks a token's signature and expiry by the keys folder and reads the colour now from
-/// the database by the active rules. `Ok(Err(code))` for a code that is not genuine (or whose
-/// resident is gone), with the verifier's error code.
-pub async fn scan(ctx: &Ctx, text: &str) -> Result<std::result::Result<Scanned, &'static str>> {
+/// the database by the active rules. A code that is not genuine (or whose resident is gone)
+/// is `ServiceError::InvalidCode` with the verifier's error code.
+pub async fn scan(ctx: &Ctx, text: &str) -> Result<Scanned> {
     let known = ctx.keys.known();
     let now = ctx.now();
     // Hardware scanners end what they read with a line break.
@@ -188,21 +190,21 @@ pub async fn scan(ctx: &Ctx, text: &str) -> Result<std::result::Result<Scanned, 
     );
     let v = match checked {
         Ok(v) => v,
-        Err(e) => return Ok(Err(TokenError::code(e))),
+        Err(e) => return Err(ServiceError::InvalidCode(TokenError::code(e))),
     };
     let Ok(id) = uuid::Uuid::parse_str(&v.claims.subject) else {
-        return Ok(Err("malformed"));
+        return Err(ServiceError::InvalidCode("malformed"));
     };
     let rules = active_rules(ctx).await?;
     let Some(f) = facts_store::of_resident(&ctx.db, facts_store::Who::PublicId(id), now).await?
     else {
-        return Ok(Err("unknown_resident"));
+        return Err(ServiceError::InvalidCode("unknown_resident"));
     };
     let (internal, household, id_last4) = (f.id, f.head_id.unwrap_or(f.id), f.id_last4.clone());
     let document_disputed = f.holders > 1;
-    let facts = super::colour::facts(f, now);
+    let facts = super::colour::facts(f.facts, f.override_reason, now);
     let verdict = rules.evaluate(&facts);
-    Ok(Ok(Scanned {
+    Ok(Scanned {
         resident_internal: internal,
         resident_id: id,
         household_internal: household,
@@ -212,16 +214,17 @@ pub async fn scan(ctx: &Ctx, text: &str) -> Result<std::result::Result<Scanned, 
         document_disputed,
         facts,
         verdict,
-    }))
+    })
 }
 
 /// Verifies a token online: signature and expiry by the keys folder, the colour now from the
 /// database by the active rules.
 pub async fn verify(ctx: &Ctx, p: &Principal, text: &str) -> Result<Verification> {
     authz::authorize(p, Action::Verify)?;
-    let s = match scan(ctx, text).await? {
+    let s = match scan(ctx, text).await {
         Ok(s) => s,
-        Err(code) => return Ok(invalid(code)),
+        Err(ServiceError::InvalidCode(code)) => return Ok(invalid(code)),
+        Err(e) => return Err(e),
     };
     let now = ctx.now();
     Ok(Verification::Valid {

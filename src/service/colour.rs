@@ -3,7 +3,7 @@
 use super::{Ctx, Result};
 use crate::domain::{Colour, OrderLevel};
 use crate::rules::{Facts, RuleSet, Verdict};
-use crate::store::colour::{self as facts_store, FactGroup};
+use crate::store::facts::{self as facts_store, FactGroup, FactRow};
 use crate::store::{self, rules as rules_store};
 use chrono::{DateTime, Datelike, Utc};
 use std::collections::HashMap;
@@ -77,25 +77,26 @@ pub(crate) fn override_of(colour: Option<i32>, reason: Option<String>) -> Option
         .map(|c| (c, reason.unwrap_or_else(|| "Set by an official.".into())))
 }
 
-/// The facts of one resident now. ("Safe with relatives" reports arrive with their own
-/// feature; until then that fact is false for everyone.)
+/// The facts of one resident now.
 pub async fn facts_of(ctx: &Ctx, resident_id: i64, now: DateTime<Utc>) -> Result<Option<Facts>> {
     Ok(
         facts_store::of_resident(&ctx.db, facts_store::Who::Id(resident_id), now)
             .await?
-            .map(|f| facts(f, now)),
+            .map(|f| facts(f.facts, f.override_reason, now)),
     )
 }
 
-pub fn facts(f: facts_store::ResidentFacts, now: DateTime<Utc>) -> Facts {
+/// The one conversion from the read model to what the rules read. `override_reason` is the
+/// note of the override in force, where the query read it (groups do not).
+pub fn facts(row: FactRow, override_reason: Option<String>, now: DateTime<Utc>) -> Facts {
     Facts {
-        order_level: OrderLevel::from_rank(i64::from(f.level)),
-        sheltered: f.sheltered > 0,
-        safe_with_relatives: f.safe > 0,
-        needs: f.needs.0,
-        flags: f.flags.0,
-        age: age(f.birth_year, now),
-        override_colour: override_of(f.override_colour, f.override_reason),
+        order_level: OrderLevel::from_rank(i64::from(row.level)),
+        sheltered: row.sheltered > 0,
+        safe_with_relatives: row.safe > 0,
+        needs: row.needs.0,
+        flags: row.flags.0,
+        age: age(row.birth_year, now),
+        override_colour: override_of(row.override_colour, override_reason),
     }
 }
 
@@ -108,7 +109,7 @@ pub async fn facts_in_tx(
 ) -> Result<Facts> {
     facts_store::of_resident_tx(tx, facts_store::Who::Id(resident_id), now)
         .await?
-        .map(|f| facts(f, now))
+        .map(|f| facts(f.facts, f.override_reason, now))
         .ok_or(super::ServiceError::NotFound("resident"))
 }
 
@@ -118,18 +119,6 @@ pub async fn verdict_of(ctx: &Ctx, resident_id: i64) -> Result<Option<Verdict>> 
     Ok(facts_of(ctx, resident_id, now)
         .await?
         .map(|f| rules.evaluate(&f)))
-}
-
-pub fn group_facts(g: &FactGroup, now: DateTime<Utc>) -> Facts {
-    Facts {
-        order_level: OrderLevel::from_rank(i64::from(g.level)),
-        sheltered: g.sheltered > 0,
-        safe_with_relatives: g.safe > 0,
-        needs: g.needs.0.clone(),
-        flags: g.flags.0.clone(),
-        age: age(g.birth_year, now),
-        override_colour: override_of(g.override_colour, None),
-    }
 }
 
 /// How many residents of each colour, per zone (`None` for a scope without zones).
@@ -177,16 +166,7 @@ pub async fn tally_zones(ctx: &Ctx, rules: &RuleSet) -> Result<HashMap<Option<i6
     let now = ctx.now();
     let mut out: HashMap<Option<i64>, Tally> = HashMap::new();
     for g in facts_store::grouped_by_zone(&ctx.db, now).await? {
-        let (needs, flags) = crate::domain::resident::unpack_facts(g.facts);
-        let facts = Facts {
-            order_level: OrderLevel::from_rank(i64::from(g.level)),
-            sheltered: g.sheltered > 0,
-            safe_with_relatives: g.safe > 0,
-            needs,
-            flags,
-            age: None,
-            override_colour: override_of(g.override_colour, None),
-        };
+        let facts = facts(g.fact_row(), None, now);
         let t = out.entry(Some(g.zone_id)).or_default();
         t.add(rules.colour(&facts), g.n);
         t.place(&facts, g.n);
@@ -203,8 +183,8 @@ pub async fn tally(
     let now = ctx.now();
     let groups = facts_store::grouped(&ctx.db, scope, rules.uses("age"), now).await?;
     let mut out: HashMap<Option<i64>, Tally> = HashMap::new();
-    for g in &groups {
-        let facts = group_facts(g, now);
+    for g in groups {
+        let facts = facts(g.facts, None, now);
         let t = out.entry(g.zone_id).or_default();
         t.add(rules.colour(&facts), g.n);
         t.place(&facts, g.n);
@@ -223,7 +203,7 @@ where
 {
     let mut out = HashMap::new();
     for g in groups {
-        let (from, to) = before_after(&group_facts(g, now));
+        let (from, to) = before_after(&facts(g.facts.clone(), None, now));
         *out.entry((from, to)).or_insert(0) += g.n;
     }
     out

@@ -10,8 +10,8 @@ use crate::domain::resident::ResidentForm;
 use crate::domain::resident::pack_facts;
 use crate::domain::{AuditDraft, IdType, Invalid, Location, NewResident};
 use crate::keys::IdHashKey;
+use crate::store::audit;
 use crate::store::residents::{self, Inserted, ResidentRow};
-use crate::store::{self, audit};
 use chrono::{Datelike, Utc};
 use rand::Rng;
 use serde::Serialize;
@@ -473,7 +473,7 @@ async fn insert_batch(
             }
         }
         if !pending.is_empty() {
-            return Err(store::StoreError::Corrupt("no free status slots".into()).into());
+            return Err(super::ServiceError::internal("no free status slots"));
         }
     }
     let first = rows.first().map_or(0, |(l, _)| *l);

@@ -12,8 +12,8 @@ pub async fn rotate(ctx: &Ctx, p: &Principal) -> Result<serde_json::Value> {
     let dir = ctx.keys.dir().to_owned();
     let key = tokio::task::spawn_blocking(move || signing::rotate(&dir))
         .await
-        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?
-        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+        .map_err(super::ServiceError::internal)?
+        .map_err(super::ServiceError::internal)?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     audit::append(

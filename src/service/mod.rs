@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authz;
 pub mod codes;
 pub mod colour;
+pub(crate) mod idempotency;
 pub mod import;
 pub mod keys;
 pub mod orders;
@@ -100,6 +101,35 @@ pub enum ServiceError {
     IdempotencyKeyReused,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Trouble inside the service that is neither the caller's nor the stored data's fault:
+    /// a missing signing key, a file that cannot be read, a value that cannot be encoded.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+
+    /// The problem code: the one name of each refusal, for HTTP answers and for the results
+    /// of queued desk events alike.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Invalid(i) => i.code,
+            ServiceError::Unauthenticated => "unauthenticated",
+            ServiceError::Forbidden => "forbidden",
+            ServiceError::OutsideJurisdiction => "outside_jurisdiction",
+            ServiceError::SameOfficial => "same_official",
+            ServiceError::NotIndependent(_) => "not_independent",
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Conflict { code, .. } | ServiceError::ConflictWith { code, .. } => code,
+            ServiceError::InvalidCode(code) => code,
+            ServiceError::IdempotencyKeyReused => "idempotency_key_reused",
+            ServiceError::Store(s) if s.is_unavailable() => "database_unavailable",
+            ServiceError::Store(_) | ServiceError::Internal(_) => "internal",
+        }
+    }
 }
 
 impl From<sqlx::Error> for ServiceError {
@@ -109,48 +139,3 @@ impl From<sqlx::Error> for ServiceError {
 }
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
-
-/// What identifies a request under an idempotency key: an HMAC of `parts` (length-prefixed so
-/// that no two different part lists hash alike) under the secret key in `keys/`, so that a
-/// copy of the database cannot be searched for who sent what (a registration's form holds an
-/// ID number; a plain hash of it falls to a search over dates of birth in seconds).
-pub(crate) fn request_hash(key: &IdHashKey, parts: &[&[u8]]) -> [u8; 32] {
-    let mut joined = Vec::new();
-    for p in parts {
-        joined.extend_from_slice(&(p.len() as u64).to_be_bytes());
-        joined.extend_from_slice(p);
-    }
-    key.mac("idempotency", &joined)
-}
-
-/// Claims an idempotency key inside `tx` for a request identified by `parts`: `Some` with
-/// the first answer when this is a retry, `None` to go ahead (then store the answer with
-/// `store::idempotency::complete` before committing).
-pub(crate) async fn replayed<T: serde::de::DeserializeOwned>(
-    secret: &IdHashKey,
-    tx: &mut crate::store::Tx,
-    scope: &str,
-    key: &str,
-    parts: &[&[u8]],
-    now: DateTime<Utc>,
-) -> Result<Option<T>> {
-    replayed_hash(tx, scope, key, &request_hash(secret, parts), now).await
-}
-
-/// [`replayed`] for a request hashed beforehand.
-pub(crate) async fn replayed_hash<T: serde::de::DeserializeOwned>(
-    tx: &mut crate::store::Tx,
-    scope: &str,
-    key: &str,
-    hash: &[u8; 32],
-    now: DateTime<Utc>,
-) -> Result<Option<T>> {
-    use crate::store::idempotency::{Claim, claim};
-    match claim(tx, scope, key, hash, now).await? {
-        Claim::New => Ok(None),
-        Claim::Mismatch => Err(ServiceError::IdempotencyKeyReused),
-        Claim::Replay { body, .. } => serde_json::from_str(&body)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(e.to_string()).into()),
-    }
-}

@@ -5,7 +5,7 @@ use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::{AuditDraft, Colour, Invalid, OrderLevel};
 use crate::geo::Area;
 use crate::rules::Facts;
-use crate::store::colour::{Scope, grouped};
+use crate::store::facts::{Scope, grouped};
 use crate::store::{self, audit, orders, zones};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

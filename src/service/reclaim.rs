@@ -5,6 +5,7 @@
 //! token revoked, a new one handed over), and a second official retires the others.
 
 use super::approvals::{self, ApprovalView, Payload, ResidentRequest};
+use super::idempotency::Once;
 use super::tokens::BearerToken;
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::document::{IdDocument, IdType};
@@ -200,31 +201,35 @@ pub async fn reclaim(
                 .mac("reclaim-token", format!("{key}\0{id}").as_bytes()),
         )
     };
-    let body = serde_json::to_vec(form).unwrap_or_default();
-    if let Some(key) = idempotency_key
-        && let Some(stored) = super::replayed::<StoredReclaim>(
-            &ctx.id_key,
-            &mut tx,
-            "reclaim",
-            key,
-            &[id.0.as_bytes(), &body],
-            now,
-        )
-        .await?
+    let body = serde_json::to_vec(form).map_err(ServiceError::internal)?;
+    let ticket = match super::idempotency::begin::<StoredReclaim>(
+        &ctx.id_key,
+        &mut tx,
+        "reclaim",
+        idempotency_key,
+        &[id.0.as_bytes(), &body],
+        now,
+    )
+    .await?
     {
-        let approval = match stored.approval {
-            Some(a) => Some(approvals::get(ctx, a).await?),
-            None => None,
-        };
-        return answer(
-            id,
-            token_for(key),
-            stored.revoked_tokens,
-            stored.other_records,
-            approval,
-            origin,
-        );
-    }
+        Once::Replay(stored) => {
+            let approval = match stored.approval {
+                Some(a) => Some(approvals::get(ctx, a).await?),
+                None => None,
+            };
+            // A replay comes only with the key the token is derived from.
+            let key = idempotency_key.unwrap_or_default();
+            return answer(
+                id,
+                token_for(key),
+                stored.revoked_tokens,
+                stored.other_records,
+                approval,
+                origin,
+            );
+        }
+        Once::Go(ticket) => ticket,
+    };
 
     let revoked = users::revoke_resident_tokens(&mut tx, r.id, now).await?;
     let token = match idempotency_key {
@@ -252,8 +257,7 @@ pub async fn reclaim(
             keep: r.public_id,
             retire: others.clone(),
         };
-        let apply =
-            serde_json::to_value(&change).map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        let apply = serde_json::to_value(&change).map_err(ServiceError::internal)?;
         Some(
             approvals::request_for_resident(
                 &mut tx,
@@ -275,15 +279,12 @@ pub async fn reclaim(
         )
     };
     let other_records: Vec<Uuid> = others.into_iter().collect();
-    if let Some(key) = idempotency_key {
-        let stored = serde_json::to_string(&StoredReclaim {
-            revoked_tokens: revoked,
-            other_records: other_records.clone(),
-            approval,
-        })
-        .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
-        store::idempotency::complete(&mut tx, "reclaim", key, 200, &stored).await?;
-    }
+    let stored = StoredReclaim {
+        revoked_tokens: revoked,
+        other_records: other_records.clone(),
+        approval,
+    };
+    ticket.complete(&mut tx, 200, &stored).await?;
     let mut draft = AuditDraft::new(p.actor(), "resident.reclaim")
         .subject(format!("resident:{id}"))
         .after(json!({"id_card_checked": true, "revoked_tokens": revoked, "other_records": other_records.len(), "approval": approval}));
@@ -311,8 +312,7 @@ fn answer(
 ) -> Result<Reclaimed> {
     let token = token.into_string();
     let sign_in_url = format!("{}/#access={token}", origin.trim_end_matches('/'));
-    let sign_in_svg = crate::qr::svg(&sign_in_url)
-        .map_err(|e| ServiceError::Store(store::StoreError::Corrupt(e.to_string())))?;
+    let sign_in_svg = crate::qr::svg(&sign_in_url).map_err(ServiceError::internal)?;
     Ok(Reclaimed {
         resident_id: id,
         access_token: token,

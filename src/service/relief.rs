@@ -1,9 +1,10 @@
 //! Relief items and handing them out within a daily quota per person or household.
 
+use super::idempotency::{self, Once};
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::AuditDraft;
 use crate::domain::shelter::{NewReliefItem, QuotaPer, ReliefItemForm, local_day, quantity};
-use crate::store::{self, audit, idempotency, relief, shelters};
+use crate::store::{audit, relief, shelters};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -106,22 +107,29 @@ pub struct GiveRequest<'a> {
 pub async fn give(ctx: &Ctx, p: &Principal, shelter: Uuid, req: &GiveRequest<'_>) -> Result<Given> {
     super::shelters::ensure_may_act(ctx, p, shelter).await?;
     let n = quantity("quantity", req.quantity)?;
-    let s = super::shelters::scanned(ctx, req.token).await?;
+    let s = super::codes::scan(ctx, req.token).await?;
     let now = ctx.now();
     let day = local_day(now);
     let mut tx = ctx.db.begin().await?;
     let scope = format!("relief:{shelter}");
-    if let Some(key) = req.idempotency_key {
-        let parts: [&[u8]; 3] = [
-            s.resident_id.as_bytes(),
-            req.item.as_bytes(),
-            &n.to_be_bytes(),
-        ];
-        if let Some(first) = super::replayed(&ctx.id_key, &mut tx, &scope, key, &parts, now).await?
-        {
-            return Ok(first);
-        }
-    }
+    let parts: [&[u8]; 3] = [
+        s.resident_id.as_bytes(),
+        req.item.as_bytes(),
+        &n.to_be_bytes(),
+    ];
+    let ticket = match idempotency::begin(
+        &ctx.id_key,
+        &mut tx,
+        &scope,
+        req.idempotency_key,
+        &parts,
+        now,
+    )
+    .await?
+    {
+        Once::Replay(first) => return Ok(first),
+        Once::Go(ticket) => ticket,
+    };
     let shelter_id = shelters::locate(&mut tx, shelter)
         .await?
         .map(|r| r.id)
@@ -184,11 +192,7 @@ pub async fn give(ctx: &Ctx, p: &Principal, shelter: Uuid, req: &GiveRequest<'_>
         per: item.per,
         day,
     };
-    if let Some(key) = req.idempotency_key {
-        let body = serde_json::to_string(&answer)
-            .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
-        idempotency::complete(&mut tx, &scope, key, 201, &body).await?;
-    }
+    ticket.complete(&mut tx, 201, &answer).await?;
     tx.commit().await?;
     Ok(answer)
 }

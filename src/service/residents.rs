@@ -1,5 +1,6 @@
 //! Residents: registration (with dependents), profile reads, fact changes by officials.
 
+use super::idempotency::Once;
 use super::tokens::BearerToken;
 use super::zones::Placed;
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
@@ -11,7 +12,7 @@ use crate::domain::{
 };
 use crate::keys::IdHashKey;
 use crate::rules::Reason;
-use crate::store::{self, audit, idempotency, meta, residents, users};
+use crate::store::{self, audit, meta, residents, users};
 use chrono::{DateTime, Datelike, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -100,7 +101,7 @@ async fn insert_on_random_slot(
             residents::Registered::SlotTaken => {}
         }
     }
-    Err(store::StoreError::Corrupt("no free status slot found".into()).into())
+    Err(ServiceError::internal("no free status slot found"))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -195,27 +196,27 @@ pub async fn register(
     }
 
     let mut tx = ctx.db.begin().await?;
-    if let Some(key) = idempotency_key {
-        // Keyed: the form holds an ID number (see `super::request_hash`).
-        let request_hash = ctx.id_key.mac(
-            "idempotency:register",
-            &serde_json::to_vec(form).unwrap_or_default(),
-        );
-        match idempotency::claim(&mut tx, "register", key, &request_hash, now).await? {
-            idempotency::Claim::New => {}
-            idempotency::Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
-            idempotency::Claim::Replay { body, .. } => {
-                let stored: StoredRegistration = serde_json::from_str(&body)
-                    .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
-                let token = token_for(ctx, Some(key), stored.resident_id);
-                return Ok(Registered {
-                    resident_id: stored.resident_id,
-                    access_token: token.into_string(),
-                    dependents: stored.dependents,
-                });
-            }
+    // Keyed (the form holds an ID number): see `idempotency::request_hash`.
+    let form_bytes = serde_json::to_vec(form).map_err(ServiceError::internal)?;
+    let ticket = match super::idempotency::begin::<StoredRegistration>(
+        &ctx.id_key,
+        &mut tx,
+        "register",
+        idempotency_key,
+        &[&form_bytes],
+        now,
+    )
+    .await?
+    {
+        Once::Replay(stored) => {
+            return Ok(Registered {
+                access_token: token_for(ctx, idempotency_key, stored.resident_id).into_string(),
+                resident_id: stored.resident_id,
+                dependents: stored.dependents,
+            });
         }
-    }
+        Once::Go(ticket) => ticket,
+    };
 
     // A document already held is stored all the same, as a claim, and answered alike: the
     // answer tells a stranger nothing, and a squatter who came first does not lock the real
@@ -266,14 +267,11 @@ pub async fn register(
         now,
     )
     .await?;
-    if let Some(key) = idempotency_key {
-        let stored = serde_json::to_string(&StoredRegistration {
-            resident_id,
-            dependents: dependents.clone(),
-        })
-        .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
-        idempotency::complete(&mut tx, "register", key, 201, &stored).await?;
-    }
+    let stored = StoredRegistration {
+        resident_id,
+        dependents: dependents.clone(),
+    };
+    ticket.complete(&mut tx, 201, &stored).await?;
     // Last, just before the commit: appending locks the chain's head until the commit, and
     // every writer on every server queues on it.
     for draft in &trail {
@@ -454,7 +452,7 @@ pub async fn patch(
             form: form.clone(),
             updated_at: r.updated_at,
         })
-        .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        .map_err(ServiceError::internal)?;
         let reason = patch
             .reason
             .clone()

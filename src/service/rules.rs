@@ -4,7 +4,7 @@ use super::colour::{active_rules, transitions};
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::{AuditDraft, Colour};
 use crate::rules::{DEFAULT_RULES, RuleSet, RuleSetDoc};
-use crate::store::colour::{Scope, grouped};
+use crate::store::facts::{Scope, grouped};
 use crate::store::{audit, rules as store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -56,8 +56,7 @@ pub async fn list(ctx: &Ctx, p: &Principal) -> Result<Vec<RuleSetView>> {
 pub async fn create(ctx: &Ctx, p: &Principal, doc: RuleSetDoc) -> Result<RuleSetView> {
     authz::authorize(p, Action::ManageRules)?;
     let compiled = RuleSet::compile(0, doc)?;
-    let document = serde_json::to_string(&compiled.doc)
-        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    let document = serde_json::to_string(&compiled.doc).map_err(ServiceError::internal)?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     // The chain's lock first: it also orders version numbers across servers.
@@ -226,7 +225,7 @@ pub async fn activate(
         show,
         apply: json!({"version": version, "active_version": active.version}),
     })
-    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    .map_err(ServiceError::internal)?;
     let mut tx = ctx.db.begin().await?;
     crate::store::overrides::insert_approval(
         &mut tx,

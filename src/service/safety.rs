@@ -74,7 +74,7 @@ pub async fn for_resident(
     tx.rollback().await?;
     use super::approvals::{FactChange, Payload, ResidentRequest, kind, request_for_resident};
     let apply = serde_json::to_value(FactChange::Safety { form: form.clone() })
-        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+        .map_err(ServiceError::internal)?;
     let mut tx = ctx.db.begin().await?;
     let approval = request_for_resident(
         &mut tx,

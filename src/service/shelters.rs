@@ -1,13 +1,14 @@
 //! Shelters: open them, find the nearest with room, admit by scanning a code, check out.
 
+pub use super::admissions::{Admission, AdmittedMember};
 use super::admissions::{Member, Plan};
-use super::codes::{Scanned, scan};
+use super::codes::scan;
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::shelter::{
     CheckoutReason, NewShelter, ShelterForm, ShelterPatch, ShelterPatchForm, local_day_start,
 };
-use crate::domain::{AuditDraft, Colour, Location, Need};
-use crate::store::{self, audit, idempotency, residents, shelters};
+use crate::domain::{AuditDraft, Location, Need};
+use crate::store::{audit, residents, shelters};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -59,15 +60,6 @@ fn view(r: shelters::ShelterRow) -> ShelterView {
         red_admitted_today: r.red_today,
         distance_km: None,
     }
-}
-
-/// Great-circle distance in kilometres.
-pub fn distance_km(a: Location, b: Location) -> f64 {
-    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
-    let dlat = la2 - la1;
-    let dlon = (b.lon - a.lon).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
-    2.0 * 6371.0 * h.sqrt().asin()
 }
 
 pub async fn create(ctx: &Ctx, p: &Principal, form: &ShelterForm) -> Result<ShelterView> {
@@ -131,7 +123,8 @@ pub async fn list(
         .collect();
     if let Some(point) = near {
         for s in &mut out {
-            s.distance_km = Some((distance_km(point, s.location) * 1000.0).round() / 1000.0);
+            s.distance_km =
+                Some((crate::geo::distance_km(point, s.location) * 1000.0).round() / 1000.0);
         }
         if let Some(max) = within_km {
             out.retain(|s| s.distance_km.is_some_and(|d| d <= max));
@@ -197,36 +190,6 @@ pub async fn patch(
     get(ctx, p, id).await
 }
 
-/// Scans a code for a desk: a broken or forged code is a 422 with the verifier's reason.
-pub async fn scanned(ctx: &Ctx, token: &str) -> Result<Scanned> {
-    scan(ctx, token).await?.map_err(ServiceError::InvalidCode)
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AdmittedMember {
-    #[schema(value_type = String, format = Uuid)]
-    pub resident_id: Uuid,
-    #[schema(value_type = String, format = Uuid)]
-    pub stay_id: Uuid,
-    /// The colour now that they are sheltered.
-    pub colour: Colour,
-    pub needs: Vec<Need>,
-}
-
-/// The answer to an admission; stored whole for an idempotent retry.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Admission {
-    #[schema(value_type = String, format = Uuid)]
-    pub stay_id: Uuid,
-    pub occupancy: i32,
-    pub capacity: i32,
-    /// The scanned resident's colour now that they are sheltered.
-    pub colour: Colour,
-    pub needs: Vec<Need>,
-    /// Dependents admitted with the head of the household (`include_dependents`).
-    pub dependents: Vec<AdmittedMember>,
-}
-
 pub struct CheckinRequest<'a> {
     pub token: &'a str,
     pub include_dependents: bool,
@@ -266,7 +229,7 @@ pub async fn checkin(
     req: &CheckinRequest<'_>,
 ) -> Result<Admission> {
     ensure_may_act(ctx, p, shelter).await?;
-    let s = scanned(ctx, req.token).await?;
+    let s = scan(ctx, req.token).await?;
     let now = ctx.now();
     let rules = super::colour::active_rules(ctx).await?;
     let row = ctx
@@ -306,7 +269,7 @@ pub async fn checkin(
         (
             format!("checkin:{shelter}"),
             key.to_owned(),
-            super::request_hash(&ctx.id_key, &parts),
+            super::idempotency::request_hash(&ctx.id_key, &parts),
         )
     });
     ctx.admissions
@@ -318,51 +281,6 @@ pub async fn checkin(
             idempotency,
         })
         .await
-}
-
-pub(super) async fn already_sheltered(tx: &mut store::Tx, resident: i64) -> Result<ServiceError> {
-    let mut extensions = serde_json::Map::new();
-    if let Some(st) = shelters::open_stay_of(tx, resident).await? {
-        extensions.insert(
-            "sheltered_at".into(),
-            json!({"shelter_id": st.shelter_id, "name": st.shelter_name, "since": st.since, "stay_id": st.stay_id}),
-        );
-    }
-    Ok(ServiceError::ConflictWith {
-        code: "already_sheltered",
-        detail: "this resident is already admitted to a shelter; check them out there first".into(),
-        extensions,
-    })
-}
-
-pub(super) async fn shelter_full(
-    tx: &mut store::Tx,
-    row: &shelters::ShelterRef,
-    wanted: i32,
-) -> Result<ServiceError> {
-    let nearest: Vec<serde_json::Value> =
-        shelters::nearest_with_room(tx, row.lat, row.lon, row.id, 3)
-            .await?
-            .into_iter()
-            .map(|(id, name, lat, lon, free)| {
-                let d = distance_km(
-                    Location {
-                        lat: row.lat,
-                        lon: row.lon,
-                    },
-                    Location { lat, lon },
-                );
-                json!({"id": id, "name": name, "location": {"lat": lat, "lon": lon}, "free": free,
-                   "distance_km": (d * 1000.0).round() / 1000.0})
-            })
-            .collect();
-    let mut extensions = serde_json::Map::new();
-    extensions.insert("nearest_shelters".into(), json!(nearest));
-    Ok(ServiceError::ConflictWith {
-        code: "shelter_full",
-        detail: format!("this shelter has no room for {wanted} more; nearest_shelters have room"),
-        extensions,
-    })
 }
 
 /// The answer to a check-out; stored whole for an idempotent retry.
@@ -392,7 +310,7 @@ pub async fn checkout(
     ensure_may_act(ctx, p, shelter).await?;
     let (resident, who_id) = match who {
         Leaving::Token(t) => {
-            let s = scanned(ctx, t).await?;
+            let s = scan(ctx, t).await?;
             (Some(s.resident_internal), s.resident_id)
         }
         Leaving::Stay(id) => (None, id),
@@ -400,13 +318,14 @@ pub async fn checkout(
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     let scope = format!("checkout:{shelter}");
-    if let Some(key) = idempotency_key {
-        let parts: [&[u8]; 2] = [who_id.as_bytes(), reason.as_str().as_bytes()];
-        if let Some(first) = super::replayed(&ctx.id_key, &mut tx, &scope, key, &parts, now).await?
+    let parts: [&[u8]; 2] = [who_id.as_bytes(), reason.as_str().as_bytes()];
+    let ticket =
+        match super::idempotency::begin(&ctx.id_key, &mut tx, &scope, idempotency_key, &parts, now)
+            .await?
         {
-            return Ok(first);
-        }
-    }
+            super::idempotency::Once::Replay(first) => return Ok(first),
+            super::idempotency::Once::Go(ticket) => ticket,
+        };
     let row = shelters::locate(&mut tx, shelter)
         .await?
         .ok_or(ServiceError::NotFound("shelter"))?;
@@ -483,11 +402,7 @@ pub async fn checkout(
         occupancy,
         capacity,
     };
-    if let Some(key) = idempotency_key {
-        let body = serde_json::to_string(&answer)
-            .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
-        idempotency::complete(&mut tx, &scope, key, 200, &body).await?;
-    }
+    ticket.complete(&mut tx, 200, &answer).await?;
     tx.commit().await?;
     Ok(answer)
 }

@@ -6,8 +6,6 @@
 //! both try to store the next epoch and one of them wins.
 
 use super::{Ctx, Result, colour};
-use crate::domain::{Colour, Flag, Need};
-use crate::rules::Facts;
 use crate::store::{self, status_lists};
 use crate::token::status_list::{self as list, Slot, StatusBits, StatusList};
 use chrono::{DateTime, Duration, Utc};
@@ -128,7 +126,7 @@ pub async fn current(ctx: &Ctx) -> Result<Published> {
             rebuild(ctx, None).await?;
             status_lists::newest(&ctx.db)
                 .await?
-                .ok_or_else(|| store::StoreError::Corrupt("no status list after a build".into()))?
+                .ok_or_else(|| super::ServiceError::internal("no status list after a build"))?
         }
     };
     let cached = ctx
@@ -237,7 +235,7 @@ async fn rebuild(ctx: &Ctx, after: Option<i64>) -> Result<bool> {
     let key = ctx
         .keys
         .signer()
-        .ok_or_else(|| store::StoreError::Corrupt("no active signing key".into()))?;
+        .ok_or_else(|| super::ServiceError::internal("no active signing key"))?;
     let epoch = after.unwrap_or(0) + 1;
     let signed = list::sign(
         &StatusList {
@@ -252,24 +250,12 @@ async fn rebuild(ctx: &Ctx, after: Option<i64>) -> Result<bool> {
     Ok(status_lists::insert(&ctx.db, epoch, now, seq, &signed).await?)
 }
 
-type FactsKey = (String, String, Option<i32>, i32, Option<i32>, i64, i64);
-
 /// Every resident's colour by the active rules, each distinct set of facts evaluated once.
 pub async fn build(ctx: &Ctx, slots: u32, now: DateTime<Utc>) -> Result<(StatusBits, u32)> {
     let rules = colour::active_rules(ctx).await?;
     let mut bits = StatusBits::new(slots);
     for g in status_lists::slot_groups(&ctx.db, rules.uses("age"), now).await? {
-        let key: FactsKey = (
-            g.needs,
-            g.flags,
-            g.birth_year,
-            g.level,
-            g.override_colour,
-            g.sheltered,
-            g.safe,
-        );
-        // Facts that cannot be read are never green, like a rule that fails.
-        let c = facts_of(&key, now).map_or(Colour::Yellow, |f| rules.colour(&f));
+        let c = rules.colour(&colour::facts(g.facts, None, now));
         for index in g.slots.split(',').filter_map(|s| s.parse::<u32>().ok()) {
             bits.set(index, Slot::Colour(c));
         }
@@ -278,18 +264,4 @@ pub async fn build(ctx: &Ctx, slots: u32, now: DateTime<Utc>) -> Result<(StatusB
         bits.set(index as u32, Slot::Revoked);
     }
     Ok((bits, u32::try_from(rules.version).unwrap_or(0)))
-}
-
-fn facts_of(k: &FactsKey, now: DateTime<Utc>) -> Option<Facts> {
-    let needs: Vec<Need> = serde_json::from_str(&k.0).ok()?;
-    let flags: Vec<Flag> = serde_json::from_str(&k.1).ok()?;
-    Some(Facts {
-        order_level: crate::domain::OrderLevel::from_rank(i64::from(k.3)),
-        sheltered: k.5 > 0,
-        safe_with_relatives: k.6 > 0,
-        needs,
-        flags,
-        age: colour::age(k.2, now),
-        override_colour: colour::override_of(k.4, None),
-    })
 }

@@ -60,8 +60,10 @@ pub struct EventResult {
     pub kind: String,
     /// `applied`, `duplicate` or `conflict`.
     pub status: &'static str,
-    /// For a conflict: already_sheltered, shelter_full, shelter_closed, quota_exceeded,
-    /// not_sheltered_here, invalid_token, invalid_event, idempotency_key_reused, not_found.
+    /// For a conflict, the problem code an online request would have got (`ServiceError::code`):
+    /// already_sheltered, shelter_full, shelter_closed, quota_exceeded, not_sheltered_here, the
+    /// verifier's code for a code that is not genuine (bad_signature, expired, …), a field's
+    /// code, idempotency_key_reused, not_found; or invalid_event for an event too broken to try.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,10 +153,13 @@ pub async fn sync(
                 if let Err(why) = Kind::of(e) {
                     return Ok(Err(("invalid_event", why)));
                 }
-                Ok(match super::codes::scan(ctx, &e.token).await? {
-                    Ok(s) => Ok(s.resident_id),
-                    Err(code) => Err(("invalid_token", format!("the code is not valid: {code}"))),
-                })
+                match super::codes::scan(ctx, &e.token).await {
+                    Ok(s) => Ok(Ok(s.resident_id)),
+                    Err(refused @ ServiceError::InvalidCode(_)) => {
+                        Ok(Err((refused.code(), refused.to_string())))
+                    }
+                    Err(e) => Err(e),
+                }
             })
             .buffered(PARALLEL)
             .collect()
@@ -254,30 +259,19 @@ async fn apply(
     };
     match answer {
         Ok(a) => Ok(result(e, "applied", None, None, Some(a))),
-        Err(ServiceError::Store(s)) => Err(ServiceError::Store(s)),
+        Err(e @ (ServiceError::Store(_) | ServiceError::Internal(_))) => Err(e),
         Err(err) => {
             conflict(
                 ctx,
                 p,
                 shelter,
                 e,
-                reason_of(&err),
+                err.code(),
                 err.to_string(),
                 Some(resident),
             )
             .await
         }
-    }
-}
-
-fn reason_of(e: &ServiceError) -> &'static str {
-    match e {
-        ServiceError::Conflict { code, .. } | ServiceError::ConflictWith { code, .. } => code,
-        ServiceError::InvalidCode(_) => "invalid_token",
-        ServiceError::IdempotencyKeyReused => "idempotency_key_reused",
-        ServiceError::NotFound(_) => "not_found",
-        ServiceError::Invalid(_) => "invalid_event",
-        _ => "refused",
     }
 }
 

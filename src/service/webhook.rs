@@ -104,7 +104,7 @@ pub async fn deliver_due(
                 "id": m.id, "resident_id": m.resident_public_id, "phone": m.phone,
                 "body": m.body, "attempt": m.attempts})).collect::<Vec<_>>(),
         }))
-        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+        .map_err(super::ServiceError::internal)?;
         let ids: Vec<i64> = msgs.iter().map(|m| m.id).collect();
         let sent_at = ctx.now();
         let ok = client

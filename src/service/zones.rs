@@ -5,7 +5,7 @@ use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::resident::pack_facts;
 use crate::domain::{AuditDraft, Colour, Invalid, Location, Need, OrderLevel};
 use crate::geo::{Area, PointIndex};
-use crate::store::colour::{self as facts_store, Scope};
+use crate::store::facts::{self as facts_store, Scope};
 use crate::store::{self, audit, orders, zones};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -502,18 +502,7 @@ pub async fn residents(
         let done = (chunk.len() as i64) < CHUNK;
         for m in chunk {
             read_to = m.id;
-            let g = facts_store::FactGroup {
-                zone_id: None,
-                needs: m.needs.clone(),
-                flags: m.flags.clone(),
-                birth_year: m.birth_year,
-                level: m.level,
-                override_colour: m.override_colour,
-                sheltered: m.sheltered,
-                safe: m.safe,
-                n: 1,
-            };
-            let c = rules.colour(&super::colour::group_facts(&g, now));
+            let c = rules.colour(&super::colour::facts(m.facts.clone(), None, now));
             if colour.is_some_and(|want| want != c) {
                 continue;
             }
@@ -527,7 +516,7 @@ pub async fn residents(
                 name: m.name,
                 phone: m.phone,
                 address: m.address,
-                needs: m.needs.0,
+                needs: m.facts.needs.0,
                 colour: c,
             });
         }

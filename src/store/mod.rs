@@ -5,7 +5,7 @@
 pub mod alerts;
 pub mod appeals;
 pub mod audit;
-pub mod colour;
+pub mod facts;
 pub mod idempotency;
 pub mod meta;
 pub mod orders;

@@ -73,50 +73,31 @@ pub async fn audit_seq(db: &Db) -> Result<i64> {
 
 /// Residents with identical facts, counted once, with every status index they hold (as
 /// comma-separated text: one row per distinct set of facts instead of one per resident).
-/// JSON columns as text, compared as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SlotGroup {
-    pub needs: String,
-    pub flags: String,
-    pub birth_year: Option<i32>,
-    pub level: i32,
-    pub override_colour: Option<i32>,
-    pub sheltered: i64,
-    pub safe: i64,
+    #[sqlx(flatten)]
+    pub facts: super::facts::FactRow,
     pub slots: String,
 }
 
-/// Every resident's status index grouped by facts. `with_birth_year` only when a rule reads
-/// `age`: far fewer groups otherwise.
+/// Every live resident's status index grouped by facts. `with_birth_year` only when a rule
+/// reads `age`: far fewer groups otherwise.
 pub async fn slot_groups(
     db: &Db,
     with_birth_year: bool,
     now: DateTime<Utc>,
 ) -> Result<Vec<SlotGroup>> {
-    let birth = if with_birth_year {
-        "r.birth_year"
-    } else {
-        "CAST(NULL AS INTEGER)"
-    };
     // The one difference between the two databases here: the name of string aggregation.
     let slots = match db {
         Db::Sqlite { .. } => "group_concat(r.status_index, ',')",
         Db::Postgres(_) => "string_agg(CAST(r.status_index AS TEXT), ',')",
     };
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT CAST(r.needs AS TEXT) AS needs, CAST(r.flags AS TEXT) AS flags, {birth} AS birth_year, \
-         CAST(COALESCE(lv.level, 0) AS INTEGER) AS level, ovr.colour AS override_colour, \
-         {SHELTERED} AS sheltered, {SAFE} AS safe, {slots} AS slots \
-         FROM residents r {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} \
-         WHERE r.standing <> 'retired' \
-         GROUP BY CAST(r.needs AS TEXT), CAST(r.flags AS TEXT), {birth}, COALESCE(lv.level, 0), \
-         ovr.colour, {SHELTERED}, {SAFE}",
-        SHELTERED = super::colour::SHELTERED,
-        LEVEL_OF = super::colour::LEVEL_OF,
-        OVERRIDE_OF = super::colour::OVERRIDE_OF,
-        STAY_OF = super::colour::STAY_OF,
-        SAFE = super::colour::SAFE,
-        SAFE_OF = super::colour::SAFE_OF,
+        "SELECT {columns}, {slots} AS slots FROM residents r {joins} \
+         WHERE r.standing <> 'retired' GROUP BY {group_by}",
+        columns = super::facts::fact_columns(with_birth_year),
+        joins = super::facts::fact_joins(),
+        group_by = super::facts::fact_group_by(with_birth_year),
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(now)

@@ -69,7 +69,7 @@ pub struct Claims {
     pub expires_at: i64,
     pub token_id: [u8; 8],
     pub colour: Colour,
-    pub status_index: u32,
+    pub status_index: crate::domain::StatusIndex,
     pub rules_version: u32,
     /// Masked name and last 4 ID characters, for the check against the ID card.
     pub display: String,
@@ -234,7 +234,7 @@ pub fn encode(claims: &Claims, key: &SigningKey) -> String {
         .expiration_time(cwt::Timestamp::WholeSeconds(claims.expires_at))
         .cwt_id(claims.token_id.to_vec())
         .private_claim(CLAIM_COLOUR, Value::from(claims.colour.code()))
-        .private_claim(CLAIM_STATUS_INDEX, Value::from(claims.status_index))
+        .private_claim(CLAIM_STATUS_INDEX, Value::from(claims.status_index.0))
         .private_claim(CLAIM_RULES_VERSION, Value::from(claims.rules_version))
         .private_claim(CLAIM_DISPLAY, Value::Text(claims.display.clone()))
         .build()
@@ -317,7 +317,7 @@ fn claims_of(payload: &[u8]) -> Result<Claims, TokenError> {
         expires_at: ts(set.expiration_time.clone())?,
         token_id,
         colour,
-        status_index: uint(private(CLAIM_STATUS_INDEX)?)?,
+        status_index: crate::domain::StatusIndex(uint(private(CLAIM_STATUS_INDEX)?)?),
         rules_version: uint(private(CLAIM_RULES_VERSION)?)?,
         display: match private(CLAIM_DISPLAY)? {
             Value::Text(t) => t,

@@ -283,7 +283,7 @@ pub fn verify(text: &str, bundle: &Bundle, device_now: i64) -> Outcome {
     };
     let c = &v.claims;
     let from_list = if bundle.list.issued_at >= c.issued_at {
-        bundle.list.bits.get(c.status_index)
+        bundle.list.bits.get(c.status_index.0)
     } else {
         None
     };
@@ -417,7 +417,7 @@ mod tests {
                 expires_at: iat + 86_400,
                 token_id: [1; 8],
                 colour,
-                status_index: index,
+                status_index: crate::domain::StatusIndex(index),
                 rules_version: 1,
                 display: "李*明 ···1234".into(),
             },

@@ -13,7 +13,7 @@ fn claims(now: i64) -> Claims {
         expires_at: now + 86_400,
         token_id: [1, 2, 3, 4, 5, 6, 7, 8],
         colour: Colour::Red,
-        status_index: 123_456,
+        status_index: crate::domain::StatusIndex(123_456),
         rules_version: 3,
         display: "王*明 002X".into(),
     }
@@ -292,7 +292,7 @@ fn a_hundred_thousand_mutations_are_never_accepted() {
         .map(|i| {
             let mut c = claims(NOW);
             c.token_id = [i; 8];
-            c.status_index = u32::from(i) * 1000;
+            c.status_index = crate::domain::StatusIndex(u32::from(i) * 1000);
             encode(&c, &k)
         })
         .collect();

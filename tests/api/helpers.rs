@@ -84,7 +84,7 @@ pub async fn spawn_with(settings: Settings, dir: tempfile::TempDir) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: Client::new(),
+        client: test_client(),
         admin_token,
         ctx,
         settings,
@@ -106,7 +106,7 @@ pub async fn another_server(app: &TestApp) -> TestApp {
     tokio::spawn(built.run_until_stopped());
     TestApp {
         address,
-        client: Client::new(),
+        client: test_client(),
         admin_token: app.admin_token.clone(),
         ctx,
         settings: app.settings.clone(),
@@ -115,6 +115,17 @@ pub async fn another_server(app: &TestApp) -> TestApp {
 }
 
 /// A valid PRC resident ID number, different on every call.
+/// The HTTP client every test uses. Its idle pooled connections are dropped after 2 s, below
+/// the server's 5 s keep-alive: a test that pauses longer (installing a tool, waiting for a
+/// debounce) must not send its next request on a connection the server has just closed
+/// (`IncompleteMessage`, seen on a fresh machine's first run).
+pub fn test_client() -> Client {
+    Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client")
+}
+
 pub fn new_id_number() -> String {
     safecode::synthetic::id_number(rand::random::<u64>() % 32_000_000, 0)
 }

@@ -57,7 +57,7 @@ async fn code_and_index(app: &TestApp, resident: &str) -> (String, u32) {
     )
     .unwrap()
     .claims;
-    (token, claims.status_index)
+    (token, claims.status_index.0)
 }
 
 /// Waits (debounce 1 s in tests) for a list newer than `etag`.
@@ -384,7 +384,8 @@ async fn an_offline_batch_uploaded_twice_is_applied_once_and_nothing_is_dropped(
             ("applied", ""),
             ("applied", ""),
             ("conflict", "quota_exceeded"),
-            ("conflict", "invalid_token"),
+            // The code a scan of it online gets: one name for each refusal.
+            ("conflict", "malformed"),
             ("conflict", "invalid_event"),
         ]
     );

@@ -11,7 +11,7 @@ async fn the_server_logs_no_personal_data_and_no_tokens() {
     let official = app.official().await;
     let server =
         ServeProcess::start_with(&app, "127.0.0.1:0", &[("RUST_LOG", "info,sqlx=warn")]).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::test_client();
     let url = |p: &str| server.url(p);
     let id_number = new_id_number();
     let secrets = json!({"name": "Qiu Zhenhua", "id_number": id_number, "phone": "13987654321",

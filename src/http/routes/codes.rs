@@ -76,42 +76,17 @@ fn render(
         Format::Card => HttpResponse::Ok()
             .content_type("image/svg+xml")
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(card(&issued).map_err(too_long)?),
+            .body(
+                qr::card::svg(
+                    &issued.token,
+                    issued.colour,
+                    &issued.display,
+                    issued.issued_at,
+                    issued.expires_at,
+                )
+                .map_err(too_long)?,
+            ),
     })
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A printable card: colour band with the colour in words, the masked name, the issue date,
-/// the code, and the reminder that the colour is checked live.
-fn card(i: &Issued) -> Result<String, qr::QrError> {
-    let (size, path) = qr::svg_path(&i.token)?;
-    let (band, words) = match i.colour {
-        crate::domain::Colour::Green => ("#1b7f3b", "GREEN 绿码"),
-        crate::domain::Colour::Yellow => ("#f2c200", "YELLOW 黄码"),
-        crate::domain::Colour::Red => ("#c62828", "RED 红码"),
-    };
-    Ok(format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="85.6mm" height="140mm" viewBox="0 0 428 700">
-<rect width="428" height="700" fill="#fff"/>
-<rect width="428" height="70" fill="{band}"/>
-<text x="214" y="47" font-size="30" font-family="sans-serif" font-weight="bold" text-anchor="middle" fill="#000" stroke="#fff" stroke-width="0.6">{words}</text>
-<text x="214" y="110" font-size="26" font-family="sans-serif" text-anchor="middle">{name}</text>
-<text x="214" y="140" font-size="16" font-family="sans-serif" text-anchor="middle">issued 签发 {issued} · valid until 有效至 {expires}</text>
-<svg x="34" y="160" width="360" height="360" viewBox="0 0 {size} {size}" shape-rendering="crispEdges"><rect width="{size}" height="{size}" fill="#fff"/><path d="{path}" fill="#000"/></svg>
-<text x="214" y="560" font-size="15" font-family="sans-serif" text-anchor="middle">The colour on this card is the colour when it was printed.</text>
-<text x="214" y="582" font-size="15" font-family="sans-serif" text-anchor="middle">Shelters check your colour live when they scan it.</text>
-<text x="214" y="612" font-size="15" font-family="sans-serif" text-anchor="middle">此卡颜色为打印时的颜色，安置点扫码时实时核验。</text>
-</svg>"##,
-        name = escape(&i.display),
-        issued = i.issued_at.format("%Y-%m-%d"),
-        expires = i.expires_at.format("%Y-%m-%d"),
-    ))
 }
 
 /// Your code (or a dependent's with `resident_id`), as JSON, PNG or SVG. A new code each time.
@@ -161,46 +136,6 @@ pub async fn for_resident(
 #[serde(deny_unknown_fields)]
 pub struct VerifyForm {
     pub token: String,
-}
-
-/// How many photos are decoded at once: half the cores, at least one.
-static PHOTO_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    tokio::sync::Semaphore::new(cores.div_ceil(2))
-});
-const PHOTO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Reads the code in a photo: 422 `unreadable_image` or `no_qr_found` when it cannot.
-pub(crate) async fn decode_photo(image: Vec<u8>) -> Result<String, ApiError> {
-    // Decoding a photo takes tens of milliseconds of CPU: off the async workers, and at most
-    // half the cores at once, so that a burst of photos cannot stall token checks. A photo
-    // that waits too long for its turn is refused rather than queued forever.
-    let busy = || {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many photos are being read; try again in a moment",
-        )
-    };
-    let _slot = tokio::time::timeout(PHOTO_WAIT, PHOTO_SLOTS.acquire())
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
-    let decoded = web::block(move || qr::decode(&image))
-        .await
-        .map_err(|_| busy())?;
-    decoded.map_err(|e| match e {
-        qr::QrError::BadImage => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unreadable_image",
-            "send a PNG or JPEG photo",
-        ),
-        _ => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "no_qr_found",
-            "no code could be read in the photo; try again closer, steadier, without glare",
-        ),
-    })
 }
 
 /// Scan a code (staff, officials, admins): `{token}` as JSON, or a photo as multipart field

@@ -1,12 +1,13 @@
 use crate::domain::ResidentId;
 use crate::domain::resident::{ResidentForm, ResidentPatchForm};
 use crate::http::errors::{ApiError, Problem};
+use crate::http::idempotency::IdempotencyKey;
 use crate::service::import::{self, ImportReport};
 use crate::service::reclaim;
 use crate::service::residents::{self, Registered, ResidentView};
-use crate::service::{Ctx, Principal, ServiceError};
+use crate::service::{Ctx, Principal};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::{self};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -14,18 +15,6 @@ use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 use uuid::Uuid;
-
-fn idempotency_key(h: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match h.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => {
-            let v = v.to_str().unwrap_or("\u{0}");
-            Ok(Some(
-                residents::parse_idempotency_key(v).map_err(ServiceError::from)?,
-            ))
-        }
-    }
-}
 
 /// Register yourself (and your household). Public. Send an `Idempotency-Key` header to make
 /// a retry after a lost answer safe: it returns the first answer, token included. The answer
@@ -38,10 +27,10 @@ fn idempotency_key(h: &HeaderMap) -> Result<Option<String>, ApiError> {
         (status = 422, body = Problem), (status = 400, body = Problem), (status = 413, body = Problem)))]
 pub async fn register(
     ctx: web::Data<Ctx>,
-    req: HttpRequest,
+    key: IdempotencyKey,
     form: web::Json<ResidentForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(req.headers())?;
+    let key = key.get()?;
     let r = residents::register(&ctx, &form, key.as_deref()).await?;
     Ok(HttpResponse::Created().json(r))
 }
@@ -81,10 +70,11 @@ pub async fn reclaim(
     ctx: web::Data<Ctx>,
     p: Principal,
     req: HttpRequest,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     form: web::Json<reclaim::ReclaimForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(req.headers())?;
+    let key = key.get()?;
     let origin = match &ctx.alerting.public_url {
         Some(u) => u.clone(),
         None => {

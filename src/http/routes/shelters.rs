@@ -4,28 +4,18 @@ use crate::domain::Location;
 use crate::domain::shelter::{CheckoutReason, ReliefItemForm, ShelterForm, ShelterPatchForm};
 use crate::http::csv_export;
 use crate::http::errors::{ApiError, Problem};
+use crate::http::idempotency::IdempotencyKey;
 use crate::http::scan;
 use crate::service::relief::{self, Distributions, GiveRequest, Given, ReliefItem};
-use crate::service::residents::parse_idempotency_key;
 use crate::service::shelters::{
     self, Admission, CheckinRequest, Checkout, Leaving, Occupants, ShelterView,
 };
 use crate::service::{Ctx, Principal, ServiceError};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::{self};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use uuid::Uuid;
-
-/// The key from the body, else from the `Idempotency-Key` header.
-fn idempotency_key(body: Option<&str>, h: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let raw = body.map(str::to_owned).or_else(|| {
-        h.get("idempotency-key")
-            .map(|v| v.to_str().unwrap_or("\u{0}").to_owned())
-    });
-    raw.map(|k| parse_idempotency_key(&k).map_err(|e| ServiceError::from(e).into()))
-        .transpose()
-}
 
 /// Open a shelter (official).
 #[utoipa::path(post, path = "/v1/shelters", tag = "shelters", security(("bearer" = [])), request_body = ShelterForm,
@@ -123,12 +113,13 @@ pub async fn checkin(
     p: Principal,
     id: web::Path<Uuid>,
     req: HttpRequest,
+    key: IdempotencyKey,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // Checked again by the service; here it refuses before a photo is read and decoded.
     crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
     let form: CheckinForm = scan::read(&req, payload).await?;
-    let key = idempotency_key(form.idempotency_key.as_deref(), req.headers())?;
+    let key = key.or_body(form.idempotency_key.as_deref())?;
     let a = shelters::checkin(
         &ctx,
         &p,
@@ -168,6 +159,7 @@ pub async fn checkout(
     p: Principal,
     id: web::Path<Uuid>,
     req: HttpRequest,
+    key: IdempotencyKey,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
@@ -184,7 +176,7 @@ pub async fn checkout(
             ));
         }
     };
-    let key = idempotency_key(form.idempotency_key.as_deref(), req.headers())?;
+    let key = key.or_body(form.idempotency_key.as_deref())?;
     let out = shelters::checkout(
         &ctx,
         &p,
@@ -256,11 +248,12 @@ pub async fn give(
     p: Principal,
     id: web::Path<Uuid>,
     req: HttpRequest,
+    key: IdempotencyKey,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
     let form: GiveForm = scan::read(&req, payload).await?;
-    let key = idempotency_key(form.idempotency_key.as_deref(), req.headers())?;
+    let key = key.or_body(form.idempotency_key.as_deref())?;
     let g = relief::give(
         &ctx,
         &p,

@@ -1,7 +1,10 @@
-//! The facts colours are computed from, read in the shapes the rules engine needs: for one
-//! resident, per resident of a zone, or grouped (identical facts counted once) for counts
-//! over many residents.
+//! The facts colours are computed from (the rules' read model), in one flattened column set,
+//! [`FactRow`], read in the shapes the rules engine needs: for one resident, per resident of a
+//! zone, or grouped (identical facts counted once) for counts over many residents and for the
+//! status list. "In force" is written once for orders (`super::orders::IN_FORCE`) and once for
+//! overrides ([`OVERRIDE_IN_FORCE`]); every query here builds on those.
 
+use super::orders::IN_FORCE as ORDER_IN_FORCE;
 use super::{Db, Result};
 use crate::domain::{Flag, Need};
 use crate::on_db;
@@ -9,43 +12,94 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-/// The highest order in force over the resident's zones (`$1` is now).
-pub(super) const LEVEL_OF: &str = "LEFT JOIN (SELECT m2.resident_id, MAX(o.level) AS level FROM orders o \
-    JOIN zone_members m2 ON m2.zone_id = o.zone_id \
-    WHERE o.lifted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > $1) GROUP BY m2.resident_id) lv \
-    ON lv.resident_id = r.id";
+/// An override (`ov`, with its approval `a`) in force at `$1`: approved, not cleared, not
+/// expired.
+pub const OVERRIDE_IN_FORCE: &str =
+    "a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1";
 
-/// The most severe approved, uncleared, unexpired override (`$1` is now).
-pub(super) const OVERRIDE_OF: &str = "LEFT JOIN (SELECT ov.resident_id, MAX(a.colour) AS colour FROM overrides ov \
-    JOIN approvals a ON a.id = ov.approval_id \
-    WHERE a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 GROUP BY ov.resident_id) ovr \
-    ON ovr.resident_id = r.id";
+/// What the rules read about a resident (or about each of a group of residents with identical
+/// facts), selected under these names by every query that feeds the rules.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FactRow {
+    pub needs: Json<Vec<Need>>,
+    pub flags: Json<Vec<Flag>>,
+    pub birth_year: Option<i32>,
+    /// The highest order level in force over the resident's zones (0: none).
+    pub level: i32,
+    /// The most severe override in force, as a colour code.
+    pub override_colour: Option<i32>,
+    /// 1 when the resident has an open shelter stay.
+    pub sheltered: i64,
+    /// 1 when the resident said they are safe with relatives.
+    pub safe: i64,
+}
+
+/// The highest order in force over the resident's zones (`$1` is now).
+fn level_of() -> String {
+    format!(
+        "LEFT JOIN (SELECT m2.resident_id, MAX(o.level) AS level FROM orders o \
+         JOIN zone_members m2 ON m2.zone_id = o.zone_id \
+         WHERE {ORDER_IN_FORCE} GROUP BY m2.resident_id) lv ON lv.resident_id = r.id"
+    )
+}
+
+/// The most severe override in force (`$1` is now).
+fn override_of() -> String {
+    format!(
+        "LEFT JOIN (SELECT ov.resident_id, MAX(a.colour) AS colour FROM overrides ov \
+         JOIN approvals a ON a.id = ov.approval_id \
+         WHERE {OVERRIDE_IN_FORCE} GROUP BY ov.resident_id) ovr ON ovr.resident_id = r.id"
+    )
+}
+
+/// The joins [`fact_columns`] reads, for residents `r` (`$1` is now).
+pub(super) fn fact_joins() -> String {
+    format!("{} {} {STAY_OF} {SAFE_OF}", level_of(), override_of())
+}
+
+/// The [`FactRow`] columns over [`fact_joins`]; the birth year only when a rule reads `age`
+/// (grouping by it makes far more groups).
+pub(super) fn fact_columns(with_birth_year: bool) -> String {
+    let birth = if with_birth_year {
+        "r.birth_year"
+    } else {
+        "CAST(NULL AS INTEGER)"
+    };
+    format!(
+        "r.needs, r.flags, {birth} AS birth_year, CAST(COALESCE(lv.level, 0) AS INTEGER) AS level, \
+         ovr.colour AS override_colour, {SHELTERED} AS sheltered, {SAFE} AS safe"
+    )
+}
+
+/// What [`fact_columns`] groups by.
+pub(super) fn fact_group_by(with_birth_year: bool) -> String {
+    let birth = if with_birth_year {
+        "r.birth_year"
+    } else {
+        "CAST(NULL AS INTEGER)"
+    };
+    format!("r.needs, r.flags, {birth}, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}, {SAFE}")
+}
 
 /// Whether the resident has an open shelter stay (at most one row: a partial unique index).
-pub(super) const STAY_OF: &str =
-    "LEFT JOIN stays st ON st.resident_id = r.id AND st.checked_out_at IS NULL";
-pub(super) const SHELTERED: &str = "CAST(CASE WHEN st.id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
+const STAY_OF: &str = "LEFT JOIN stays st ON st.resident_id = r.id AND st.checked_out_at IS NULL";
+const SHELTERED: &str = "CAST(CASE WHEN st.id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
 
 /// Whether the resident said they are safe with relatives (one row per resident at most).
-pub(super) const SAFE_OF: &str =
+const SAFE_OF: &str =
     "LEFT JOIN safety_checks sc ON sc.resident_id = r.id AND sc.status = 'with_relatives'";
-pub(super) const SAFE: &str = "CAST(CASE WHEN sc.resident_id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
+const SAFE: &str = "CAST(CASE WHEN sc.resident_id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
 
+/// One resident's facts, with what a scan needs besides.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResidentFacts {
     pub id: i64,
     pub head_id: Option<i64>,
     pub id_last4: String,
-    pub needs: Json<Vec<Need>>,
-    pub flags: Json<Vec<Flag>>,
-    pub birth_year: Option<i32>,
-    pub level: i32,
-    pub override_colour: Option<i32>,
+    #[sqlx(flatten)]
+    pub facts: FactRow,
+    /// The note of the override in force, shown to the resident and officials.
     pub override_reason: Option<String>,
-    /// 1 when the resident has an open shelter stay.
-    pub sheltered: i64,
-    /// 1 when the resident said they are safe with relatives.
-    pub safe: i64,
     /// Records, this one included, that stand for the same identity document: more than
     /// one until an official has checked the card.
     pub holders: i64,
@@ -58,15 +112,17 @@ pub enum Who {
     PublicId(uuid::Uuid),
 }
 
+/// For one resident, correlated subqueries (an index lookup each) rather than the grouped
+/// joins of [`fact_joins`], which would aggregate over everyone first.
 fn of_resident_sql(who: Who) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!(
         "SELECT r.id, r.head_id, r.id_last4, r.needs, r.flags, r.birth_year, \
-             (SELECT COALESCE(MAX(o.level), 0) FROM zone_members m JOIN orders o ON o.zone_id = m.zone_id \
-              WHERE m.resident_id = r.id AND o.lifted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > $1)) AS level, \
+             CAST((SELECT COALESCE(MAX(o.level), 0) FROM zone_members m JOIN orders o ON o.zone_id = m.zone_id \
+              WHERE m.resident_id = r.id AND {ORDER_IN_FORCE}) AS INTEGER) AS level, \
              (SELECT a.colour FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
-              AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_colour, \
+              AND {OVERRIDE_IN_FORCE} ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_colour, \
              (SELECT a.reason_text FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
-              AND a.status = 'approved' AND ov.cleared_at IS NULL AND a.expires_at > $1 ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason, \
+              AND {OVERRIDE_IN_FORCE} ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason, \
              (SELECT COUNT(*) FROM stays st WHERE st.resident_id = r.id AND st.checked_out_at IS NULL) AS sheltered, \
              (SELECT COUNT(*) FROM safety_checks s WHERE s.resident_id = r.id AND s.status = 'with_relatives') AS safe, \
              (SELECT COUNT(*) FROM residents d WHERE d.doc_hash = r.doc_hash AND d.standing <> 'retired') AS holders \
@@ -110,14 +166,8 @@ pub async fn of_resident_tx(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FactGroup {
     pub zone_id: Option<i64>,
-    pub needs: Json<Vec<Need>>,
-    pub flags: Json<Vec<Flag>>,
-    pub birth_year: Option<i32>,
-    pub level: i32,
-    pub override_colour: Option<i32>,
-    pub sheltered: i64,
-    /// 1 when the resident said they are safe with relatives.
-    pub safe: i64,
+    #[sqlx(flatten)]
+    pub facts: FactRow,
     pub n: i64,
 }
 
@@ -146,21 +196,17 @@ pub async fn grouped(
             "zone_members zm JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL JOIN residents r ON r.id = zm.resident_id".to_owned(),
         ),
     };
-    let birth = if with_birth_year {
-        "r.birth_year"
-    } else {
-        "CAST(NULL AS INTEGER)"
-    };
     let filter = if matches!(scope, Scope::Zone(_)) {
         "WHERE zm.zone_id = $2 AND r.standing <> 'retired'"
     } else {
         "WHERE $2 = $2 AND r.standing <> 'retired'"
     };
     let sql = format!(
-        "SELECT {zone_col} AS zone_id, r.needs, r.flags, {birth} AS birth_year, COALESCE(lv.level, 0) AS level, \
-         ovr.colour AS override_colour, {SHELTERED} AS sheltered, {SAFE} AS safe, COUNT(*) AS n \
-         FROM {from} {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} {filter} \
-         GROUP BY {zone_col}, r.needs, r.flags, {birth}, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}, {SAFE}"
+        "SELECT {zone_col} AS zone_id, {columns}, COUNT(*) AS n FROM {from} {joins} {filter} \
+         GROUP BY {zone_col}, {group_by}",
+        columns = fact_columns(with_birth_year),
+        joins = fact_joins(),
+        group_by = fact_group_by(with_birth_year),
     );
     let zone = match scope {
         Scope::Zone(z) => z,
@@ -179,6 +225,7 @@ pub async fn grouped(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ZoneFactGroup {
     pub zone_id: i64,
+    /// Needs and flags packed in bits (`domain::resident::pack_facts`).
     pub facts: i32,
     pub level: i32,
     pub override_colour: Option<i32>,
@@ -188,14 +235,32 @@ pub struct ZoneFactGroup {
     pub n: i64,
 }
 
+impl ZoneFactGroup {
+    /// The group's facts in the one shape the rules read (no birth year: memberships keep
+    /// none, so rules that read `age` use [`grouped`]).
+    pub fn fact_row(&self) -> FactRow {
+        let (needs, flags) = crate::domain::resident::unpack_facts(self.facts);
+        FactRow {
+            needs: Json(needs),
+            flags: Json(flags),
+            birth_year: None,
+            level: self.level,
+            override_colour: self.override_colour,
+            sheltered: self.sheltered,
+            safe: self.safe,
+        }
+    }
+}
+
 pub async fn grouped_by_zone(db: &Db, now: DateTime<Utc>) -> Result<Vec<ZoneFactGroup>> {
     // The level and override tables are keyed by resident: `r` names the membership here.
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT r.zone_id, r.facts, COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, \
+        "SELECT r.zone_id, r.facts, CAST(COALESCE(lv.level, 0) AS INTEGER) AS level, ovr.colour AS override_colour, \
          {SHELTERED} AS sheltered, {SAFE} AS safe, COUNT(*) AS n \
          FROM (SELECT zm.zone_id, zm.facts, zm.resident_id AS id FROM zone_members zm \
-               JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL) r {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} \
-         GROUP BY r.zone_id, r.facts, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}, {SAFE}"
+               JOIN zones z ON z.id = zm.zone_id AND z.deleted_at IS NULL) r {joins} \
+         GROUP BY r.zone_id, r.facts, COALESCE(lv.level, 0), ovr.colour, {SHELTERED}, {SAFE}",
+        joins = fact_joins(),
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(now)
@@ -211,14 +276,8 @@ pub struct MemberFacts {
     pub name: String,
     pub phone: Option<String>,
     pub address: Option<String>,
-    pub needs: Json<Vec<Need>>,
-    pub flags: Json<Vec<Flag>>,
-    pub birth_year: Option<i32>,
-    pub level: i32,
-    pub override_colour: Option<i32>,
-    pub sheltered: i64,
-    /// 1 when the resident said they are safe with relatives.
-    pub safe: i64,
+    #[sqlx(flatten)]
+    pub facts: FactRow,
 }
 
 /// Up to `limit` members of a zone after `after_id`, in id order.
@@ -230,11 +289,11 @@ pub async fn zone_members(
     now: DateTime<Utc>,
 ) -> Result<Vec<MemberFacts>> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT r.id, r.public_id, r.name, r.phone, r.address, r.needs, r.flags, r.birth_year, \
-         COALESCE(lv.level, 0) AS level, ovr.colour AS override_colour, {SHELTERED} AS sheltered, \
-         {SAFE} AS safe \
-         FROM zone_members zm JOIN residents r ON r.id = zm.resident_id {LEVEL_OF} {OVERRIDE_OF} {STAY_OF} {SAFE_OF} \
-         WHERE zm.zone_id = $2 AND r.id > $3 ORDER BY r.id LIMIT $4"
+        "SELECT r.id, r.public_id, r.name, r.phone, r.address, {columns} \
+         FROM zone_members zm JOIN residents r ON r.id = zm.resident_id {joins} \
+         WHERE zm.zone_id = $2 AND r.id > $3 ORDER BY r.id LIMIT $4",
+        columns = fact_columns(true),
+        joins = fact_joins(),
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(now)
