@@ -152,7 +152,7 @@ async fn build(n: u64) {
     let list = || async {
         let start = Instant::now();
         let mut tx = ctx.db.begin().await.unwrap();
-        let slots = safecode::service::residents::status_space(&mut tx)
+        let slots = safecode::service::status_slots::status_space(&mut tx)
             .await
             .unwrap();
         tx.commit().await.unwrap();

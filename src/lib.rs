@@ -1,7 +1,23 @@
 //! safecode: signed safety QR codes for flood and typhoon response.
 //!
-//! Pure core (`domain`) at the bottom, IO at the edges (`store`, `http`).
-//! `http` knows no SQL; `store` knows no HTTP; `service` holds the use cases.
+//! The house, from its doors inwards:
+//!
+//! - `http`: the routes (`http::configure` mounts every one), the per-route body bounds and
+//!   rate limits, authentication into a `Principal`, the one mapping from service errors to
+//!   problem details, the pages. Knows no SQL.
+//! - `service`: one use case per function, each taking the `Ctx` and the caller: residents,
+//!   codes and verification, shelters and admissions, relief, zones and orders, alerts
+//!   (with their channels), approvals, the audit chain, the status list. `service::authz`
+//!   is the one table of who may do what; `service::idempotency` the one way a request is
+//!   applied once; `ServiceError::code` the one name of each refusal. Imports no actix.
+//! - `store`: all SQL, one query body for SQLite and PostgreSQL (`on_db!`/`on_tx!`);
+//!   `store::facts` is the rules' read model.
+//! - The pure core, no IO: `domain` (types that parse), `rules` (the JsonLogic engine),
+//!   `token` (SC1, the status list, offline verification), `geo` (polygons, distances),
+//!   `qr` (rendering, reading photos, the printable card).
+//! - Around them: `config` (settings from file and environment), `keys` (signing keys and
+//!   the identity-hash key on disk), `startup` (the server and its background tasks),
+//!   `telemetry`, `synthetic` (generated residents for benchmarks).
 
 pub mod config;
 pub mod domain;

@@ -93,7 +93,9 @@ impl Application {
             .port();
         tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
         tokio::spawn(crate::service::alerts::escalate_when_due(ctx.clone()));
-        tokio::spawn(crate::service::webhook::deliver_when_due(ctx.clone()));
+        tokio::spawn(crate::service::alerts::webhook::deliver_when_due(
+            ctx.clone(),
+        ));
         tokio::spawn(forget_old_idempotency_records(ctx.db.clone()));
         tokio::spawn(crate::service::audit::anchor_every(
             ctx.clone(),

@@ -10,17 +10,18 @@ cd "$(dirname "$0")/.."
 EXAMPLES="${ST_EXAMPLES:-8}"
 PROFILE="${ST_PROFILE:-debug}"
 CHECKS="not_a_server_error,response_schema_conformance,content_type_conformance"
-venv=target/st-venv
+target="${CARGO_TARGET_DIR:-target}"
+venv="$target/st-venv"
 if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "schemathesis==4.32.5"
 fi
 if [ "$PROFILE" = release ]; then
   cargo build --release -q --bin safecode
-  bin=target/release/safecode
+  bin="$target/release/safecode"
 else
   cargo build -q --bin safecode
-  bin=target/debug/safecode
+  bin="$target/debug/safecode"
 fi
 
 work=$(mktemp -d)

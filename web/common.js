@@ -157,6 +157,31 @@ export function setupLanguage(onChange) {
 }
 
 /** An element with text (never HTML: names and alerts are typed by people). */
+export const $ = (id) => document.getElementById(id);
+
+/** Shows a line in the page's #message box (an error in red), or hides it when empty. */
+export function say(text, error = false) {
+  const m = $('message');
+  m.textContent = text;
+  m.className = error ? 'note error' : 'note';
+  m.hidden = !text;
+}
+
+/** `api` with the page's token and a hook told whether the network answered: each page's
+ * `call`. */
+export function caller(token, onNetwork = () => {}) {
+  return async (path, opts = {}) => {
+    try {
+      const r = await api(path, { token: token(), ...opts });
+      onNetwork(true);
+      return r;
+    } catch (err) {
+      if (err instanceof Offline) onNetwork(false);
+      throw err;
+    }
+  };
+}
+
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

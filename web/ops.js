@@ -2,27 +2,12 @@
 // share of red residents; orders with a preview before confirming; approvals; alerts with who
 // has not acknowledged; hazard reports; shelters.
 
-import { api, applyWords, el, Offline, problem, setupLanguage, store, t, uuid, when } from './common.js';
+import { $, api, applyWords, caller, el, Offline, problem, say, setupLanguage, store, t, uuid, when } from './common.js';
 
-const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
 let token = null;
-
-function say(text, error = false) {
-  const m = $('message');
-  m.textContent = text;
-  m.className = error ? 'note error' : 'note';
-  m.hidden = !text;
-}
-
-async function call(path, opts = {}) {
-  try {
-    return await api(path, { token, ...opts });
-  } catch (err) {
-    if (err instanceof Offline) say(t('network_error'), true);
-    throw err;
-  }
-}
+// A request with the official's token; a network failure is said once, on the page.
+const call = caller(() => token, (up) => { if (!up) say(t('network_error'), true); });
 
 function rings(geometry) {
   if (geometry.type === 'Polygon') return geometry.coordinates;

@@ -2,18 +2,10 @@
 // codes, alerts, "I am safe", hazard reports and appeals. The token and the last code stay on
 // the device, so the code shows with no network.
 
-import { api, applyWords, colourBand, el, lang, Offline, problem, setupLanguage, store, t, uuid, when } from './common.js';
+import { $, api, applyWords, colourBand, el, lang, Offline, problem, say, setupLanguage, store, t, uuid, when } from './common.js';
 
 const NEEDS = ['elderly', 'disabled', 'pregnant', 'infant', 'medical', 'wheelchair'];
 const CATEGORIES = ['flooding', 'trapped_people', 'levee_breach', 'landslide', 'road_blocked', 'power_line', 'other'];
-const $ = (id) => document.getElementById(id);
-
-function say(text, error = false) {
-  const m = $('message');
-  m.textContent = text;
-  m.className = error ? 'note error' : 'note';
-  m.hidden = !text;
-}
 
 function needsBoxes(container, prefix) {
   container.replaceChildren(...NEEDS.map((n) => el('label', {},

@@ -2,18 +2,10 @@
 // then admit, check out or hand out in one tap. Without network it verifies from the saved
 // verifier bundle and queues what it does, with idempotency keys, until the network returns.
 
-import { api, applyWords, colourBand, el, Offline, problem, setupLanguage, store, t, uuid, when } from './common.js';
+import { $, api, applyWords, caller, colourBand, el, Offline, problem, say, setupLanguage, store, t, uuid, when } from './common.js';
 import { loadBundle, verifyOffline } from './sc1.js';
 
-const $ = (id) => document.getElementById(id);
 const state = { token: null, shelter: null, bundle: null, online: true, current: null, scanning: false, lastScan: null, lastScanAt: 0 };
-
-function say(text, error = false) {
-  const m = $('message');
-  m.textContent = text;
-  m.className = error ? 'note error' : 'note';
-  m.hidden = !text;
-}
 
 function setOnline(online) {
   state.online = online;
@@ -24,23 +16,15 @@ function setOnline(online) {
   net.style.color = online ? '#000' : '#fff';
 }
 
+// A request with the desk's token; whether the network answered shows in the header.
+const call = caller(() => state.token, setOnline);
+
 const queueKey = () => `sc_queue_${state.shelter}`;
 const queue = () => store(queueKey()) || [];
 function showPending() { $('pending').textContent = queue().length; }
 
 function deviceId() {
   return store('sc_device') || store('sc_device', `browser-${uuid()}`);
-}
-
-async function call(path, opts = {}) {
-  try {
-    const r = await api(path, { token: state.token, ...opts });
-    setOnline(true);
-    return r;
-  } catch (err) {
-    if (err instanceof Offline) setOnline(false);
-    throw err;
-  }
 }
 
 async function refreshBundle() {

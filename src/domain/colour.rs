@@ -1,3 +1,6 @@
+//! The three colours of a code and the order levels an evacuation order can have, each
+//! ordered so that "worse" compares greater.
+
 use serde::{Deserialize, Serialize};
 
 /// What must happen to a resident now. Ordered: a worse colour is greater.

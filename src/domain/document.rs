@@ -1,3 +1,7 @@
+//! Identity documents: the PRC resident ID card (with its GB 11643 check character and the
+//! birth date it encodes) and passports. Parsed once; only a keyed hash of the number and its
+//! last four characters are ever stored.
+
 use super::Invalid;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};

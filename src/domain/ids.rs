@@ -1,3 +1,6 @@
+//! The random public ids that name residents and users in URLs and codes, and the status
+//! index (a resident's slot in the status list) with the size of the slot space.
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;

@@ -1,3 +1,7 @@
+//! A resident as a registration form brings them and as it is parsed: name, document, phone,
+//! address, location, birth year, needs and flags (the `vocabulary!` sets), the display text a
+//! code carries, and the bits a zone membership keeps of the facts.
+
 use super::{IdDocument, IdType, Invalid};
 use serde::{Deserialize, Serialize};
 

@@ -1,3 +1,5 @@
+//! The roles a bearer token can speak for.
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -1,3 +1,6 @@
+//! Staff, officials, admins and gateways as the admin creates them: a display name, and for an
+//! official the jurisdiction (a district polygon, validated as zones are) they act within.
+
 use super::Invalid;
 
 /// A staff member's or official's display name.

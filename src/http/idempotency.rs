@@ -26,15 +26,21 @@ impl IdempotencyKey {
     }
 }
 
+impl IdempotencyKey {
+    pub fn of(req: &HttpRequest) -> Self {
+        let header = req.headers().get("idempotency-key").map(|v| {
+            // Not visible ASCII: kept as a value the parser refuses.
+            v.to_str().unwrap_or("\u{0}").to_owned()
+        });
+        IdempotencyKey { header }
+    }
+}
+
 impl FromRequest for IdempotencyKey {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = req.headers().get("idempotency-key").map(|v| {
-            // Not visible ASCII: kept as a value the parser refuses.
-            v.to_str().unwrap_or("\u{0}").to_owned()
-        });
-        ready(Ok(IdempotencyKey { header }))
+        ready(Ok(IdempotencyKey::of(req)))
     }
 }

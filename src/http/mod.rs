@@ -5,6 +5,7 @@ pub mod body;
 pub mod bounds;
 pub mod cap;
 pub mod csv_export;
+pub mod desk;
 pub mod errors;
 pub mod idempotency;
 pub mod metrics;

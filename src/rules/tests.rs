@@ -1,3 +1,5 @@
+//! The rules engine against the conformance cases and the default rule set.
+
 use super::*;
 use proptest::prelude::*;
 

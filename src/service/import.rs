@@ -2,10 +2,10 @@
 //! async side inserts the previous batch. Each bad line is reported and skipped; a document
 //! already registered is counted, not duplicated, so a file can be imported again safely.
 
-use super::residents::{raise_status_space, row, status_space};
+use super::residents::row;
+use super::status_slots::{Slots, raise_status_space, status_space};
 use super::zones::Placed;
 use super::{Action, Ctx, Principal, Result, authz};
-use crate::domain::ids::status_space_for;
 use crate::domain::resident::ResidentForm;
 use crate::domain::resident::pack_facts;
 use crate::domain::{AuditDraft, IdType, Invalid, Location, NewResident};
@@ -283,67 +283,6 @@ fn csv_reason(e: &csv::Error) -> String {
         csv::ErrorKind::Utf8 { .. } => "the line is not valid UTF-8".into(),
         csv::ErrorKind::Io(_) => "the upload was interrupted".into(),
         _ => "the line is not well-formed CSV".into(),
-    }
-}
-
-/// Free status slots drawn from a bitmap of the slots in use, so that a batch never needs
-/// the database to find one.
-struct Slots {
-    used: Vec<u64>,
-    space: u32,
-    count: u64,
-}
-
-impl Slots {
-    fn new(taken: &[i32], space: u32) -> Self {
-        let space = space.max(status_space_for(taken.len() as u64));
-        let mut s = Slots {
-            used: vec![0; (space as usize).div_ceil(64)],
-            space,
-            count: 0,
-        };
-        for &i in taken {
-            s.mark(i as u32);
-        }
-        s
-    }
-
-    fn mark(&mut self, i: u32) {
-        let (w, b) = ((i / 64) as usize, i % 64);
-        if w >= self.used.len() {
-            self.used.resize(w + 1, 0);
-        }
-        if self.used[w] & (1 << b) == 0 {
-            self.used[w] |= 1 << b;
-            self.count += 1;
-        }
-    }
-
-    fn is_used(&self, i: u32) -> bool {
-        let (w, b) = ((i / 64) as usize, i % 64);
-        self.used.get(w).is_some_and(|x| x & (1 << b) != 0)
-    }
-
-    /// Makes room for `more` residents; true if the space grew.
-    fn reserve(&mut self, more: u64) -> bool {
-        let wanted = status_space_for(self.count + more);
-        if wanted > self.space {
-            self.space = wanted;
-            self.used.resize((wanted as usize).div_ceil(64), 0);
-            true
-        } else {
-            false
-        }
-    }
-
-    fn draw(&mut self, rng: &mut impl Rng) -> i32 {
-        loop {
-            let i = rng.random_range(0..self.space);
-            if !self.is_used(i) {
-                self.mark(i);
-                return i as i32;
-            }
-        }
     }
 }
 

@@ -22,10 +22,10 @@ pub mod rules;
 pub mod safety;
 pub mod shelters;
 pub mod status_list;
+pub mod status_slots;
 pub mod sync;
 pub mod tokens;
 pub mod users;
-pub mod webhook;
 pub mod zones;
 
 use crate::domain::Invalid;

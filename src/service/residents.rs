@@ -1,10 +1,10 @@
 //! Residents: registration (with dependents), profile reads, fact changes by officials.
 
 use super::idempotency::Once;
+use super::status_slots;
 use super::tokens::BearerToken;
 use super::zones::Placed;
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
-use crate::domain::ids::MIN_STATUS_SPACE;
 use crate::domain::resident::pack_facts;
 use crate::domain::resident::{ResidentForm, ResidentPatchForm};
 use crate::domain::{
@@ -12,15 +12,13 @@ use crate::domain::{
 };
 use crate::keys::IdHashKey;
 use crate::rules::Reason;
-use crate::store::{self, audit, meta, residents, users};
+use crate::store::{self, audit, residents, users};
 use chrono::{DateTime, Datelike, Utc};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
 pub const MAX_DEPENDENTS: usize = 20;
-const STATUS_SPACE_KEY: &str = "status_space";
 
 /// The keyed hash of an identity document: the only form in which its number is stored.
 pub fn id_hash(key: &IdHashKey, r: &NewResident) -> [u8; 32] {
@@ -57,51 +55,9 @@ pub fn row(
     }
 }
 
-pub async fn status_space(tx: &mut store::Tx) -> Result<u32> {
-    Ok(meta::get(tx, STATUS_SPACE_KEY)
-        .await?
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(MIN_STATUS_SPACE)
-        .max(MIN_STATUS_SPACE))
-}
-
-pub async fn raise_status_space(tx: &mut store::Tx, to: u32) -> Result<()> {
-    meta::raise_to(tx, STATUS_SPACE_KEY, i64::from(to)).await?;
-    Ok(())
-}
-
-/// A self-registered record: the holder of its document, or a claim beside the holder.
-#[derive(Debug, Clone, Copy)]
-struct Stored {
-    id: i64,
-    claim: bool,
-}
-
 /// The audit trail's word for a registration's standing (officials' eyes only).
-fn held(s: Stored) -> &'static str {
+fn held(s: status_slots::Stored) -> &'static str {
     if s.claim { "claimed" } else { "held" }
-}
-
-/// Inserts one resident on a random free status slot. A draw that keeps hitting taken slots
-/// means the list is filling up: it doubles.
-async fn insert_on_random_slot(
-    tx: &mut store::Tx,
-    row: &mut residents::ResidentRow,
-) -> Result<Stored> {
-    let mut space = status_space(tx).await?;
-    for attempt in 0..64 {
-        row.status_index = rand::rng().random_range(0..space) as i32;
-        match residents::insert_one(tx, row).await? {
-            residents::Registered::Holder(id) => return Ok(Stored { id, claim: false }),
-            residents::Registered::Claim(id) => return Ok(Stored { id, claim: true }),
-            residents::Registered::SlotTaken if attempt >= 2 && space < (1 << 30) => {
-                space *= 2;
-                raise_status_space(tx, space).await?;
-            }
-            residents::Registered::SlotTaken => {}
-        }
-    }
-    Err(ServiceError::internal("no free status slot found"))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -222,7 +178,7 @@ pub async fn register(
     // answer tells a stranger nothing, and a squatter who came first does not lock the real
     // person out (officials settle claims with the ID card in hand: `super::reclaim`).
     let mut head_row = row(&ctx.id_key, &head, None, "self", now);
-    let head_stored = insert_on_random_slot(&mut tx, &mut head_row).await?;
+    let head_stored = status_slots::insert_on_random_slot(&mut tx, &mut head_row).await?;
     let head_id = head_stored.id;
     let resident_id = ResidentId(head_row.public_id);
     let mut located: Vec<Placed> = head
@@ -240,7 +196,7 @@ pub async fn register(
     let mut dependents = Vec::with_capacity(deps.len());
     for d in &deps {
         let mut r = row(&ctx.id_key, d, Some(head_id), "self", now);
-        let dep_stored = insert_on_random_slot(&mut tx, &mut r).await?;
+        let dep_stored = status_slots::insert_on_random_slot(&mut tx, &mut r).await?;
         let dep_internal = dep_stored.id;
         if let Some(l) = d.location {
             located.push(Placed {

@@ -227,7 +227,7 @@ async fn rebuild(ctx: &Ctx, after: Option<i64>) -> Result<bool> {
     let seq = status_lists::audit_seq(&ctx.db).await?;
     let slots = {
         let mut tx = ctx.db.begin().await?;
-        let s = super::residents::status_space(&mut tx).await?;
+        let s = super::status_slots::status_space(&mut tx).await?;
         tx.commit().await?;
         s
     };

@@ -1,3 +1,5 @@
+//! SC1 against its test vectors, and the forgeries and mutations it must refuse.
+
 use super::*;
 use coset::cbor::value::Value;
 

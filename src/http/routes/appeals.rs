@@ -1,3 +1,5 @@
+//! Appeals: a resident contests their colour; officials decide.
+
 use crate::http::errors::{ApiError, Problem};
 use crate::service::appeals::{self, AppealForm, AppealView, DecisionForm};
 use crate::service::{Ctx, Principal};

@@ -1,3 +1,5 @@
+//! The audit chain: its entries (filtered by who asks), its verification, its signed head.
+
 use crate::http::errors::{ApiError, Problem};
 use crate::service::audit::{self, EntryView, SignedHead, Verification};
 use crate::service::{Ctx, Principal};

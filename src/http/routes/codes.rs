@@ -1,3 +1,6 @@
+//! Codes: a resident's own (JSON, PNG, SVG), an official's printed card, and online
+//! verification by token or photo.
+
 use crate::domain::ResidentId;
 use crate::http::errors::{ApiError, Problem};
 use crate::http::metrics::Metrics;

@@ -1,3 +1,5 @@
+//! Liveness and readiness for load balancers and orchestrators.
+
 use crate::http::errors::ApiError;
 use crate::service::Ctx;
 use actix_web::http::StatusCode;

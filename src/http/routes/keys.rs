@@ -1,3 +1,5 @@
+//! The public signing keys (a JWKS) and their rotation by an admin.
+
 use crate::http::errors::{ApiError, Problem};
 use crate::service::{Ctx, Principal, keys};
 use actix_web::{HttpResponse, web};

@@ -1,3 +1,6 @@
+//! The HTTP handlers, one module per resource. Each reads the request into domain forms, calls
+//! one service use case and writes its answer; the table that mounts them is `http::configure`.
+
 pub mod alerts;
 pub mod appeals;
 pub mod audit;

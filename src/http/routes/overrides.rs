@@ -1,3 +1,5 @@
+//! Individual colour overrides and everything that waits for a second official.
+
 use crate::domain::ResidentId;
 use crate::http::body::OptionalJson;
 use crate::http::errors::{ApiError, Problem};

@@ -1,3 +1,6 @@
+//! Residents: registration (one by one and as a CSV import), profiles, fact changes, and
+//! settling records that name the same identity document.
+
 use crate::domain::ResidentId;
 use crate::domain::resident::{ResidentForm, ResidentPatchForm};
 use crate::http::errors::{ApiError, Problem};

@@ -1,3 +1,5 @@
+//! The rule set: read it, preview a draft's effect, propose, activate and roll back.
+
 use crate::http::errors::{ApiError, Problem};
 use crate::rules::RuleSetDoc;
 use crate::service::rules::{self, RuleSetView, RulesPreview};

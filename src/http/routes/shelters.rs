@@ -3,9 +3,8 @@
 use crate::domain::Location;
 use crate::domain::shelter::{CheckoutReason, ReliefItemForm, ShelterForm, ShelterPatchForm};
 use crate::http::csv_export;
+use crate::http::desk::{Desk, DeskForm};
 use crate::http::errors::{ApiError, Problem};
-use crate::http::idempotency::IdempotencyKey;
-use crate::http::scan;
 use crate::service::relief::{self, Distributions, GiveRequest, Given, ReliefItem};
 use crate::service::shelters::{
     self, Admission, CheckinRequest, Checkout, Leaving, Occupants, ShelterView,
@@ -102,32 +101,27 @@ pub struct CheckinForm {
     pub idempotency_key: Option<String>,
 }
 
+impl DeskForm for CheckinForm {
+    fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+}
+
 /// Admit the holder of a code: JSON `{token}` or a multipart photo in field `image`. Staff of
 /// this shelter or officials. 409 `shelter_full` (with `nearest_shelters`) or
 /// `already_sheltered` (with `sheltered_at`); 422 with the verifier's code for a bad code.
 #[utoipa::path(post, path = "/v1/shelters/{id}/checkins", tag = "shelters", security(("bearer" = [])), request_body = CheckinForm,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = String, Path, format = Uuid), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Admission), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn checkin(
-    ctx: web::Data<Ctx>,
-    p: Principal,
-    id: web::Path<Uuid>,
-    req: HttpRequest,
-    key: IdempotencyKey,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    // Checked again by the service; here it refuses before a photo is read and decoded.
-    crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
-    let form: CheckinForm = scan::read(&req, payload).await?;
-    let key = key.or_body(form.idempotency_key.as_deref())?;
+pub async fn checkin(d: Desk<CheckinForm>) -> Result<HttpResponse, ApiError> {
     let a = shelters::checkin(
-        &ctx,
-        &p,
-        *id,
+        &d.ctx,
+        &d.principal,
+        d.shelter,
         &CheckinRequest {
-            token: &form.token,
-            include_dependents: form.include_dependents,
-            idempotency_key: key.as_deref(),
+            token: &d.form.token,
+            include_dependents: d.form.include_dependents,
+            idempotency_key: d.key.as_deref(),
         },
     )
     .await?;
@@ -151,19 +145,18 @@ pub struct CheckoutForm {
     pub idempotency_key: Option<String>,
 }
 
+impl DeskForm for CheckoutForm {
+    fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+}
+
 /// Check someone out of this shelter (by code, photo or `stay_id`); the place is given back.
 #[utoipa::path(post, path = "/v1/shelters/{id}/checkouts", tag = "shelters", security(("bearer" = [])), request_body = CheckoutForm,
+    params(("id" = String, Path, format = Uuid), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = Checkout), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn checkout(
-    ctx: web::Data<Ctx>,
-    p: Principal,
-    id: web::Path<Uuid>,
-    req: HttpRequest,
-    key: IdempotencyKey,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
-    let form: CheckoutForm = scan::read(&req, payload).await?;
+pub async fn checkout(d: Desk<CheckoutForm>) -> Result<HttpResponse, ApiError> {
+    let form = &d.form;
     let reason = CheckoutReason::parse(&form.reason).map_err(ServiceError::from)?;
     let who = match (&form.token, form.stay_id) {
         (Some(t), None) => Leaving::Token(t),
@@ -176,15 +169,14 @@ pub async fn checkout(
             ));
         }
     };
-    let key = key.or_body(form.idempotency_key.as_deref())?;
     let out = shelters::checkout(
-        &ctx,
-        &p,
-        *id,
+        &d.ctx,
+        &d.principal,
+        d.shelter,
         who,
         reason,
         form.to_shelter_id,
-        key.as_deref(),
+        d.key.as_deref(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(out))
@@ -238,31 +230,27 @@ pub struct GiveForm {
     pub idempotency_key: Option<String>,
 }
 
+impl DeskForm for GiveForm {
+    fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+}
+
 /// Hand out relief to the holder of a code (or photo), within the item's daily quota across
 /// all shelters. 409 `quota_exceeded` with `remaining`.
 #[utoipa::path(post, path = "/v1/shelters/{id}/distributions", tag = "relief", security(("bearer" = [])), request_body = GiveForm,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = String, Path, format = Uuid), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Given), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn give(
-    ctx: web::Data<Ctx>,
-    p: Principal,
-    id: web::Path<Uuid>,
-    req: HttpRequest,
-    key: IdempotencyKey,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    crate::service::shelters::ensure_may_act(&ctx, &p, *id).await?;
-    let form: GiveForm = scan::read(&req, payload).await?;
-    let key = key.or_body(form.idempotency_key.as_deref())?;
+pub async fn give(d: Desk<GiveForm>) -> Result<HttpResponse, ApiError> {
     let g = relief::give(
-        &ctx,
-        &p,
-        *id,
+        &d.ctx,
+        &d.principal,
+        d.shelter,
         &GiveRequest {
-            token: &form.token,
-            item: form.item_id,
-            quantity: form.quantity,
-            idempotency_key: key.as_deref(),
+            token: &d.form.token,
+            item: d.form.item_id,
+            quantity: d.form.quantity,
+            idempotency_key: d.key.as_deref(),
         },
     )
     .await?;

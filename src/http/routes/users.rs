@@ -1,3 +1,5 @@
+//! Staff, officials, admins and gateways: creation and disabling (admins), sign-out.
+
 use crate::domain::UserId;
 use crate::http::auth::Bearer;
 use crate::http::errors::{ApiError, Problem};

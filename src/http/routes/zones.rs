@@ -1,3 +1,5 @@
+//! Zones (GeoJSON), their residents and counts, evacuation orders and incidents.
+
 use crate::domain::{Colour, OrderLevel};
 use crate::http::errors::{ApiError, Problem};
 use crate::service::orders::{

@@ -3,7 +3,7 @@
 //! retrying with exponential backoff. Delivery is at least once: every message carries its
 //! outbox id for the receiver to drop repeats.
 
-use super::alerts::{Channel, RESEND_QUIET};
+use super::channels::{Channel, RESEND_QUIET};
 use super::{Ctx, Result};
 use crate::config::WebhookSettings;
 use crate::store::alerts;
