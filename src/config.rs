@@ -63,6 +63,9 @@ pub struct Settings {
     pub body_deadline_secs: u64,
     /// An appeal without a decision after this many hours is flagged overdue.
     pub appeal_deadline_hours: u32,
+    /// How long a printed code (a card or pendant for someone without a phone) stays valid:
+    /// a season.
+    pub printed_code_days: u32,
     /// An account created by another account decides no approval for this many hours: two
     /// accounts minted by one person cannot approve each other at once (0 = no wait).
     pub approver_cooling_off_hours: u32,
@@ -177,6 +180,7 @@ struct FileSettings {
     import_limit_mb: Option<usize>,
     body_deadline_secs: Option<u64>,
     appeal_deadline_hours: Option<u32>,
+    printed_code_days: Option<u32>,
     approver_cooling_off_hours: Option<u32>,
     auth_cache_ms: Option<u64>,
     status_list_debounce_secs: Option<u32>,
@@ -245,6 +249,116 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Result<T, S
     }
 }
 
+/// The alerting settings (CAP sender, public address, webhook): one section of `load_from`.
+fn alerting(
+    f: &FileSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AlertingSettings, ConfigError> {
+    let cap_sender = parse(
+        pick(
+            env,
+            &["SAFECODE_CAP_SENDER"],
+            "cap_sender",
+            f.cap_sender.clone(),
+            "safecode@localhost",
+        ),
+        |s| {
+            // CAP 1.2 forbids spaces, commas and XML-reserved characters here.
+            let ok = !s.is_empty()
+                && s.len() <= 200
+                && s.chars()
+                    .all(|c| c.is_ascii_graphic() && !",<>&\"'".contains(c));
+            ok.then(|| s.to_owned()).ok_or_else(|| {
+                format!(
+                    "must be printable ASCII without spaces, commas, <, >, &, quotes, got {s:?}"
+                )
+            })
+        },
+    )?;
+    let public_url = parse(
+        pick(
+            env,
+            &["SAFECODE_PUBLIC_URL"],
+            "public_url",
+            f.public_url.clone(),
+            "",
+        ),
+        |s| match s {
+            "" => Ok(None),
+            s if (s.starts_with("http://") || s.starts_with("https://"))
+                && !s.contains(['"', '<', '>', ' ']) =>
+            {
+                Ok(Some(s.trim_end_matches('/').to_owned()))
+            }
+            _ => Err(format!("must be an http:// or https:// address, got {s:?}")),
+        },
+    )?;
+    let webhook_url = parse(
+        pick(
+            env,
+            &["SAFECODE_ALERT_WEBHOOK_URL"],
+            "alert_webhook_url",
+            f.alert_webhook_url.clone(),
+            "",
+        ),
+        |s| match s {
+            "" => Ok(None),
+            // No TLS backend builds offline here; see README.
+            s if s.starts_with("http://") && reqwest::Url::parse(s).is_ok() => {
+                Ok(Some(s.to_owned()))
+            }
+            _ => Err(format!("must be an http:// address, got {s:?}")),
+        },
+    )?;
+    let webhook_secret = parse(
+        pick(
+            env,
+            &["SAFECODE_ALERT_WEBHOOK_SECRET"],
+            "alert_webhook_secret",
+            f.alert_webhook_secret.clone(),
+            "",
+        ),
+        |s| match (s, &webhook_url) {
+            ("", None) => Ok(None),
+            (s, Some(_)) if s.len() >= 32 => Ok(Some(s.to_owned())),
+            (_, Some(_)) => Err(
+                "must be at least 32 characters (SAFECODE_ALERT_WEBHOOK_SECRET) when a \
+                 webhook is set"
+                    .into(),
+            ),
+            (_, None) => Err("is set but alert_webhook_url is not".into()),
+        },
+    )?;
+    let webhook_retry_base_ms = parse(
+        pick(
+            env,
+            &["SAFECODE_WEBHOOK_RETRY_BASE_MS"],
+            "webhook_retry_base_ms",
+            f.webhook_retry_base_ms.map(|v| v.to_string()),
+            "2000",
+        ),
+        |s| {
+            s.parse::<u64>()
+                .ok()
+                .filter(|v| (10..=600_000).contains(v))
+                .ok_or_else(|| format!("must be 10 to 600000 milliseconds, got {s:?}"))
+        },
+    )?;
+    let webhook = match (webhook_url, webhook_secret) {
+        (Some(url), Some(secret)) => Some(WebhookSettings {
+            url,
+            secret,
+            retry_base_ms: webhook_retry_base_ms,
+        }),
+        _ => None,
+    };
+    Ok(AlertingSettings {
+        cap_sender,
+        public_url,
+        webhook,
+    })
+}
+
 /// `on` (the defaults), `off`, or `key=n` pairs overriding the defaults, e.g.
 /// `register_per_ip=30,verify_per_token=120`.
 fn parse_rate_limits(s: &str) -> Result<RateLimitSettings, String> {
@@ -279,6 +393,15 @@ impl Settings {
         Self::load_from(file, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
     }
 
+    /// The documented defaults (no file, no environment) on this database and keys folder:
+    /// the one starting point for tests and benchmarks, which then change what they need.
+    pub fn defaults_on(database_url: DatabaseUrl, keys_dir: std::path::PathBuf) -> Self {
+        let mut s = Self::load_from(None, &|_| None).expect("the defaults are valid settings");
+        s.database_url = database_url;
+        s.keys_dir = keys_dir;
+        s
+    }
+
     pub fn load_from(
         file: Option<&Path>,
         env: &dyn Fn(&str) -> Option<String>,
@@ -296,6 +419,7 @@ impl Settings {
                 })?
             }
         };
+        let alerting = alerting(&f, env)?;
         let num = |v: Option<u32>| v.map(|n| n.to_string());
         let usize_s = |v: Option<usize>| v.map(|n| n.to_string());
 
@@ -419,6 +543,16 @@ impl Settings {
             ),
             positive::<u32>,
         )?;
+        let printed_code_days = parse(
+            pick(
+                env,
+                &["SAFECODE_PRINTED_CODE_DAYS"],
+                "printed_code_days",
+                num(f.printed_code_days),
+                "180",
+            ),
+            positive::<u32>,
+        )?;
         let approver_cooling_off_hours = parse(
             pick(
                 env,
@@ -494,104 +628,6 @@ impl Settings {
                     .ok_or_else(|| format!("must be 60 seconds to 7 days, got {s:?}"))
             },
         )?;
-        let cap_sender = parse(
-            pick(
-                env,
-                &["SAFECODE_CAP_SENDER"],
-                "cap_sender",
-                f.cap_sender,
-                "safecode@localhost",
-            ),
-            |s| {
-                // CAP 1.2 forbids spaces, commas and XML-reserved characters here.
-                let ok = !s.is_empty()
-                    && s.len() <= 200
-                    && s.chars()
-                        .all(|c| c.is_ascii_graphic() && !",<>&\"'".contains(c));
-                ok.then(|| s.to_owned()).ok_or_else(|| {
-                    format!(
-                        "must be printable ASCII without spaces, commas, <, >, &, quotes, got {s:?}"
-                    )
-                })
-            },
-        )?;
-        let public_url = parse(
-            pick(
-                env,
-                &["SAFECODE_PUBLIC_URL"],
-                "public_url",
-                f.public_url,
-                "",
-            ),
-            |s| match s {
-                "" => Ok(None),
-                s if (s.starts_with("http://") || s.starts_with("https://"))
-                    && !s.contains(['"', '<', '>', ' ']) =>
-                {
-                    Ok(Some(s.trim_end_matches('/').to_owned()))
-                }
-                _ => Err(format!("must be an http:// or https:// address, got {s:?}")),
-            },
-        )?;
-        let webhook_url = parse(
-            pick(
-                env,
-                &["SAFECODE_ALERT_WEBHOOK_URL"],
-                "alert_webhook_url",
-                f.alert_webhook_url,
-                "",
-            ),
-            |s| match s {
-                "" => Ok(None),
-                // No TLS backend builds offline here; see README.
-                s if s.starts_with("http://") && reqwest::Url::parse(s).is_ok() => {
-                    Ok(Some(s.to_owned()))
-                }
-                _ => Err(format!("must be an http:// address, got {s:?}")),
-            },
-        )?;
-        let webhook_secret = parse(
-            pick(
-                env,
-                &["SAFECODE_ALERT_WEBHOOK_SECRET"],
-                "alert_webhook_secret",
-                f.alert_webhook_secret,
-                "",
-            ),
-            |s| match (s, &webhook_url) {
-                ("", None) => Ok(None),
-                (s, Some(_)) if s.len() >= 32 => Ok(Some(s.to_owned())),
-                (_, Some(_)) => Err(
-                    "must be at least 32 characters (SAFECODE_ALERT_WEBHOOK_SECRET) when a \
-                     webhook is set"
-                        .into(),
-                ),
-                (_, None) => Err("is set but alert_webhook_url is not".into()),
-            },
-        )?;
-        let webhook_retry_base_ms = parse(
-            pick(
-                env,
-                &["SAFECODE_WEBHOOK_RETRY_BASE_MS"],
-                "webhook_retry_base_ms",
-                f.webhook_retry_base_ms.map(|v| v.to_string()),
-                "2000",
-            ),
-            |s| {
-                s.parse::<u64>()
-                    .ok()
-                    .filter(|v| (10..=600_000).contains(v))
-                    .ok_or_else(|| format!("must be 10 to 600000 milliseconds, got {s:?}"))
-            },
-        )?;
-        let webhook = match (webhook_url, webhook_secret) {
-            (Some(url), Some(secret)) => Some(WebhookSettings {
-                url,
-                secret,
-                retry_base_ms: webhook_retry_base_ms,
-            }),
-            _ => None,
-        };
         let rate_limits = parse(
             pick(
                 env,
@@ -604,11 +640,7 @@ impl Settings {
         )?;
         Ok(Self {
             rate_limits,
-            alerting: AlertingSettings {
-                cap_sender,
-                public_url,
-                webhook,
-            },
+            alerting,
             bind,
             database_url,
             max_db_connections,
@@ -619,6 +651,7 @@ impl Settings {
             import_limit_bytes: import_limit_mb.saturating_mul(1024 * 1024),
             body_deadline_secs,
             appeal_deadline_hours,
+            printed_code_days,
             approver_cooling_off_hours,
             auth_cache_ms,
             status_list_debounce_secs,

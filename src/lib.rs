@@ -17,7 +17,8 @@
 //!   `qr` (rendering, reading photos, the printable card).
 //! - Around them: `config` (settings from file and environment), `keys` (signing keys and
 //!   the identity-hash key on disk), `startup` (the server and its background tasks),
-//!   `telemetry`, `synthetic` (generated residents for benchmarks).
+//!   `telemetry`, `synthetic` (generated residents for benchmarks). The `safecode` command
+//!   itself is `main.rs`, with its offline verifier and bundle fetch in `src/cli/`.
 
 pub mod config;
 pub mod domain;

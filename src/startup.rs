@@ -53,6 +53,7 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         keys,
         rules: Default::default(),
         appeal_deadline: chrono::Duration::hours(i64::from(settings.appeal_deadline_hours)),
+        printed_code_days: i64::from(settings.printed_code_days),
         approver_cooling_off: chrono::Duration::hours(i64::from(
             settings.approver_cooling_off_hours,
         )),

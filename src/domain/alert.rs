@@ -4,7 +4,7 @@
 use super::Invalid;
 use super::resident::vocabulary;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 vocabulary!(

@@ -4,13 +4,16 @@
 pub mod alert;
 pub mod audit;
 pub mod colour;
+pub mod display;
 pub mod document;
 pub mod ids;
+pub mod location;
 pub mod report;
 pub mod resident;
 pub mod role;
 pub mod shelter;
 pub mod user;
+pub mod vocabulary;
 
 pub use audit::{AuditDraft, ChainHash};
 pub use colour::{Colour, OrderLevel};

@@ -2,7 +2,7 @@
 
 use super::Invalid;
 use super::resident::{Location, vocabulary};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 vocabulary!(
     /// What a resident saw.

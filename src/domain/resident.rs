@@ -1,7 +1,12 @@
 //! A resident as a registration form brings them and as it is parsed: name, document, phone,
-//! address, location, birth year, needs and flags (the `vocabulary!` sets), the display text a
-//! code carries, and the bits a zone membership keeps of the facts.
+//! address, location, birth year, needs; and an official's patch of their facts. (Positions
+//! are `domain::location`, the closed word sets `domain::vocabulary`, the masked name a code
+//! shows `domain::display`; they are re-exported here.)
 
+pub use super::display::display_text;
+pub use super::location::Location;
+pub(crate) use super::vocabulary::vocabulary;
+pub use super::vocabulary::{Flag, Need, SafeStatus, pack_facts, unpack_facts};
 use super::{IdDocument, IdType, Invalid};
 use serde::{Deserialize, Serialize};
 
@@ -97,159 +102,6 @@ impl std::fmt::Debug for Phone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Phone(…)")
     }
-}
-
-/// A WGS 84 position.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Location {
-    pub lat: f64,
-    pub lon: f64,
-}
-
-impl Location {
-    /// A stored position, if both halves are there.
-    pub fn from_columns(lat: Option<f64>, lon: Option<f64>) -> Option<Self> {
-        lat.zip(lon).map(|(lat, lon)| Location { lat, lon })
-    }
-
-    pub fn parse(lat: f64, lon: f64) -> Result<Self, Invalid> {
-        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-            return Err(Invalid::new(
-                "location.lat",
-                "invalid_location",
-                "lat must be between -90 and 90",
-            ));
-        }
-        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-            return Err(Invalid::new(
-                "location.lon",
-                "invalid_location",
-                "lon must be between -180 and 180",
-            ));
-        }
-        Ok(Self { lat, lon })
-    }
-}
-
-macro_rules! vocabulary {
-    ($(#[$m:meta])* $name:ident, $field:literal, $code:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(raw: &str) -> Result<Self, Invalid> {
-                let raw = raw.trim();
-                Self::ALL.iter().copied().find(|v| v.as_str() == raw).ok_or_else(|| {
-                    let known: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    Invalid::new($field, $code, format!("unknown value; expected one of {}", known.join(", ")))
-                })
-            }
-
-            /// Parses a list, dropping repeats and keeping a stable order.
-            pub fn parse_set<'a>(raw: impl IntoIterator<Item = &'a str>) -> Result<Vec<Self>, Invalid> {
-                let mut out = raw.into_iter().map(Self::parse).collect::<Result<Vec<_>, _>>()?;
-                out.sort();
-                out.dedup();
-                Ok(out)
-            }
-        }
-    };
-}
-
-pub(crate) use vocabulary;
-
-vocabulary!(
-    /// Where a resident who says "I am safe" is.
-    SafeStatus, "status", "invalid_status", {
-        AtHome => "at_home",
-        WithRelatives => "with_relatives",
-    }
-);
-
-vocabulary!(
-    /// Special needs that shelters and rules must know about.
-    Need, "needs", "invalid_need", {
-        Elderly => "elderly",
-        Disabled => "disabled",
-        Pregnant => "pregnant",
-        Infant => "infant",
-        Medical => "medical",
-        Wheelchair => "wheelchair",
-    }
-);
-
-vocabulary!(
-    /// Personal risk flags set by officials.
-    Flag, "flags", "invalid_flag", {
-        Quarantine => "quarantine",
-        Injured => "injured",
-    }
-);
-
-/// What a code shows for the check against the ID card: the name masked and the last four
-/// ID characters. Chinese names keep their first and last character (`张*明 1234`); other
-/// names keep each word's initial (`Z*** W**, 1234`).
-pub fn display_text(name: &str, id_last4: &str) -> String {
-    let is_cjk =
-        |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c);
-    let chars: Vec<char> = name.trim().chars().collect();
-    if chars.iter().any(|c| is_cjk(*c)) {
-        let masked: String = match chars.len() {
-            0 => String::new(),
-            1 => "*".into(),
-            2 => format!("{}*", chars[0]),
-            n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
-        };
-        format!("{masked} {id_last4}")
-    } else {
-        let words: Vec<String> = name
-            .split_whitespace()
-            .map(|w| {
-                let mut cs = w.chars();
-                let first = cs
-                    .next()
-                    .map(|c| c.to_uppercase().to_string())
-                    .unwrap_or_default();
-                format!("{first}{}", "*".repeat(cs.count()))
-            })
-            .collect();
-        format!("{}, {id_last4}", words.join(" "))
-    }
-}
-
-/// Needs and flags as bits (needs first, in vocabulary order): a compact key under which
-/// residents with the same facts are counted together.
-pub fn pack_facts(needs: &[Need], flags: &[Flag]) -> i32 {
-    let mut bits = 0;
-    for n in needs {
-        bits |= 1 << (*n as u32);
-    }
-    for f in flags {
-        bits |= 1 << (Need::ALL.len() as u32 + *f as u32);
-    }
-    bits
-}
-
-pub fn unpack_facts(bits: i32) -> (Vec<Need>, Vec<Flag>) {
-    let needs = Need::ALL
-        .iter()
-        .copied()
-        .filter(|n| bits & (1 << (*n as u32)) != 0)
-        .collect();
-    let flags = Flag::ALL
-        .iter()
-        .copied()
-        .filter(|f| bits & (1 << (Need::ALL.len() as u32 + *f as u32)) != 0)
-        .collect();
-    (needs, flags)
 }
 
 /// A plausible year of birth: not before 1900, not in the future.
@@ -560,14 +412,6 @@ mod tests {
     }
 
     #[test]
-    fn locations() {
-        assert!(Location::parse(90.0, 180.0).is_ok());
-        assert!(Location::parse(90.1, 0.0).is_err());
-        assert!(Location::parse(0.0, -180.5).is_err());
-        assert!(Location::parse(f64::NAN, 0.0).is_err());
-    }
-
-    #[test]
     fn birth_year_must_be_plausible_and_match_the_card() {
         let mut f = form();
         f.birth_year = Some(1950);
@@ -597,23 +441,6 @@ mod tests {
             NewResident::parse(&f, 2026).unwrap_err().code,
             "invalid_need"
         );
-    }
-
-    #[test]
-    fn display_text_masks_names() {
-        assert_eq!(display_text("张小明", "1234"), "张*明 1234");
-        assert_eq!(display_text("王明", "002X"), "王* 002X");
-        assert_eq!(display_text("欧阳小明", "1234"), "欧**明 1234");
-        assert_eq!(display_text("Zhao Wei", "1234"), "Z*** W**, 1234");
-        assert_eq!(display_text("maria santos", "9201"), "M**** S*****, 9201");
-    }
-
-    #[test]
-    fn facts_pack_and_unpack() {
-        for bits in 0..(1 << (Need::ALL.len() + Flag::ALL.len())) {
-            let (n, f) = unpack_facts(bits);
-            assert_eq!(pack_facts(&n, &f), bits);
-        }
     }
 
     #[test]

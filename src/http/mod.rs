@@ -37,7 +37,106 @@ fn zone_json() -> web::JsonConfig {
         .error_handler(errors::json_error)
 }
 
-/// Every route and the framework settings that make its errors problem details.
+/// Declares every API route once: `mount` registers them with their per-resource settings
+/// (rate limits, body configs) and `ROUTES` lists them as (method, path pattern), which the
+/// OpenAPI check and the authorisation matrix test read, so that no route escapes either.
+macro_rules! api_routes {
+    ($( $path:literal $( . $m:ident ( $($a:tt)* ) )* => [ $( $method:ident : $handler:path ),+ $(,)? ] ),* $(,)?) => {
+        fn mount(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .$m($($a)*) )*
+                        $( .route(web::$method().to($handler)) )+
+                );
+            )*
+        }
+
+        /// Every API route as (method in lower case, path pattern), in the order tried.
+        pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path) ),+ ),* ];
+    };
+}
+
+api_routes! {
+    // The shelter-door paths first: routes are tried in order, and each path with a
+    // parameter before a match costs a regular-expression match on the busiest requests.
+    // Rate limits sit on the resources they guard: whatever spelling the router sends here.
+    "/v1/verify".wrap(from_fn(rate_limit::verify)) => [post: routes::codes::verify],
+    "/v1/shelters/{id}/checkins".wrap(from_fn(rate_limit::verify)) => [post: routes::shelters::checkin],
+    "/v1/shelters/{id}/checkouts".wrap(from_fn(rate_limit::verify)) => [post: routes::shelters::checkout],
+    "/v1/shelters/{id}/distributions".wrap(from_fn(rate_limit::verify)) => [get: routes::shelters::distributions, post: routes::shelters::give],
+    "/healthz" => [get: routes::health::healthz],
+    "/readyz" => [get: routes::health::readyz],
+    "/metrics" => [get: metrics::metrics],
+    "/v1/openapi.json" => [get: openapi_json],
+    // One resource per path, so that a wrong method is a 405, not a 404. The literal
+    // `me`, `import`, `lookup` and `disputes` come before `{id}`.
+    "/v1/residents".wrap(from_fn(rate_limit::register)) => [post: residents::register],
+    "/v1/residents/me" => [get: residents::me],
+    "/v1/residents/me/alerts" => [get: routes::alerts::inbox],
+    "/v1/residents/me/safe" => [post: routes::alerts::safe],
+    "/v1/residents/me/code" => [get: routes::codes::mine],
+    "/v1/residents/me/appeals" => [get: appeals::mine, post: appeals::appeal],
+    "/v1/residents/import" => [post: residents::import_csv],
+    "/v1/residents/lookup" => [post: residents::lookup],
+    "/v1/residents/disputes" => [get: residents::disputes],
+    "/v1/residents/{id}" => [get: residents::get, patch: residents::update],
+    "/v1/residents/{id}/code" => [get: routes::codes::for_resident],
+    "/v1/residents/{id}/reclaim" => [post: residents::reclaim],
+    "/v1/residents/{id}/overrides" => [post: overrides::request],
+    "/v1/residents/{id}/overrides/{oid}" => [delete: overrides::clear],
+    "/v1/overrides/bulk" => [post: overrides::request_bulk],
+    "/v1/approvals" => [get: overrides::approvals],
+    "/v1/approvals/{id}/approve" => [post: overrides::approve],
+    "/v1/approvals/{id}/reject" => [post: overrides::reject],
+    "/v1/zones".app_data(zone_json()) => [get: zones::list, post: zones::create],
+    "/v1/zones/{id}".app_data(zone_json()) => [get: zones::get, patch: zones::update, delete: zones::delete],
+    "/v1/zones/{id}/residents" => [get: zones::residents],
+    "/v1/zones/{id}/orders" => [post: zones::issue],
+    "/v1/zones/{id}/orders/preview" => [post: zones::preview],
+    "/v1/orders" => [get: zones::list_orders],
+    "/v1/orders/{id}/lift" => [post: zones::lift],
+    "/v1/incidents" => [get: zones::incidents, post: zones::open_incident],
+    "/v1/incidents/{id}/all-clear" => [post: zones::all_clear],
+    "/v1/rules" => [get: rules::list, post: rules::create],
+    "/v1/rules/preview" => [post: rules::preview],
+    "/v1/rules/{version}/activate" => [post: rules::activate],
+    "/v1/appeals" => [get: appeals::list],
+    "/v1/appeals/{id}/decision" => [post: appeals::decide],
+    "/v1/keys" => [get: routes::keys::jwks],
+    "/v1/reports".wrap(from_fn(rate_limit::report)) => [get: routes::reports::list, post: routes::reports::submit],
+    "/v1/reports/{id}" => [patch: routes::reports::update],
+    "/v1/reports/{id}/photo" => [get: routes::reports::photo],
+    "/v1/residents/{id}/safe" => [post: routes::alerts::safe_for],
+    "/v1/alerts" => [post: routes::alerts::send, get: routes::alerts::list],
+    "/v1/alerts.atom" => [get: routes::alerts::feed],
+    "/v1/alerts/{id}/cap" => [get: routes::alerts::cap],
+    "/v1/alerts/{id}" => [get: routes::alerts::status],
+    "/v1/alerts/{id}/ack" => [post: routes::alerts::acknowledge],
+    "/v1/alerts/{id}/resend" => [post: routes::alerts::resend],
+    "/v1/outbox" => [get: routes::alerts::outbox],
+    "/v1/outbox/{id}/delivered" => [post: routes::alerts::delivered],
+    "/v1/alerts/{id}/recipients" => [get: routes::alerts::recipients],
+    "/v1/status-list" => [get: routes::offline::status_list],
+    // Base64 in JSON costs a third; gzip on the wire gives it back (docs/offline.md).
+    "/v1/verifier/bundle".wrap(actix_web::middleware::Compress::default()) => [get: routes::offline::bundle],
+    "/v1/shelters/{id}/sync".wrap(from_fn(rate_limit::sync)) => [post: routes::offline::sync],
+    "/v1/sync/conflicts" => [get: routes::offline::conflicts],
+    "/v1/keys/rotate" => [post: routes::keys::rotate],
+    "/v1/users" => [post: users::create],
+    "/v1/users/{id}" => [delete: users::disable],
+    "/v1/tokens/current" => [delete: users::sign_out],
+    "/v1/audit" => [get: audit::list],
+    "/v1/audit/verify" => [get: audit::verify, post: audit::verify_against],
+    "/v1/audit/head" => [get: audit::head],
+    "/v1/shelters" => [get: routes::shelters::list, post: routes::shelters::create],
+    "/v1/shelters/{id}" => [get: routes::shelters::get, patch: routes::shelters::patch],
+    "/v1/shelters/{id}/occupants" => [get: routes::shelters::occupants],
+    "/v1/relief-items" => [get: routes::shelters::items, post: routes::shelters::create_item],
+}
+
+/// Every route and the framework settings that make its errors problem details: the API
+/// table above, the pages, and the interactive documentation.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -46,186 +145,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .app_data(web::PayloadConfig::default().limit(UPLOAD_LIMIT))
     .app_data(web::QueryConfig::default().error_handler(errors::query_error))
-    .app_data(web::PathConfig::default().error_handler(errors::path_error))
-    // The shelter-door paths first: routes are tried in order, and each path with a
-    // parameter before a match costs a regular-expression match on the busiest requests.
-    // Rate limits sit on the resources they guard: whatever spelling the router sends here.
-    .service(
-        web::resource("/v1/verify")
-            .wrap(from_fn(rate_limit::verify))
-            .route(web::post().to(routes::codes::verify)),
-    )
-    .service(
-        web::resource("/v1/shelters/{id}/checkins")
-            .wrap(from_fn(rate_limit::verify))
-            .route(web::post().to(routes::shelters::checkin)),
-    )
-    .service(
-        web::resource("/v1/shelters/{id}/checkouts")
-            .wrap(from_fn(rate_limit::verify))
-            .route(web::post().to(routes::shelters::checkout)),
-    )
-    .service(
-        web::resource("/v1/shelters/{id}/distributions")
-            .wrap(from_fn(rate_limit::verify))
-            .route(web::get().to(routes::shelters::distributions))
-            .route(web::post().to(routes::shelters::give)),
-    )
-    .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
-    .configure(pages::configure)
-    .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
-    .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
-    .service(web::resource("/v1/openapi.json").route(web::get().to(openapi_json)))
-    .service(
+    .app_data(web::PathConfig::default().error_handler(errors::path_error));
+    mount(cfg);
+    cfg.configure(pages::configure).service(
         utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
             .url("/v1/openapi-ui.json", openapi::ApiDoc::openapi()),
-    )
-    // One resource per path, so that a wrong method is a 405, not a 404. The literal
-    // `me` and `import` come before `{id}`.
-    .service(
-        web::resource("/v1/residents")
-            .wrap(from_fn(rate_limit::register))
-            .route(web::post().to(residents::register)),
-    )
-    .service(web::resource("/v1/residents/me").route(web::get().to(residents::me)))
-    .service(web::resource("/v1/residents/me/alerts").route(web::get().to(routes::alerts::inbox)))
-    .service(web::resource("/v1/residents/me/safe").route(web::post().to(routes::alerts::safe)))
-    .service(web::resource("/v1/residents/me/code").route(web::get().to(routes::codes::mine)))
-    .service(
-        web::resource("/v1/residents/me/appeals")
-            .route(web::get().to(appeals::mine))
-            .route(web::post().to(appeals::appeal)),
-    )
-    .service(web::resource("/v1/residents/import").route(web::post().to(residents::import_csv)))
-    .service(web::resource("/v1/residents/lookup").route(web::post().to(residents::lookup)))
-    .service(web::resource("/v1/residents/disputes").route(web::get().to(residents::disputes)))
-    .service(
-        web::resource("/v1/residents/{id}")
-            .route(web::get().to(residents::get))
-            .route(web::patch().to(residents::update)),
-    )
-    .service(
-        web::resource("/v1/residents/{id}/code").route(web::get().to(routes::codes::for_resident)),
-    )
-    .service(web::resource("/v1/residents/{id}/reclaim").route(web::post().to(residents::reclaim)))
-    .service(
-        web::resource("/v1/residents/{id}/overrides").route(web::post().to(overrides::request)),
-    )
-    .service(
-        web::resource("/v1/residents/{id}/overrides/{oid}")
-            .route(web::delete().to(overrides::clear)),
-    )
-    .service(web::resource("/v1/overrides/bulk").route(web::post().to(overrides::request_bulk)))
-    .service(web::resource("/v1/approvals").route(web::get().to(overrides::approvals)))
-    .service(web::resource("/v1/approvals/{id}/approve").route(web::post().to(overrides::approve)))
-    .service(web::resource("/v1/approvals/{id}/reject").route(web::post().to(overrides::reject)))
-    .service(
-        web::resource("/v1/zones")
-            .app_data(zone_json())
-            .route(web::get().to(zones::list))
-            .route(web::post().to(zones::create)),
-    )
-    .service(
-        web::resource("/v1/zones/{id}")
-            .app_data(zone_json())
-            .route(web::get().to(zones::get))
-            .route(web::patch().to(zones::update))
-            .route(web::delete().to(zones::delete)),
-    )
-    .service(web::resource("/v1/zones/{id}/residents").route(web::get().to(zones::residents)))
-    .service(web::resource("/v1/zones/{id}/orders").route(web::post().to(zones::issue)))
-    .service(web::resource("/v1/zones/{id}/orders/preview").route(web::post().to(zones::preview)))
-    .service(web::resource("/v1/orders").route(web::get().to(zones::list_orders)))
-    .service(web::resource("/v1/orders/{id}/lift").route(web::post().to(zones::lift)))
-    .service(
-        web::resource("/v1/incidents")
-            .route(web::get().to(zones::incidents))
-            .route(web::post().to(zones::open_incident)),
-    )
-    .service(web::resource("/v1/incidents/{id}/all-clear").route(web::post().to(zones::all_clear)))
-    .service(
-        web::resource("/v1/rules")
-            .route(web::get().to(rules::list))
-            .route(web::post().to(rules::create)),
-    )
-    .service(web::resource("/v1/rules/preview").route(web::post().to(rules::preview)))
-    .service(web::resource("/v1/rules/{version}/activate").route(web::post().to(rules::activate)))
-    .service(web::resource("/v1/appeals").route(web::get().to(appeals::list)))
-    .service(web::resource("/v1/appeals/{id}/decision").route(web::post().to(appeals::decide)))
-    .service(web::resource("/v1/keys").route(web::get().to(routes::keys::jwks)))
-    .service(
-        web::resource("/v1/reports")
-            .wrap(from_fn(rate_limit::report))
-            .route(web::get().to(routes::reports::list))
-            .route(web::post().to(routes::reports::submit)),
-    )
-    .service(web::resource("/v1/reports/{id}").route(web::patch().to(routes::reports::update)))
-    .service(web::resource("/v1/reports/{id}/photo").route(web::get().to(routes::reports::photo)))
-    .service(
-        web::resource("/v1/residents/{id}/safe").route(web::post().to(routes::alerts::safe_for)),
-    )
-    .service(
-        web::resource("/v1/alerts")
-            .route(web::post().to(routes::alerts::send))
-            .route(web::get().to(routes::alerts::list)),
-    )
-    .service(web::resource("/v1/alerts.atom").route(web::get().to(routes::alerts::feed)))
-    .service(web::resource("/v1/alerts/{id}/cap").route(web::get().to(routes::alerts::cap)))
-    .service(web::resource("/v1/alerts/{id}").route(web::get().to(routes::alerts::status)))
-    .service(
-        web::resource("/v1/alerts/{id}/ack").route(web::post().to(routes::alerts::acknowledge)),
-    )
-    .service(web::resource("/v1/alerts/{id}/resend").route(web::post().to(routes::alerts::resend)))
-    .service(web::resource("/v1/outbox").route(web::get().to(routes::alerts::outbox)))
-    .service(
-        web::resource("/v1/outbox/{id}/delivered").route(web::post().to(routes::alerts::delivered)),
-    )
-    .service(
-        web::resource("/v1/alerts/{id}/recipients")
-            .route(web::get().to(routes::alerts::recipients)),
-    )
-    .service(web::resource("/v1/status-list").route(web::get().to(routes::offline::status_list)))
-    // Base64 in JSON costs a third; gzip on the wire gives it back (docs/offline.md).
-    .service(
-        web::resource("/v1/verifier/bundle")
-            .wrap(actix_web::middleware::Compress::default())
-            .route(web::get().to(routes::offline::bundle)),
-    )
-    .service(
-        web::resource("/v1/shelters/{id}/sync")
-            .wrap(from_fn(rate_limit::sync))
-            .route(web::post().to(routes::offline::sync)),
-    )
-    .service(web::resource("/v1/sync/conflicts").route(web::get().to(routes::offline::conflicts)))
-    .service(web::resource("/v1/keys/rotate").route(web::post().to(routes::keys::rotate)))
-    .service(web::resource("/v1/users").route(web::post().to(users::create)))
-    .service(web::resource("/v1/users/{id}").route(web::delete().to(users::disable)))
-    .service(web::resource("/v1/tokens/current").route(web::delete().to(users::sign_out)))
-    .service(web::resource("/v1/audit").route(web::get().to(audit::list)))
-    .service(
-        web::resource("/v1/audit/verify")
-            .route(web::get().to(audit::verify))
-            .route(web::post().to(audit::verify_against)),
-    )
-    .service(web::resource("/v1/audit/head").route(web::get().to(audit::head)))
-    .service(
-        web::resource("/v1/shelters")
-            .route(web::get().to(routes::shelters::list))
-            .route(web::post().to(routes::shelters::create)),
-    )
-    .service(
-        web::resource("/v1/shelters/{id}")
-            .route(web::get().to(routes::shelters::get))
-            .route(web::patch().to(routes::shelters::patch)),
-    )
-    .service(
-        web::resource("/v1/shelters/{id}/occupants")
-            .route(web::get().to(routes::shelters::occupants)),
-    )
-    .service(
-        web::resource("/v1/relief-items")
-            .route(web::get().to(routes::shelters::items))
-            .route(web::post().to(routes::shelters::create_item)),
     );
 }
 

@@ -151,6 +151,33 @@ mod tests {
     use super::*;
     use utoipa::OpenApi;
 
+    /// The document and the router read one table: every API route is documented, and
+    /// nothing is documented that the router does not serve.
+    #[test]
+    fn the_document_and_the_router_list_the_same_routes() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        // Served but not part of the API's contract: metrics, and the document itself.
+        let outside = ["/metrics", "/v1/openapi.json"];
+        let routed: std::collections::BTreeSet<(String, String)> = crate::http::ROUTES
+            .iter()
+            .filter(|(_, p)| !outside.contains(p))
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routed, not documented: {undocumented:?}"
+        );
+        assert!(unrouted.is_empty(), "documented, not routed: {unrouted:?}");
+    }
+
     /// A handler that reads its `{id}` through an extractor of its own (the desk) declares it
     /// by hand; a path whose parameter is not declared is an invalid document.
     #[test]

@@ -45,6 +45,8 @@ pub struct Ctx {
     pub rules: colour::RuleCache,
     /// An appeal without a decision after this long is flagged overdue.
     pub appeal_deadline: chrono::Duration,
+    /// How long a printed code is valid.
+    pub printed_code_days: i64,
     /// An account created by another decides no approval until it is this old.
     pub approver_cooling_off: chrono::Duration,
     /// Bearer token → principal, for a moment (see `principal_cache`).

@@ -8,12 +8,11 @@ use quick_xml::events::Event;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
+/// The common alert, with a description that XML must escape.
 fn alert(zones: Value) -> Value {
-    json!({"zones": zones, "headline": "Levee breach at Yiqiao", "event": "Flood",
-           "description": "Water rising 30 cm an hour. Roads <north> & east closed.",
-           "instruction": "Go to Yiqiao middle school now.",
-           "response_type": "Evacuate", "urgency": "Immediate", "severity": "Extreme",
-           "certainty": "Observed"})
+    let mut a = alert_form(zones);
+    a["description"] = json!("Water rising 30 cm an hour. Roads <north> & east closed.");
+    a
 }
 
 fn polygon(lon0: f64, lat0: f64, lon1: f64, lat1: f64) -> Value {

@@ -4,14 +4,6 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 
-fn alert(zone: &str) -> Value {
-    json!({"zones": [zone], "headline": "Levee breach at Yiqiao", "event": "Flood",
-           "description": "Water rising 30 cm an hour.",
-           "instruction": "Go to Yiqiao middle school now.",
-           "response_type": "Evacuate", "urgency": "Immediate", "severity": "Extreme",
-           "certainty": "Observed"})
-}
-
 #[tokio::test]
 async fn an_alert_reaches_the_zone_as_it_was_and_knows_who_read_it() {
     let app = spawn_app().await;
@@ -22,7 +14,9 @@ async fn an_alert_reaches_the_zone_as_it_was_and_knows_who_read_it() {
     let (elderly_id, _) = resident_at(&app, 30.07, 120.07, &["elderly"]).await;
     let (_, outside) = resident_at(&app, 31.5, 121.5, &[]).await;
 
-    let res = app.post("/v1/alerts", &official, &alert(&zone)).await;
+    let res = app
+        .post("/v1/alerts", &official, &alert_form(json!([&zone])))
+        .await;
     assert_eq!(res.status(), 201);
     let sent: Value = res.json().await.unwrap();
     assert_eq!(sent["recipients"], 3);
@@ -140,7 +134,8 @@ async fn an_alert_reaches_the_zone_as_it_was_and_knows_who_read_it() {
 
     let (_, staff) = app.create_user("staff", json!({})).await;
     assert_problem(
-        app.post("/v1/alerts", &staff, &alert(&zone)).await,
+        app.post("/v1/alerts", &staff, &alert_form(json!([&zone])))
+            .await,
         403,
         "forbidden",
     )
@@ -164,7 +159,7 @@ async fn cap_values_are_checked_and_an_update_references_its_alert() {
     let app = spawn_app().await;
     let official = app.official().await;
     let zone = app.square_zone(&official, "Z").await;
-    let mut bad = alert(&zone);
+    let mut bad = alert_form(json!([&zone]));
     bad["urgency"] = json!("now");
     let p = assert_problem(
         app.post("/v1/alerts", &official, &bad).await,
@@ -173,7 +168,7 @@ async fn cap_values_are_checked_and_an_update_references_its_alert() {
     )
     .await;
     assert_eq!(p["field"], "urgency", "{p}");
-    let mut bad = alert(&zone);
+    let mut bad = alert_form(json!([&zone]));
     bad["zones"] = json!([uuid::Uuid::new_v4()]);
     assert_problem(
         app.post("/v1/alerts", &official, &bad).await,
@@ -183,12 +178,12 @@ async fn cap_values_are_checked_and_an_update_references_its_alert() {
     .await;
 
     let first: Value = app
-        .post("/v1/alerts", &official, &alert(&zone))
+        .post("/v1/alerts", &official, &alert_form(json!([&zone])))
         .await
         .json()
         .await
         .unwrap();
-    let mut update = alert(&zone);
+    let mut update = alert_form(json!([&zone]));
     update["msg_type"] = json!("Update");
     assert_eq!(
         app.post("/v1/alerts", &official, &update).await.status(),
@@ -239,7 +234,7 @@ async fn safe_with_relatives_moves_the_colour_the_counts_and_acknowledges() {
     let (b_id, b) = resident_at(&app, 30.06, 120.06, &[]).await;
     assert_eq!(app.colour(&official, &a_id).await, "red");
     let sent: Value = app
-        .post("/v1/alerts", &official, &alert(&zone))
+        .post("/v1/alerts", &official, &alert_form(json!([&zone])))
         .await
         .json()
         .await
@@ -328,7 +323,7 @@ async fn a_resend_reaches_only_the_pending_through_the_outbox() {
     resident_at(&app, 30.06, 120.06, &[]).await;
     resident_at(&app, 30.07, 120.07, &["elderly"]).await;
     let sent: Value = app
-        .post("/v1/alerts", &official, &alert(&zone))
+        .post("/v1/alerts", &official, &alert_form(json!([&zone])))
         .await
         .json()
         .await
@@ -436,7 +431,7 @@ async fn escalation_fires_once_for_the_pending() {
     let zone = app.square_zone(&official, "Yiqiao").await;
     let (_, a) = resident_at(&app, 30.05, 120.05, &[]).await;
     resident_at(&app, 30.06, 120.06, &[]).await;
-    let mut body = alert(&zone);
+    let mut body = alert_form(json!([&zone]));
     body["escalate_after"] = json!(5);
     let sent: Value = app
         .post("/v1/alerts", &official, &body)
@@ -465,7 +460,7 @@ async fn escalation_fires_once_for_the_pending() {
         1,
         "only the one who did not read it"
     );
-    let mut bad = alert(&zone);
+    let mut bad = alert_form(json!([&zone]));
     bad["escalate_after"] = json!(0);
     assert_problem(
         app.post("/v1/alerts", &official, &bad).await,

@@ -538,16 +538,8 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         "routes with no jurisdiction expectation: {undecided:?}"
     );
 
-    // Every operation the API publishes is in the matrix (a new route must be added here).
-    let doc: Value = app
-        .client
-        .get(app.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Every route the router serves is in the matrix (a new route must be added here): the
+    // same table the router mounts and the OpenAPI document is checked against.
     let matches = |template: &str, path: &str| {
         let path = path.split('?').next().unwrap();
         let (t, p): (Vec<&str>, Vec<&str>) =
@@ -555,16 +547,14 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         t.len() == p.len() && t.iter().zip(&p).all(|(a, b)| a.starts_with('{') || a == b)
     };
     let mut missing = Vec::new();
-    for (template, ops) in doc["paths"].as_object().unwrap() {
-        for method in ops.as_object().unwrap().keys() {
-            let method = method.to_uppercase();
-            let covered = routes
-                .iter()
-                .any(|r| r.method == method && matches(template, &r.path))
-                || (template == "/v1/tokens/current" && method == "DELETE");
-            if !covered {
-                missing.push(format!("{method} {template}"));
-            }
+    for (method, template) in safecode::http::ROUTES {
+        let method = method.to_uppercase();
+        let covered = routes
+            .iter()
+            .any(|r| r.method == method && matches(template, &r.path))
+            || (*template == "/v1/tokens/current" && method == "DELETE");
+        if !covered {
+            missing.push(format!("{method} {template}"));
         }
     }
     assert!(

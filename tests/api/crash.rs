@@ -17,19 +17,12 @@ fn everywhere() -> Value {
            "geometry": {"type": "Polygon", "coordinates": [rect(120.0, 30.0, 120.7, 30.5)]}})
 }
 
-async fn json_of(res: reqwest::Response) -> Value {
-    let status = res.status();
-    let body = res.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 /// Residents counted by the audit chain's import entries.
 async fn imported_by_audit(client: &reqwest::Client, base: &str, official: &str) -> u64 {
     let mut total = 0;
     let mut after = 0;
     loop {
-        let page = json_of(
+        let page = json_ok(
             client
                 .get(format!(
                     "{base}/v1/audit?action=residents.import&limit=1000&after_seq={after}"
@@ -52,7 +45,7 @@ async fn imported_by_audit(client: &reqwest::Client, base: &str, official: &str)
 }
 
 async fn zone_residents(client: &reqwest::Client, base: &str, official: &str) -> u64 {
-    let zones = json_of(
+    let zones = json_ok(
         client
             .get(format!("{base}/v1/zones"))
             .bearer_auth(official)
@@ -67,7 +60,7 @@ async fn zone_residents(client: &reqwest::Client, base: &str, official: &str) ->
 }
 
 async fn chain_verifies(client: &reqwest::Client, base: &str, official: &str) {
-    let v = json_of(
+    let v = json_ok(
         client
             .get(format!("{base}/v1/audit/verify"))
             .bearer_auth(official)
@@ -148,7 +141,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
     );
     chain_verifies(&client, &base, &official).await;
     // The same file again completes it: nothing twice, nothing missing.
-    let report = json_of(
+    let report = json_ok(
         client
             .post(format!("{base}/v1/residents/import"))
             .bearer_auth(&official)
@@ -168,7 +161,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
     assert_eq!(zone_residents(&client, &base, &official).await, rows);
 
     // (b) Killed in a storm of admissions.
-    let shelter = json_of(
+    let shelter = json_ok(
         client
             .post(format!("{base}/v1/shelters"))
             .bearer_auth(&official)
@@ -260,7 +253,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
     let mut after = None::<i64>;
     loop {
         let q = after.map(|a| format!("?after={a}")).unwrap_or_default();
-        let page = json_of(
+        let page = json_ok(
             client
                 .get(format!("{base}/v1/shelters/{shelter}/occupants{q}"))
                 .bearer_auth(&official)
@@ -283,7 +276,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
             "an answered admission was lost: {stay}"
         );
     }
-    let view = json_of(
+    let view = json_ok(
         client
             .get(format!("{base}/v1/shelters/{shelter}"))
             .bearer_auth(&official)
@@ -300,7 +293,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
     chain_verifies(&client, &base, &official).await;
 
     // (c) Killed while rebuilding the status list: the list served after is whole and signed.
-    let zone_id = json_of(
+    let zone_id = json_ok(
         client
             .get(format!("{base}/v1/zones"))
             .bearer_auth(&official)
@@ -319,7 +312,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
         } else {
             "advisory"
         };
-        json_of(
+        json_ok(
             client
                 .post(format!("{base}/v1/zones/{zone_id}/orders"))
                 .bearer_auth(&official)
@@ -341,7 +334,7 @@ async fn a_killed_server_keeps_what_it_answered_and_leaves_nothing_half_written(
         assert_eq!(list.status(), 200);
         let bytes = list.bytes().await.unwrap();
         let jwks: Value =
-            json_of(client.get(format!("{base}/v1/keys")).send().await.unwrap()).await;
+            json_ok(client.get(format!("{base}/v1/keys")).send().await.unwrap()).await;
         let keys = safecode::token::known_from_jwks(&jwks).unwrap();
         let decoded = safecode::token::status_list::verify(
             &bytes,

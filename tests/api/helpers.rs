@@ -1,5 +1,5 @@
 use reqwest::{Client, Response, StatusCode};
-use safecode::config::{DatabaseUrl, LogFormat, Settings};
+use safecode::config::{DatabaseUrl, Settings};
 use safecode::service::Ctx;
 use safecode::startup::Application;
 use serde_json::{Value, json};
@@ -47,23 +47,15 @@ pub async fn test_settings() -> (Settings, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: fresh_database(dir.path()).await,
         max_db_connections: 5,
-        keys_dir: dir.path().join("keys"),
-        log_format: LogFormat::Text,
         workers: Some(2),
         import_limit_bytes: 200 * 1024 * 1024,
-        appeal_deadline_hours: 24,
         approver_cooling_off_hours: 0,
-        auth_cache_ms: 2000,
         status_list_debounce_secs: 1,
         audit_anchor_secs: 1,
-        sqlite_synchronous: Default::default(),
-        body_deadline_secs: 60,
-        bundle_max_age_secs: 21_600,
-        alerting: Default::default(),
         // Tests register hundreds from one address; tests/api/limits.rs turns them on.
         rate_limits: safecode::config::RateLimitSettings::off(),
+        ..Settings::defaults_on(fresh_database(dir.path()).await, dir.path().join("keys"))
     };
     (settings, dir)
 }
@@ -542,4 +534,42 @@ impl OutputOffRuntime for std::process::Command {
             .spawn();
         tokio::task::spawn_blocking(move || child?.wait_with_output())
     }
+}
+
+/// Asks for an override (which waits for a second official); the request as answered.
+pub async fn request_override(
+    app: &TestApp,
+    official: &str,
+    resident: &str,
+    colour: &str,
+) -> Value {
+    let expires = chrono::Utc::now() + chrono::Duration::days(3);
+    let res = app
+        .post(&format!("/v1/residents/{resident}/overrides"), official, &json!({"colour": colour, "reason_code": "hazard_at_home", "reason": "house on the dyke", "expires_at": expires}))
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+/// The JSON of a successful answer; anything else fails the test with the status and body.
+pub async fn json_ok(res: Response) -> Value {
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The text of a resident's current code (as their phone shows it).
+pub async fn code_of(app: &TestApp, resident_token: &str) -> String {
+    let v = json_ok(app.get("/v1/residents/me/code", resident_token).await).await;
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// An alert form for `zones` (ids), as an official sends it.
+pub fn alert_form(zones: Value) -> Value {
+    json!({"zones": zones, "headline": "Levee breach at Yiqiao", "event": "Flood",
+           "description": "Water rising 30 cm an hour.",
+           "instruction": "Go to Yiqiao middle school now.",
+           "response_type": "Evacuate", "urgency": "Immediate", "severity": "Extreme",
+           "certainty": "Observed"})
 }

@@ -711,3 +711,57 @@ async fn an_official_gives_a_record_back_and_the_new_phone_signs_in_by_scanning(
     assert_eq!(me["id"], registered["resident_id"]);
     phone.close().await;
 }
+
+/// The scanner's own SC1 verifier (web/sc1.js, what a tablet runs offline) gives, in the
+/// browser, the same verdict as the Rust one on every published test vector.
+#[tokio::test]
+async fn the_pages_sc1_verifier_agrees_with_the_test_vectors() {
+    let app = spawn_app().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tokens");
+    let mut vectors: Vec<Value> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap()
+        })
+        .collect();
+    vectors.sort_by_key(|v| v["description"].as_str().unwrap().to_owned());
+    assert!(vectors.len() >= 8, "the vectors are there");
+    let b = Browser::start(&[]).await;
+    b.goto(&app.url("/scan")).await;
+    let verdicts = b
+        .js(
+            r#"return (async (vectors) => {
+                const sc1 = await import('/assets/sc1.js');
+                const b64url = (bytes) => btoa(String.fromCharCode(...bytes))
+                    .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+                const out = [];
+                for (const v of vectors) {
+                    const jwks = { keys: v.keys.map((k) => ({ kty: 'OKP', crv: 'Ed25519', status: k.status,
+                        x: b64url(k.x_hex.match(/../g).map((h) => parseInt(h, 16))) })) };
+                    // A list older than every code: the colour is the code's own.
+                    const bundle = { keys: await sc1.loadKeys(jwks),
+                        list: { issued_at: 0, expires_at: 4e9, epoch: 0 } };
+                    out.push(await sc1.verifyOffline(v.token, bundle, v.now));
+                }
+                return out;
+            })(arguments[0]);"#,
+            vec![Value::Array(vectors.clone())],
+        )
+        .await;
+    let verdicts = verdicts.as_array().expect("one verdict per vector");
+    assert_eq!(verdicts.len(), vectors.len());
+    for (v, got) in vectors.iter().zip(verdicts) {
+        let name = v["description"].as_str().unwrap();
+        if v["expected"] == "valid" {
+            assert_eq!(got["valid"], true, "{name}: {got}");
+            assert_eq!(got["colour"], v["claims"]["colour"], "{name}");
+            assert_eq!(got["subject"], v["claims"]["subject"], "{name}");
+            assert_eq!(got["display"], v["claims"]["display"], "{name}");
+            assert_eq!(got["expires_at"], v["claims"]["expires_at"], "{name}");
+        } else {
+            assert_eq!(got["valid"], false, "{name}: {got}");
+            assert_eq!(got["error"], v["expected"], "{name}: {got}");
+        }
+    }
+    b.close().await;
+}

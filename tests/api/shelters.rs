@@ -29,16 +29,6 @@ async fn shelter(
 }
 
 /// A registered resident's current code.
-async fn code_of(app: &TestApp, resident_token: &str) -> String {
-    let v: Value = app
-        .get("/v1/residents/me/code", resident_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    v["token"].as_str().unwrap().to_owned()
-}
-
 async fn codes(app: &TestApp, n: usize) -> Vec<String> {
     let mut out = Vec::new();
     for _ in 0..n {

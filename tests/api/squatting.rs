@@ -8,20 +8,8 @@ use safecode::token::offline::{Bundle, Outcome};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-async fn json_of(res: reqwest::Response) -> Value {
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-async fn code_of(app: &TestApp, token: &str) -> String {
-    let v = json_of(app.get("/v1/residents/me/code", token).await).await;
-    v["token"].as_str().unwrap().to_owned()
-}
-
 async fn verify(app: &TestApp, staff: &str, code: &str) -> Value {
-    json_of(app.post("/v1/verify", staff, &json!({"token": code})).await).await
+    json_ok(app.post("/v1/verify", staff, &json!({"token": code})).await).await
 }
 
 fn shape(v: &Value) -> Vec<String> {
@@ -53,7 +41,7 @@ async fn registering_a_known_document_answers_exactly_as_a_new_one() {
     assert_ne!(a["resident_id"], b["resident_id"]);
     // Each works as any resident's: the first holder is not locked out, nor the second.
     for (v, name) in [(&a, "王小明"), (&b, "someone else")] {
-        let me = json_of(
+        let me = json_ok(
             app.get("/v1/residents/me", v["access_token"].as_str().unwrap())
                 .await,
         )
@@ -93,14 +81,14 @@ async fn a_squatted_registration_is_taken_back_and_the_squatters_record_retired(
     squat["id_number"] = json!(victim_id);
     squat["name"] = json!("王小明");
     squat["location"] = json!({"lat": 29.5, "lon": 119.5});
-    let squatter: Value = json_of(app.register(&squat).await).await;
+    let squatter: Value = json_ok(app.register(&squat).await).await;
     let squatter_token = squatter["access_token"].as_str().unwrap().to_owned();
     let squatter_code = code_of(&app, &squatter_token).await;
 
     let mut mine = resident_body();
     mine["id_number"] = json!(victim_id);
     mine["location"] = json!({"lat": 30.05, "lon": 120.05});
-    let victim: Value = json_of(app.register(&mine).await).await;
+    let victim: Value = json_ok(app.register(&mine).await).await;
     let victim_rid = victim["resident_id"].as_str().unwrap().to_owned();
     let victim_token = victim["access_token"].as_str().unwrap().to_owned();
     let victim_code = code_of(&app, &victim_token).await;
@@ -112,11 +100,11 @@ async fn a_squatted_registration_is_taken_back_and_the_squatters_record_retired(
         assert_eq!(v["resident"]["document_disputed"], true, "{v}");
     }
     // A resident sees nothing of it (the prober learns nothing).
-    let me = json_of(app.get("/v1/residents/me", &victim_token).await).await;
+    let me = json_ok(app.get("/v1/residents/me", &victim_token).await).await;
     assert!(!me.to_string().contains("disput"), "{me}");
 
     // Officials see the document in their disputes, and find its records by the number.
-    let disputes = json_of(app.get("/v1/residents/disputes", &first).await).await;
+    let disputes = json_ok(app.get("/v1/residents/disputes", &first).await).await;
     let d = disputes
         .as_array()
         .unwrap()
@@ -131,7 +119,7 @@ async fn a_squatted_registration_is_taken_back_and_the_squatters_record_retired(
         !disputes.to_string().contains(&victim_id),
         "never the number"
     );
-    let found = json_of(
+    let found = json_ok(
         app.post(
             "/v1/residents/lookup",
             &first,
@@ -155,7 +143,7 @@ async fn a_squatted_registration_is_taken_back_and_the_squatters_record_retired(
         "id_card_not_checked",
     )
     .await;
-    let back = json_of(
+    let back = json_ok(
         app.post(
             &format!("/v1/residents/{victim_rid}/reclaim"),
             &first,
@@ -179,7 +167,7 @@ async fn a_squatted_registration_is_taken_back_and_the_squatters_record_retired(
         app.get("/v1/residents/me", &victim_token).await.status(),
         401
     );
-    let me = json_of(app.get("/v1/residents/me", &new_token).await).await;
+    let me = json_ok(app.get("/v1/residents/me", &new_token).await).await;
     assert_eq!(me["id"], json!(victim_rid));
 
     // Retiring the squatter's record waits for a second, independent official.
@@ -225,7 +213,7 @@ async fn a_squatted_registration_is_taken_back_and_the_squatters_record_retired(
     // The victim holds the document alone now.
     let v = verify(&app, &staff, &victim_code).await;
     assert_eq!(v["resident"]["document_disputed"], false, "{v}");
-    let disputes = json_of(app.get("/v1/residents/disputes", &first).await).await;
+    let disputes = json_ok(app.get("/v1/residents/disputes", &first).await).await;
     assert!(
         disputes
             .as_array()
@@ -233,7 +221,7 @@ async fn a_squatted_registration_is_taken_back_and_the_squatters_record_retired(
             .iter()
             .all(|d| d["id_last4"] != json!(&victim_id[14..]))
     );
-    let found = json_of(
+    let found = json_ok(
         app.post(
             "/v1/residents/lookup",
             &first,
@@ -275,7 +263,7 @@ async fn a_squatted_registration_is_taken_back_and_the_squatters_record_retired(
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
-    let trail = json_of(app.get("/v1/audit?limit=200", &first).await).await;
+    let trail = json_ok(app.get("/v1/audit?limit=200", &first).await).await;
     assert!(!trail.to_string().contains(&victim_id));
 }
 
@@ -295,8 +283,8 @@ async fn a_take_back_without_rivals_replaces_the_token_once_per_key() {
             .json(&json!({"id_card_checked": true}))
             .send()
     };
-    let a = json_of(send().await.unwrap()).await;
-    let b = json_of(send().await.unwrap()).await;
+    let a = json_ok(send().await.unwrap()).await;
+    let b = json_ok(send().await.unwrap()).await;
     assert_eq!(
         a["access_token"], b["access_token"],
         "the retry gets the same token"
@@ -387,7 +375,7 @@ async fn retiring_a_record_with_an_open_stay_is_refused() {
     let app = spawn_app().await;
     let first = app.official().await;
     let second = app.official().await;
-    let shelter = json_of(
+    let shelter = json_ok(
         app.post(
             "/v1/shelters",
             &first,
@@ -400,7 +388,7 @@ async fn retiring_a_record_with_an_open_stay_is_refused() {
     let id = new_id_number();
     let mut a = resident_body();
     a["id_number"] = json!(id);
-    let squatter: Value = json_of(app.register(&a).await).await;
+    let squatter: Value = json_ok(app.register(&a).await).await;
     let squatter_code = code_of(&app, squatter["access_token"].as_str().unwrap()).await;
     let admitted = app
         .post(
@@ -410,8 +398,8 @@ async fn retiring_a_record_with_an_open_stay_is_refused() {
         )
         .await;
     assert_eq!(admitted.status(), 201, "{:?}", admitted.text().await);
-    let victim: Value = json_of(app.register(&a).await).await;
-    let back = json_of(
+    let victim: Value = json_ok(app.register(&a).await).await;
+    let back = json_ok(
         app.post(
             &format!(
                 "/v1/residents/{}/reclaim",
@@ -435,7 +423,7 @@ async fn retiring_a_record_with_an_open_stay_is_refused() {
         .await;
     assert_problem(res, 409, "open_stay").await;
     // Nothing changed: the request still waits, the squatter's record still stands.
-    let found = json_of(
+    let found = json_ok(
         app.post("/v1/residents/lookup", &first, &json!({"id_number": id}))
             .await,
     )

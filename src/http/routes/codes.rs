@@ -43,9 +43,6 @@ pub struct CodeQuery {
     pub scale: Option<u32>,
 }
 
-/// The season a printed code lasts.
-pub const PRINTED_DAYS: i64 = 180;
-
 fn render(
     issued: Issued,
     format: Format,
@@ -125,8 +122,13 @@ pub async fn for_resident(
     q: web::Query<CodeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let printed = q.printed.unwrap_or(false);
-    let issued =
-        codes::for_resident(&ctx, &p, ResidentId(*id), printed.then_some(PRINTED_DAYS)).await?;
+    let issued = codes::for_resident(
+        &ctx,
+        &p,
+        ResidentId(*id),
+        printed.then_some(ctx.printed_code_days),
+    )
+    .await?;
     render(
         issued,
         q.format.unwrap_or(Format::Json),

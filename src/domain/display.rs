@@ -1,0 +1,46 @@
+//! The masked name a code shows, for the check against the ID card.
+
+/// What a code shows for the check against the ID card: the name masked and the last four
+/// ID characters. Chinese names keep their first and last character (`张*明 1234`); other
+/// names keep each word's initial (`Z*** W**, 1234`).
+pub fn display_text(name: &str, id_last4: &str) -> String {
+    let is_cjk =
+        |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c);
+    let chars: Vec<char> = name.trim().chars().collect();
+    if chars.iter().any(|c| is_cjk(*c)) {
+        let masked: String = match chars.len() {
+            0 => String::new(),
+            1 => "*".into(),
+            2 => format!("{}*", chars[0]),
+            n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+        };
+        format!("{masked} {id_last4}")
+    } else {
+        let words: Vec<String> = name
+            .split_whitespace()
+            .map(|w| {
+                let mut cs = w.chars();
+                let first = cs
+                    .next()
+                    .map(|c| c.to_uppercase().to_string())
+                    .unwrap_or_default();
+                format!("{first}{}", "*".repeat(cs.count()))
+            })
+            .collect();
+        format!("{}, {id_last4}", words.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_text_masks_names() {
+        assert_eq!(display_text("张小明", "1234"), "张*明 1234");
+        assert_eq!(display_text("王明", "002X"), "王* 002X");
+        assert_eq!(display_text("欧阳小明", "1234"), "欧**明 1234");
+        assert_eq!(display_text("Zhao Wei", "1234"), "Z*** W**, 1234");
+        assert_eq!(display_text("maria santos", "9201"), "M**** S*****, 9201");
+    }
+}
