@@ -5,15 +5,13 @@
 # Goal (issue 7): >= 2,000 acknowledgements per second.
 # Env: RESIDENTS (default 1000), DURATION (default 10s), CONNECTIONS (default 32), PORT.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 RESIDENTS="${RESIDENTS:-1000}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 PORT="${PORT:-18185}"
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet
-bin=./target/release/safecode
 work=$(mktemp -d)
 export DATABASE_URL="sqlite://$work/data/safecode.db" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn SAFECODE_RATE_LIMITS=off
 server=
@@ -27,10 +25,7 @@ $bin dev gen-residents --count "$RESIDENTS" --seed 4 --out "$work/residents.csv"
 official=$($bin users create --role official --name "ack bench" 2>/dev/null)
 SAFECODE_BIND="127.0.0.1:$PORT" SAFECODE_MAX_DB_CONNECTIONS=16 $bin serve 2>"$work/server.log" &
 server=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
-  sleep 0.2
-done
+wait_http "http://127.0.0.1:$PORT/healthz"
 api() { curl -fsS -H 'Content-Type: application/json' -H "Authorization: Bearer $official" "$@"; }
 zone=$(api -X POST "http://127.0.0.1:$PORT/v1/zones" -d '{"type":"Feature","properties":{"name":"all"},
   "geometry":{"type":"Polygon","coordinates":[[[120.0,30.0],[120.7,30.0],[120.7,30.5],[120.0,30.5],[120.0,30.0]]]}}' |
@@ -50,9 +45,6 @@ alert=$(api -X POST "http://127.0.0.1:$PORT/v1/alerts" -d "{\"zones\":[\"$zone\"
 recipients=$(printf '%s' "$alert" | sed -E 's/.*"recipients":([0-9]+).*/\1/')
 export SC_ALERT=$(printf '%s' "$alert" | sed -E 's/.*"id":"([^"]+)".*/\1/')
 
-run() { wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@"; }
-rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
-p99() { awk '$1 == "99%" {print $2}' "$1"; }
 run -d2s -s benches/ack.lua "http://127.0.0.1:$PORT/" >/dev/null
 run "http://127.0.0.1:$PORT/healthz" >"$work/healthz.txt"
 run -s benches/ack.lua "http://127.0.0.1:$PORT/" >"$work/ack.txt"

@@ -11,22 +11,15 @@
 # Env: CODES (pool of distinct codes, default 100000), DURATION (default 10s),
 #      CONNECTIONS (default 32), PORT (default 18183), SYNCS (default "normal full").
 set -euo pipefail
-cd "$(dirname "$0")/.."
 CODES="${CODES:-100000}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 PORT="${PORT:-18183}"
 THREADS=2
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-./target}/release/safecode"
 
-run() { wrk -t$THREADS -c"$CONNECTIONS" -d"$DURATION" --latency "$@"; }
-rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
-p99() { awk '$1 == "99%" {print $2}' "$1"; }
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v/1000; else if (v ~ /ms$/) printf "%.3f", v+0; else printf "%.3f", v*1000 }'; }
-non2xx() { awk '/^non-2xx/ {print $2}' "$1"; }
 line() { printf "  %-30s: %8.0f req/s   p99 %8.2f ms   non-2xx %s\n" "$1" "$(rps "$2")" "$(to_ms "$(p99 "$2")")" "$(non2xx "$2")"; }
 
 server=
@@ -63,10 +56,7 @@ bench() {
   official=$($bin users create --role official --name "admission bench" 2>/dev/null)
   SAFECODE_BIND="127.0.0.1:$PORT" SAFECODE_MAX_DB_CONNECTIONS=16 $bin serve 2>"$work/server.log" &
   server=$!
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
-    sleep 0.2
-  done
+  wait_http "http://127.0.0.1:$PORT/healthz"
   local shelter staff occupancy
   shelter=$(curl -fs -X POST "http://127.0.0.1:$PORT/v1/shelters" -H 'Content-Type: application/json' \
     -H "Authorization: Bearer $official" \

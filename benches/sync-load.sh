@@ -8,11 +8,10 @@
 #   BENCH_DB=postgres benches/sync-load.sh
 # Env: EVENTS (default 10000), PORT (default 18184).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 EVENTS="${EVENTS:-10000}"
 PORT="${PORT:-18184}"
-cargo build --release --quiet
-bin=./target/release/safecode
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d)
 db_url="sqlite://$work/data/safecode.db"
@@ -40,10 +39,7 @@ $bin dev issue-codes --count "$EVENTS" --out "$work/tokens.txt" 2>/dev/null
 official=$($bin users create --role official --name "sync bench" 2>/dev/null)
 SAFECODE_BIND="127.0.0.1:$PORT" SAFECODE_MAX_DB_CONNECTIONS=16 $bin serve 2>"$work/server.log" &
 server=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
-  sleep 0.2
-done
+wait_http "http://127.0.0.1:$PORT/healthz"
 shelter=$(curl -fs -X POST "http://127.0.0.1:$PORT/v1/shelters" -H 'Content-Type: application/json' \
   -H "Authorization: Bearer $official" \
   -d '{"name":"Bench school gym","location":{"lat":30.2,"lon":120.3},"capacity":100000}' |

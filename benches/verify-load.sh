@@ -6,18 +6,16 @@
 # Goal (issue 4): verify >= 0.35 x hello's req/s, p99 <= 2 x hello's p99.
 # Env: RESIDENTS (default 100000), DURATION (default 10s), CONNECTIONS (default 32), PORT.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 RESIDENTS="${RESIDENTS:-100000}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 PORT="${PORT:-18182}"
 BASELINE_PORT="${BASELINE_PORT:-18190}"
 TOKENS="${TOKENS:-100}"
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet
 cargo bench --quiet --bench baseline_server --no-run 2>/dev/null
-bin=./target/release/safecode
 
 work=$(mktemp -d)
 export DATABASE_URL="sqlite://$work/data/safecode.db" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn SAFECODE_RATE_LIMITS=off
@@ -41,10 +39,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && curl -fs "http://127.0.0.1:$BASELINE_PORT/hello" >/dev/null && break
-  sleep 0.2
-done
+wait_http "http://127.0.0.1:$PORT/healthz" "http://127.0.0.1:$BASELINE_PORT/hello"
 
 # Real codes of TOKENS different residents, registered as a resident would.
 export SC_TOKENS_FILE="$work/tokens.txt"
@@ -63,10 +58,6 @@ curl -fs -X POST "http://127.0.0.1:$PORT/v1/verify" -H 'Content-Type: applicatio
 SC_BASE_TOKEN=$(curl -fs "http://127.0.0.1:$BASELINE_PORT/token")
 export SC_BASE_TOKEN
 
-run() { wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@"; }
-rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
-p99() { awk '$1 == "99%" {print $2}' "$1"; }
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v/1000; else if (v ~ /ms$/) printf "%.3f", v+0; else printf "%.3f", v*1000 }'; }
 
 run -d2s "http://127.0.0.1:$BASELINE_PORT/hello" >/dev/null
 run -d2s -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >/dev/null

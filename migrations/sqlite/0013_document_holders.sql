@@ -15,7 +15,9 @@ ALTER TABLE residents ADD COLUMN doc_hash BLOB;
 UPDATE residents SET doc_hash = id_hash;
 ALTER TABLE residents ADD COLUMN standing TEXT NOT NULL DEFAULT 'primary'
     CHECK (standing IN ('primary', 'claim', 'retired'));
-CREATE INDEX residents_doc ON residents (doc_hash);
+-- Covering: how many live records name a document is read from the index alone (every
+-- scan asks, so that the desk sees a disputed document).
+CREATE INDEX residents_doc ON residents (doc_hash, standing);
 -- Taking a record back revokes every token its holder has.
 CREATE INDEX access_tokens_resident ON access_tokens (resident_id);
 

@@ -101,11 +101,13 @@ pub struct ResidentFacts {
     /// The note of the override in force, shown to the resident and officials.
     pub override_reason: Option<String>,
     /// Records, this one included, that stand for the same identity document: more than
-    /// one until an official has checked the card.
+    /// one until an official has checked the card. Counted only for a scanned code
+    /// ([`Who::PublicId`]); 1 otherwise.
     pub holders: i64,
 }
 
-/// Which resident: by the id inside the database, or by the public id a code carries.
+/// Which resident: by the id inside the database, or by the public id a scanned code carries
+/// (then the records naming the same document are counted too, for the desk).
 #[derive(Debug, Clone, Copy)]
 pub enum Who {
     Id(i64),
@@ -125,9 +127,15 @@ fn of_resident_sql(who: Who) -> sqlx::AssertSqlSafe<String> {
               AND {OVERRIDE_IN_FORCE} ORDER BY a.colour DESC, a.id DESC LIMIT 1) AS override_reason, \
              (SELECT COUNT(*) FROM stays st WHERE st.resident_id = r.id AND st.checked_out_at IS NULL) AS sheltered, \
              (SELECT COUNT(*) FROM safety_checks s WHERE s.resident_id = r.id AND s.status = 'with_relatives') AS safe, \
-             (SELECT COUNT(*) FROM residents d WHERE d.doc_hash = r.doc_hash AND d.standing <> 'retired') AS holders \
-             FROM residents r WHERE r.standing <> 'retired' AND {}",
-        match who {
+             {holders} AS holders \
+             FROM residents r WHERE r.standing <> 'retired' AND {which}",
+        holders = match who {
+            Who::Id(_) => "CAST(1 AS BIGINT)",
+            Who::PublicId(_) => {
+                "(SELECT COUNT(*) FROM residents d WHERE d.doc_hash = r.doc_hash AND d.standing <> 'retired')"
+            }
+        },
+        which = match who {
             Who::Id(_) => "r.id = $2",
             Who::PublicId(_) => "r.public_id = $2",
         }

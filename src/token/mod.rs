@@ -158,28 +158,13 @@ pub fn verify_sign1<'k>(
     bytes: &[u8],
     keys: impl Fn(&Kid) -> Vec<&'k KnownKey>,
 ) -> Result<Vec<u8>, TokenError> {
-    use coset::{CborSerializable, CoseSign1, TaggedCborSerializable, iana};
+    use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
     use ed25519_dalek::{Signature, Verifier};
     let sign1 = CoseSign1::from_tagged_slice(bytes)
         .or_else(|_| CoseSign1::from_slice(bytes))
         .map_err(|_| TokenError::Malformed)?;
-    let alg_ok = matches!(
-        sign1.protected.header.alg,
-        Some(coset::RegisteredLabelWithPrivate::Assigned(
-            iana::Algorithm::EdDSA
-        ))
-    );
-    if !alg_ok {
-        return Err(TokenError::UnsupportedAlg);
-    }
-    let kid: [u8; 8] = sign1
-        .protected
-        .header
-        .key_id
-        .clone()
-        .try_into()
-        .map_err(|_| TokenError::Malformed)?;
-    let candidates = keys(&Kid(kid));
+    let kid = eddsa_kid(&sign1)?;
+    let candidates = keys(&kid);
     if candidates.is_empty() {
         return Err(TokenError::UnknownKey);
     }
@@ -253,6 +238,28 @@ pub fn encode(claims: &Claims, key: &SigningKey) -> String {
         "{PREFIX}{}",
         base45::encode(sign1.to_tagged_vec().unwrap_or_default())
     )
+}
+
+/// The key id of a COSE_Sign1 signed with EdDSA (the only algorithm SC1 allows): anything
+/// else is `UnsupportedAlg`, a key id of another length `Malformed`.
+fn eddsa_kid(sign1: &coset::CoseSign1) -> Result<Kid, TokenError> {
+    let alg_ok = matches!(
+        sign1.protected.header.alg,
+        Some(coset::RegisteredLabelWithPrivate::Assigned(
+            coset::iana::Algorithm::EdDSA
+        ))
+    );
+    if !alg_ok {
+        return Err(TokenError::UnsupportedAlg);
+    }
+    let kid: [u8; 8] = sign1
+        .protected
+        .header
+        .key_id
+        .clone()
+        .try_into()
+        .map_err(|_| TokenError::Malformed)?;
+    Ok(Kid(kid))
 }
 
 /// Decodes the text into a COSE_Sign1 without checking anything cryptographic.
@@ -342,23 +349,7 @@ pub fn verify<'k>(
     // Exactly the text: a caller reading from a scanner or a file trims line ends first, so
     // no two different strings verify as the same code.
     let sign1 = decode_sign1(text)?;
-    let alg_ok = matches!(
-        sign1.protected.header.alg,
-        Some(coset::RegisteredLabelWithPrivate::Assigned(
-            iana::Algorithm::EdDSA
-        ))
-    );
-    if !alg_ok {
-        return Err(TokenError::UnsupportedAlg);
-    }
-    let kid: [u8; 8] = sign1
-        .protected
-        .header
-        .key_id
-        .clone()
-        .try_into()
-        .map_err(|_| TokenError::Malformed)?;
-    let kid = Kid(kid);
+    let kid = eddsa_kid(&sign1)?;
     let candidates = keys(&kid);
     if candidates.is_empty() {
         return Err(TokenError::UnknownKey);

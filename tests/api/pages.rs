@@ -695,7 +695,13 @@ async fn an_official_gives_a_record_back_and_the_new_phone_signs_in_by_scanning(
         !url.as_str().unwrap().contains("access"),
         "the token is wiped from the address bar: {url}"
     );
-    assert!(!phone.text("#message").await.is_empty());
+    // Told once the page has loaded everything: earlier sign-ins of the record no longer work.
+    phone
+        .until(
+            "document.getElementById('message').textContent !== ''",
+            "the note that the record is back",
+        )
+        .await;
     let saved = phone
         .js(
             "return JSON.parse(localStorage.getItem('sc_resident'))",

@@ -1,0 +1,29 @@
+# Sourced by the load scripts in benches/: the release build of safecode, wrk, and the
+# helpers that read wrk's output, so that every script builds, waits and measures the same
+# way. A script sets DURATION and CONNECTIONS (and THREADS, default 2) before `run`.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --quiet --bin safecode
+# shellcheck disable=SC2034 # used by the scripts that source this
+bin="${CARGO_TARGET_DIR:-./target}/release/safecode"
+THREADS="${THREADS:-2}"
+
+# wrk with the script's settings; further arguments are wrk's.
+run() { wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@"; }
+# From a saved wrk report: requests per second, the 99th percentile, non-2xx answers.
+rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
+p99() { awk '$1 == "99%" {print $2}' "$1"; }
+non2xx() { awk '/^non-2xx/ {print $2}' "$1"; }
+# wrk's latency ("850.00us", "1.20ms", "2.00s") in milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v/1000; else if (v ~ /ms$/) printf "%.3f", v+0; else printf "%.3f", v*1000 }'; }
+# Waits (up to 20 s each) until every URL answers 2xx.
+wait_http() {
+  local url
+  for url in "$@"; do
+    for _ in $(seq 1 100); do
+      curl -fs "$url" >/dev/null && break
+      sleep 0.2
+    done
+  done
+}
