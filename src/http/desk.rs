@@ -6,7 +6,6 @@
 use super::errors::ApiError;
 use super::idempotency::IdempotencyKey;
 use crate::service::{Ctx, Principal, ServiceError};
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -47,17 +46,9 @@ impl<F: DeskForm + 'static> FromRequest for Desk<F> {
                 .match_info()
                 .get("id")
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| {
-                    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
-                })?;
+                .ok_or_else(super::errors::no_such_resource)?;
             crate::service::shelters::ensure_may_act(&ctx, &principal, shelter).await?;
-            let body = body.map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    "the body could not be read",
-                )
-            })?;
+            let body = body.map_err(|_| super::scan::unreadable())?;
             let form: F = super::scan::read(&req, body).await?;
             let key = key.or_body(form.idempotency_key())?;
             Ok(Desk {

@@ -282,20 +282,21 @@ pub fn query_error(
     .into()
 }
 
+/// The answer for a path that names nothing (no route, or an id that cannot exist).
+pub fn no_such_resource() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+}
+
 pub fn path_error(
     _err: actix_web::error::PathError,
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
     // An id that cannot exist names nothing.
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource").into()
+    no_such_resource().into()
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such resource",
-    ))
+    Err(no_such_resource())
 }
 
 #[cfg(test)]

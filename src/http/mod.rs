@@ -28,6 +28,18 @@ async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(openapi::ApiDoc::openapi())
 }
 
+/// The address people reach this service at, for links it hands out (a feed, a sign-in
+/// code): the configured public URL, else what this request was addressed to.
+pub fn public_base(ctx: &crate::service::Ctx, req: &actix_web::HttpRequest) -> String {
+    match &ctx.alerting.public_url {
+        Some(u) => u.clone(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
 /// A zone of 100,000 vertices is about 4 MB of GeoJSON.
 pub const ZONE_JSON_LIMIT: usize = 8 * 1024 * 1024;
 

@@ -21,7 +21,7 @@ fn multipart_problem(e: &actix_multipart::MultipartError) -> ApiError {
     }
 }
 
-fn unreadable() -> ApiError {
+pub(super) fn unreadable() -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "bad_request",

@@ -243,11 +243,9 @@ pub async fn reclaim(
         now,
     )
     .await?;
-    let doc_hash = residents::doc_hash_of(&mut tx, r.id).await?;
-    let others: BTreeSet<Uuid> = residents::holders_of(&mut tx, &doc_hash)
+    let others: BTreeSet<Uuid> = residents::others_naming_document_of(&mut tx, r.id)
         .await?
         .into_iter()
-        .filter(|h| h.id != r.id)
         .map(|h| h.public_id)
         .collect();
     let approval = if others.is_empty() {
@@ -338,12 +336,7 @@ pub async fn apply_retire(
     let keep = residents::by_public_id_tx(tx, change.keep)
         .await?
         .ok_or_else(approvals::stale)?;
-    let doc_hash = residents::doc_hash_of(tx, keep.id).await?;
-    let others: Vec<residents::Holder> = residents::holders_of(tx, &doc_hash)
-        .await?
-        .into_iter()
-        .filter(|h| h.id != keep.id)
-        .collect();
+    let others = residents::others_naming_document_of(tx, keep.id).await?;
     let now_ids: BTreeSet<Uuid> = others.iter().map(|h| h.public_id).collect();
     if now_ids != change.retire {
         return Err(approvals::stale());

@@ -372,15 +372,15 @@ pub async fn disputed(db: &Db, limit: i64) -> Result<Vec<Holder>> {
     }))
 }
 
-/// The keyed hash of the document a record names.
-pub async fn doc_hash_of(tx: &mut Tx, id: i64) -> Result<Vec<u8>> {
-    let h: Option<Vec<u8>> = on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT doc_hash FROM residents WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_one(c)
-    .await?);
-    h.ok_or_else(|| super::StoreError::Corrupt("a resident without doc_hash".into()))
+/// The other live records that name the same document as record `id`, oldest first.
+pub async fn others_naming_document_of(tx: &mut Tx, id: i64) -> Result<Vec<Holder>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{HOLDER} WHERE r.doc_hash = (SELECT doc_hash FROM residents WHERE id = $1) \
+         AND r.id <> $1 AND {LIVE} ORDER BY r.id"
+    ));
+    Ok(on_tx!(tx, |c| {
+        sqlx::query_as(sql).bind(id).fetch_all(c).await?
+    }))
 }
 
 /// Whether the resident has an open shelter stay.

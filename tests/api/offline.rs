@@ -523,6 +523,20 @@ async fn bundle_fetch_reads_at_most_its_cap_from_a_hostile_server() {
 
 /// Runs web/sc1.js's `loadBundle` in Node on a bundle file: what the /scan page would do.
 async fn scan_page_loads(bundle: &Value) -> String {
+    let (out, err) = with_sc1_in_node(
+        bundle,
+        "const before = process.memoryUsage().rss;\n\
+         try { await loadBundle(JSON.parse(readFileSync(process.argv[2], 'utf8'))); console.log('ok'); }\n\
+         catch (e) { console.log(e.message); }\n\
+         console.log(Math.round((process.memoryUsage().rss - before) / 1048576));\n",
+    )
+    .await;
+    out + &err
+}
+
+/// Runs `body` as a Node module that has imported `readFileSync` and web/sc1.js's
+/// `loadBundle`, with the bundle's file as its argument; (stdout, stderr).
+async fn with_sc1_in_node(bundle: &Value, body: &str) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bundle.json");
     std::fs::write(&file, bundle.to_string()).unwrap();
@@ -532,11 +546,7 @@ async fn scan_page_loads(bundle: &Value) -> String {
         &script,
         format!(
             "import {{ readFileSync }} from 'node:fs';\n\
-             import {{ loadBundle }} from '{}';\n\
-             const before = process.memoryUsage().rss;\n\
-             try {{ await loadBundle(JSON.parse(readFileSync(process.argv[2], 'utf8'))); console.log('ok'); }}\n\
-             catch (e) {{ console.log(e.message); }}\n\
-             console.log(Math.round((process.memoryUsage().rss - before) / 1048576));\n",
+             import {{ loadBundle }} from '{}';\n{body}",
             url_of(&module)
         ),
     )
@@ -550,7 +560,10 @@ async fn scan_page_loads(bundle: &Value) -> String {
     })
     .await
     .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn url_of(path: &std::path::Path) -> String {
@@ -690,33 +703,12 @@ async fn an_order_reaches_the_bundle_within_five_seconds_whatever_the_debounce()
 /// Runs web/sc1.js's `loadBundle(bundle, trusted)` in Node: the answer's first line is `ok`
 /// or the error, the second the trust to keep.
 async fn scan_page_loads_pinned(bundle: &Value, trusted: &Value) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("bundle.json");
-    std::fs::write(&file, bundle.to_string()).unwrap();
-    let script = dir.path().join("load.mjs");
-    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/sc1.js");
-    std::fs::write(
-        &script,
-        format!(
-            "import {{ readFileSync }} from 'node:fs';\n\
-             import {{ loadBundle }} from '{}';\n\
-             try {{ const b = await loadBundle(JSON.parse(readFileSync(process.argv[2], 'utf8')), {trusted});\n\
-                    console.log('ok'); console.log(JSON.stringify(b.trust)); }}\n\
-             catch (e) {{ console.log(e.message); }}\n",
-            url_of(&module)
-        ),
-    )
-    .unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(&script)
-            .arg(&file)
-            .output()
-            .expect("node")
-    })
-    .await
-    .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let body = format!(
+        "try {{ const b = await loadBundle(JSON.parse(readFileSync(process.argv[2], 'utf8')), {trusted});\n\
+                console.log('ok'); console.log(JSON.stringify(b.trust)); }}\n\
+         catch (e) {{ console.log(e.message); }}\n"
+    );
+    with_sc1_in_node(bundle, &body).await.0
 }
 
 #[tokio::test]

@@ -237,13 +237,7 @@ pub async fn cap(ctx: web::Data<Ctx>, id: web::Path<Uuid>) -> Result<HttpRespons
     responses((status = 200, content_type = "application/atom+xml", body = String)))]
 pub async fn feed(ctx: web::Data<Ctx>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let entries = alerts::feed(&ctx).await?;
-    let base = match &ctx.alerting.public_url {
-        Some(u) => u.clone(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    };
+    let base = crate::http::public_base(&ctx, &req);
     let updated = entries.first().map(|e| e.sent).unwrap_or_else(|| ctx.now());
     let body = crate::http::cap::feed_xml(&base, &ctx.alerting.cap_sender, updated, &entries)
         .map_err(xml_failed)?;

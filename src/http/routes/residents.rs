@@ -78,13 +78,7 @@ pub async fn reclaim(
     form: web::Json<reclaim::ReclaimForm>,
 ) -> Result<HttpResponse, ApiError> {
     let key = key.get()?;
-    let origin = match &ctx.alerting.public_url {
-        Some(u) => u.clone(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    };
+    let origin = crate::http::public_base(&ctx, &req);
     let r = reclaim::reclaim(
         &ctx,
         &p,
