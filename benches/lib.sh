@@ -27,3 +27,23 @@ wait_http() {
     done
   done
 }
+# A scratch directory for the run and a fresh database in it: SQLite, or PostgreSQL when
+# BENCH_DB=postgres (the script's default is $1). Sets work and db_url; `finish_bench` removes
+# both, so a script's cleanup stops its own processes and then calls it.
+bench_database() {
+  BENCH_DB="${BENCH_DB:-${1:-sqlite}}"
+  work=$(mktemp -d)
+  db_url="sqlite://$work/data/safecode.db"
+  if [ "$BENCH_DB" = postgres ]; then
+    scripts/start-postgres.sh
+    bench_db_name="safecode_bench_$$"
+    psql postgres://postgres@127.0.0.1:5432/postgres -qc "CREATE DATABASE $bench_db_name"
+    db_url="postgres://postgres@127.0.0.1:5432/$bench_db_name"
+  fi
+}
+finish_bench() {
+  if [ -n "${bench_db_name:-}" ]; then
+    psql postgres://postgres@127.0.0.1:5432/postgres -qc "DROP DATABASE IF EXISTS $bench_db_name WITH (FORCE)" || true
+  fi
+  rm -rf "$work"
+}

@@ -6,7 +6,6 @@
 # less than 10 %.
 #   benches/soak.sh            # MINUTES=10 CONNECTIONS=16 BENCH_DB=postgres (or sqlite)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 MINUTES="${MINUTES:-10}"
 CONNECTIONS="${CONNECTIONS:-16}"
 PORT="${PORT:-18191}"
@@ -14,26 +13,16 @@ CODES="${CODES:-200000}"
 RESIDENTS="${RESIDENTS:-1000}"
 THREADS=2
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet --bin safecode
-bin=./target/release/safecode
-work=$(mktemp -d)
-db_url="sqlite://$work/data/safecode.db"
-if [ "${BENCH_DB:-postgres}" = postgres ]; then
-  scripts/start-postgres.sh
-  name="safecode_soak_$$"
-  psql postgres://postgres@127.0.0.1:5432/postgres -qc "CREATE DATABASE $name"
-  db_url="postgres://postgres@127.0.0.1:5432/$name"
-fi
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+bench_database postgres
 export DATABASE_URL="$db_url" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn SAFECODE_RATE_LIMITS=off
 server=
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null || true
   wait 2>/dev/null || true
-  if [ "${BENCH_DB:-postgres}" = postgres ]; then
-    psql postgres://postgres@127.0.0.1:5432/postgres -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
-  fi
-  rm -rf "$work"
+  finish_bench
 }
 trap cleanup EXIT
 
@@ -44,7 +33,7 @@ official=$($bin users create --role official --name "soak official" 2>/dev/null)
 SAFECODE_BIND="127.0.0.1:$PORT" SAFECODE_MAX_DB_CONNECTIONS=16 $bin serve 2>"$work/server.log" &
 server=$!
 base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.2; done
+wait_http "$base/healthz"
 api() { curl -fsS -H 'Content-Type: application/json' -H "Authorization: Bearer $official" "$@"; }
 # Three shelters at the largest capacity: room for every admission of the run.
 shelters=()
@@ -81,8 +70,6 @@ alert=$(api -X POST "$base/v1/alerts" -d "{\"zones\":[\"$zone\"],\"headline\":\"
 export SC_CODES_FILE="$work/codes.txt" SC_RESIDENTS_FILE="$work/tokens.txt" SC_SHELTER="$shelter" \
   SC_STAFF="$staff" SC_ALERT="$alert" SC_THREADS=$THREADS
 
-p99() { awk '$1 == "99%" {print $2}' "$1"; }
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.2f", v/1000; else if (v ~ /ms$/) printf "%.2f", v+0; else printf "%.2f", v*1000 }'; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
 [ -s "$work/tokens.txt" ] || { echo "no resident could register"; exit 1; }
 echo "Soak on ${BENCH_DB:-postgres}: $MINUTES x 1 min, wrk -t$THREADS -c$CONNECTIONS, $CODES codes, $(wc -l <"$work/tokens.txt") resident tokens"
@@ -90,10 +77,10 @@ printf "  %-6s %10s %10s %8s %8s %10s\n" minute req/s "p99 ms" non-2xx errors "R
 errors=0
 for m in $(seq 1 "$MINUTES"); do
   SC_OFFSET=$(( (m - 1) * CODES / MINUTES )) wrk -t$THREADS -c"$CONNECTIONS" -d60s --latency -s benches/soak.lua "$base/" >"$work/m$m.txt"
-  non=$(awk '/^non-2xx/ {print $2}' "$work/m$m.txt")
+  non=$(non2xx "$work/m$m.txt"); non=${non:-0}
   sock=$(awk '/^socket-errors/ {print $2}' "$work/m$m.txt")
   errors=$((errors + non + sock))
-  printf "  %-6s %10.0f %10s %8s %8s %10s\n" "$m" "$(awk '/^Requests\/sec/ {print $2}' "$work/m$m.txt")" \
+  printf "  %-6s %10.0f %10s %8s %8s %10s\n" "$m" "$(rps "$work/m$m.txt")" \
     "$(to_ms "$(p99 "$work/m$m.txt")")" "$non" "$sock" "$(rss)" | tee -a "$work/table.txt"
 done
 first=$(awk 'NR==1 {print $3}' "$work/table.txt"); last=$(awk -v n="$MINUTES" 'NR==n {print $3}' "$work/table.txt")

@@ -202,44 +202,41 @@ pub enum ConfigError {
     Value { source_name: String, reason: String },
 }
 
-/// Where one raw value came from, for the error message.
-struct Raw {
-    value: String,
-    source_name: String,
+/// Where settings come from: the environment (`SAFECODE_` and the key in capitals) over the file
+/// over the documented default. Each setting is one call naming its key, its default and its
+/// parser, so a bad value is reported with the exact place it came from.
+struct Sources<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
 }
 
-fn pick(
-    env: &dyn Fn(&str) -> Option<String>,
-    env_names: &[&str],
-    file_key: &str,
-    file_value: Option<String>,
-    default: &str,
-) -> Raw {
-    for name in env_names {
-        if let Some(v) = env(name) {
-            return Raw {
-                value: v,
-                source_name: format!("environment variable {name}"),
-            };
-        }
+impl Sources<'_> {
+    fn get<T>(
+        &self,
+        key: &str,
+        file_value: Option<impl ToString>,
+        default: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let env_name = format!("SAFECODE_{}", key.to_ascii_uppercase());
+        let aliases = if key == "database_url" {
+            // The name every sqlx tool reads comes first.
+            vec!["DATABASE_URL".to_owned(), env_name]
+        } else {
+            vec![env_name]
+        };
+        let (value, source_name) = match aliases.iter().find_map(|n| (self.env)(n).map(|v| (v, n)))
+        {
+            Some((v, name)) => (v, format!("environment variable {name}")),
+            None => match file_value {
+                Some(v) => (v.to_string(), format!("config file key `{key}`")),
+                None => (default.to_owned(), format!("default for `{key}`")),
+            },
+        };
+        f(value.trim()).map_err(|reason| ConfigError::Value {
+            source_name,
+            reason,
+        })
     }
-    match file_value {
-        Some(v) => Raw {
-            value: v,
-            source_name: format!("config file key `{file_key}`"),
-        },
-        None => Raw {
-            value: default.to_owned(),
-            source_name: format!("default for `{file_key}`"),
-        },
-    }
-}
-
-fn parse<T>(raw: Raw, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
-    f(raw.value.trim()).map_err(|reason| ConfigError::Value {
-        source_name: raw.source_name,
-        reason,
-    })
 }
 
 fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Result<T, String> {
@@ -249,19 +246,26 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Result<T, S
     }
 }
 
+/// A whole number in `lo..=hi`; `what` says the range in words for the error ("1 to 60 seconds").
+fn within<T: std::str::FromStr + PartialOrd>(
+    lo: T,
+    hi: T,
+    what: &'static str,
+) -> impl FnOnce(&str) -> Result<T, String> {
+    move |s| {
+        s.parse::<T>()
+            .ok()
+            .filter(|v| *v >= lo && *v <= hi)
+            .ok_or_else(|| format!("must be {what}, got {s:?}"))
+    }
+}
+
 /// The alerting settings (CAP sender, public address, webhook): one section of `load_from`.
-fn alerting(
-    f: &FileSettings,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<AlertingSettings, ConfigError> {
-    let cap_sender = parse(
-        pick(
-            env,
-            &["SAFECODE_CAP_SENDER"],
-            "cap_sender",
-            f.cap_sender.clone(),
-            "safecode@localhost",
-        ),
+fn alerting(f: &FileSettings, src: &Sources) -> Result<AlertingSettings, ConfigError> {
+    let cap_sender = src.get(
+        "cap_sender",
+        f.cap_sender.as_ref(),
+        "safecode@localhost",
         |s| {
             // CAP 1.2 forbids spaces, commas and XML-reserved characters here.
             let ok = !s.is_empty()
@@ -275,32 +279,19 @@ fn alerting(
             })
         },
     )?;
-    let public_url = parse(
-        pick(
-            env,
-            &["SAFECODE_PUBLIC_URL"],
-            "public_url",
-            f.public_url.clone(),
-            "",
-        ),
-        |s| match s {
-            "" => Ok(None),
-            s if (s.starts_with("http://") || s.starts_with("https://"))
-                && !s.contains(['"', '<', '>', ' ']) =>
-            {
-                Ok(Some(s.trim_end_matches('/').to_owned()))
-            }
-            _ => Err(format!("must be an http:// or https:// address, got {s:?}")),
-        },
-    )?;
-    let webhook_url = parse(
-        pick(
-            env,
-            &["SAFECODE_ALERT_WEBHOOK_URL"],
-            "alert_webhook_url",
-            f.alert_webhook_url.clone(),
-            "",
-        ),
+    let public_url = src.get("public_url", f.public_url.as_ref(), "", |s| match s {
+        "" => Ok(None),
+        s if (s.starts_with("http://") || s.starts_with("https://"))
+            && !s.contains(['"', '<', '>', ' ']) =>
+        {
+            Ok(Some(s.trim_end_matches('/').to_owned()))
+        }
+        _ => Err(format!("must be an http:// or https:// address, got {s:?}")),
+    })?;
+    let webhook_url = src.get(
+        "alert_webhook_url",
+        f.alert_webhook_url.as_ref(),
+        "",
         |s| match s {
             "" => Ok(None),
             // No TLS backend builds offline here; see README.
@@ -310,14 +301,10 @@ fn alerting(
             _ => Err(format!("must be an http:// address, got {s:?}")),
         },
     )?;
-    let webhook_secret = parse(
-        pick(
-            env,
-            &["SAFECODE_ALERT_WEBHOOK_SECRET"],
-            "alert_webhook_secret",
-            f.alert_webhook_secret.clone(),
-            "",
-        ),
+    let webhook_secret = src.get(
+        "alert_webhook_secret",
+        f.alert_webhook_secret.as_ref(),
+        "",
         |s| match (s, &webhook_url) {
             ("", None) => Ok(None),
             (s, Some(_)) if s.len() >= 32 => Ok(Some(s.to_owned())),
@@ -329,26 +316,17 @@ fn alerting(
             (_, None) => Err("is set but alert_webhook_url is not".into()),
         },
     )?;
-    let webhook_retry_base_ms = parse(
-        pick(
-            env,
-            &["SAFECODE_WEBHOOK_RETRY_BASE_MS"],
-            "webhook_retry_base_ms",
-            f.webhook_retry_base_ms.map(|v| v.to_string()),
-            "2000",
-        ),
-        |s| {
-            s.parse::<u64>()
-                .ok()
-                .filter(|v| (10..=600_000).contains(v))
-                .ok_or_else(|| format!("must be 10 to 600000 milliseconds, got {s:?}"))
-        },
+    let retry_base_ms = src.get(
+        "webhook_retry_base_ms",
+        f.webhook_retry_base_ms,
+        "2000",
+        within(10u64, 600_000, "10 to 600000 milliseconds"),
     )?;
     let webhook = match (webhook_url, webhook_secret) {
         (Some(url), Some(secret)) => Some(WebhookSettings {
             url,
             secret,
-            retry_base_ms: webhook_retry_base_ms,
+            retry_base_ms,
         }),
         _ => None,
     };
@@ -419,41 +397,29 @@ impl Settings {
                 })?
             }
         };
-        let alerting = alerting(&f, env)?;
-        let num = |v: Option<u32>| v.map(|n| n.to_string());
-        let usize_s = |v: Option<usize>| v.map(|n| n.to_string());
-
-        let bind = parse(
-            pick(env, &["SAFECODE_BIND"], "bind", f.bind, "127.0.0.1:8080"),
-            |s| {
+        let src = Sources { env };
+        let import_limit_mb: usize =
+            src.get("import_limit_mb", f.import_limit_mb, "200", positive)?;
+        Ok(Self {
+            alerting: alerting(&f, &src)?,
+            bind: src.get("bind", f.bind, "127.0.0.1:8080", |s| {
                 s.parse::<SocketAddr>().map_err(|_| {
                     format!("must be host:port with an IP address, e.g. 127.0.0.1:8080, got {s:?}")
                 })
-            },
-        )?;
-        let database_url = parse(
-            pick(
-                env,
-                &["DATABASE_URL", "SAFECODE_DATABASE_URL"],
+            })?,
+            database_url: src.get(
                 "database_url",
                 f.database_url,
                 "sqlite://data/safecode.db",
-            ),
-            DatabaseUrl::parse,
-        )?;
-        let max_db_connections = parse(
-            pick(
-                env,
-                &["SAFECODE_MAX_DB_CONNECTIONS"],
+                DatabaseUrl::parse,
+            )?,
+            max_db_connections: src.get(
                 "max_db_connections",
-                num(f.max_db_connections),
+                f.max_db_connections,
                 "10",
-            ),
-            positive::<u32>,
-        )?;
-        let keys_dir = parse(
-            pick(env, &["SAFECODE_KEYS_DIR"], "keys_dir", f.keys_dir, "keys"),
-            |s| {
+                positive,
+            )?,
+            keys_dir: src.get("keys_dir", f.keys_dir, "keys", |s| {
                 let p = PathBuf::from(s);
                 if s.is_empty() {
                     Err("must not be empty".into())
@@ -462,201 +428,79 @@ impl Settings {
                 } else {
                     Ok(p)
                 }
-            },
-        )?;
-        let body_deadline_secs = parse(
-            pick(
-                env,
-                &["SAFECODE_BODY_DEADLINE_SECS"],
+            })?,
+            body_deadline_secs: src.get(
                 "body_deadline_secs",
-                f.body_deadline_secs.map(|v| v.to_string()),
+                f.body_deadline_secs,
                 "60",
-            ),
-            |s| {
-                s.parse::<u64>()
-                    .ok()
-                    .filter(|v| (1..=3600).contains(v))
-                    .ok_or_else(|| format!("must be 1 to 3600 seconds, got {s:?}"))
-            },
-        )?;
-        let sqlite_synchronous = parse(
-            pick(
-                env,
-                &["SAFECODE_SQLITE_SYNCHRONOUS"],
+                within(1, 3600, "1 to 3600 seconds"),
+            )?,
+            sqlite_synchronous: src.get(
                 "sqlite_synchronous",
                 f.sqlite_synchronous,
                 "full",
-            ),
-            |s| match s {
-                "full" => Ok(SqliteSync::Full),
-                "normal" => Ok(SqliteSync::Normal),
-                _ => Err(format!("must be full or normal, got {s:?}")),
-            },
-        )?;
-        let log_format = parse(
-            pick(
-                env,
-                &["SAFECODE_LOG_FORMAT"],
-                "log_format",
-                f.log_format,
-                "text",
-            ),
-            |s| match s {
+                |s| match s {
+                    "full" => Ok(SqliteSync::Full),
+                    "normal" => Ok(SqliteSync::Normal),
+                    _ => Err(format!("must be full or normal, got {s:?}")),
+                },
+            )?,
+            log_format: src.get("log_format", f.log_format, "text", |s| match s {
                 "text" => Ok(LogFormat::Text),
                 "json" => Ok(LogFormat::Json),
                 _ => Err(format!("must be text or json, got {s:?}")),
-            },
-        )?;
-        let workers = parse(
-            pick(
-                env,
-                &["SAFECODE_WORKERS"],
-                "workers",
-                usize_s(f.workers),
-                "0",
-            ),
-            |s| match s.parse::<usize>() {
+            })?,
+            workers: src.get("workers", f.workers, "0", |s| match s.parse::<usize>() {
                 Ok(0) => Ok(None),
                 Ok(n) if n <= 256 => Ok(Some(n)),
                 _ => Err(format!(
                     "must be a number from 0 (one per core) to 256, got {s:?}"
                 )),
-            },
-        )?;
-        let import_limit_mb = parse(
-            pick(
-                env,
-                &["SAFECODE_IMPORT_LIMIT_MB"],
-                "import_limit_mb",
-                usize_s(f.import_limit_mb),
-                "200",
-            ),
-            positive::<usize>,
-        )?;
-        let appeal_deadline_hours = parse(
-            pick(
-                env,
-                &["SAFECODE_APPEAL_DEADLINE_HOURS"],
-                "appeal_deadline_hours",
-                num(f.appeal_deadline_hours),
-                "24",
-            ),
-            positive::<u32>,
-        )?;
-        let printed_code_days = parse(
-            pick(
-                env,
-                &["SAFECODE_PRINTED_CODE_DAYS"],
-                "printed_code_days",
-                num(f.printed_code_days),
-                "180",
-            ),
-            positive::<u32>,
-        )?;
-        let approver_cooling_off_hours = parse(
-            pick(
-                env,
-                &["SAFECODE_APPROVER_COOLING_OFF_HOURS"],
-                "approver_cooling_off_hours",
-                num(f.approver_cooling_off_hours),
-                "24",
-            ),
-            |s| {
-                s.parse::<u32>()
-                    .map_err(|_| format!("must be a whole number, got {s:?}"))
-            },
-        )?;
-        let auth_cache_ms = parse(
-            pick(
-                env,
-                &["SAFECODE_AUTH_CACHE_MS"],
-                "auth_cache_ms",
-                f.auth_cache_ms.map(|v| v.to_string()),
-                "2000",
-            ),
-            |s| {
-                s.parse::<u64>()
-                    .ok()
-                    .filter(|v| *v <= 60_000)
-                    .ok_or_else(|| {
-                        format!("must be a whole number of milliseconds up to 60000, got {s:?}")
-                    })
-            },
-        )?;
-        let audit_anchor_secs = parse(
-            pick(
-                env,
-                &["SAFECODE_AUDIT_ANCHOR_SECS"],
-                "audit_anchor_secs",
-                f.audit_anchor_secs.map(|v| v.to_string()),
-                "60",
-            ),
-            |s| {
-                s.parse::<u64>()
-                    .ok()
-                    .filter(|v| (1..=60).contains(v))
-                    .ok_or_else(|| format!("must be 1 to 60 seconds, got {s:?}"))
-            },
-        )?;
-        let status_list_debounce_secs = parse(
-            pick(
-                env,
-                &["SAFECODE_STATUS_LIST_DEBOUNCE_SECS"],
-                "status_list_debounce_secs",
-                f.status_list_debounce_secs.map(|v| v.to_string()),
-                "30",
-            ),
-            |s| {
-                s.parse::<u32>()
-                    .ok()
-                    .filter(|v| (1..=3600).contains(v))
-                    .ok_or_else(|| format!("must be 1 to 3600 seconds, got {s:?}"))
-            },
-        )?;
-        let bundle_max_age_secs = parse(
-            pick(
-                env,
-                &["SAFECODE_BUNDLE_MAX_AGE_SECS"],
-                "bundle_max_age_secs",
-                f.bundle_max_age_secs.map(|v| v.to_string()),
-                "21600",
-            ),
-            |s| {
-                s.parse::<u32>()
-                    .ok()
-                    .filter(|v| (60..=7 * 86_400).contains(v))
-                    .ok_or_else(|| format!("must be 60 seconds to 7 days, got {s:?}"))
-            },
-        )?;
-        let rate_limits = parse(
-            pick(
-                env,
-                &["SAFECODE_RATE_LIMITS"],
-                "rate_limits",
-                f.rate_limits,
-                "on",
-            ),
-            parse_rate_limits,
-        )?;
-        Ok(Self {
-            rate_limits,
-            alerting,
-            bind,
-            database_url,
-            max_db_connections,
-            sqlite_synchronous,
-            keys_dir,
-            log_format,
-            workers,
+            })?,
             import_limit_bytes: import_limit_mb.saturating_mul(1024 * 1024),
-            body_deadline_secs,
-            appeal_deadline_hours,
-            printed_code_days,
-            approver_cooling_off_hours,
-            auth_cache_ms,
-            status_list_debounce_secs,
-            audit_anchor_secs,
-            bundle_max_age_secs,
+            appeal_deadline_hours: src.get(
+                "appeal_deadline_hours",
+                f.appeal_deadline_hours,
+                "24",
+                positive,
+            )?,
+            printed_code_days: src.get(
+                "printed_code_days",
+                f.printed_code_days,
+                "180",
+                positive,
+            )?,
+            approver_cooling_off_hours: src.get(
+                "approver_cooling_off_hours",
+                f.approver_cooling_off_hours,
+                "24",
+                within(0, u32::MAX, "a whole number"),
+            )?,
+            auth_cache_ms: src.get(
+                "auth_cache_ms",
+                f.auth_cache_ms,
+                "2000",
+                within(0, 60_000, "a whole number of milliseconds up to 60000"),
+            )?,
+            audit_anchor_secs: src.get(
+                "audit_anchor_secs",
+                f.audit_anchor_secs,
+                "60",
+                within(1, 60, "1 to 60 seconds"),
+            )?,
+            status_list_debounce_secs: src.get(
+                "status_list_debounce_secs",
+                f.status_list_debounce_secs,
+                "30",
+                within(1, 3600, "1 to 3600 seconds"),
+            )?,
+            bundle_max_age_secs: src.get(
+                "bundle_max_age_secs",
+                f.bundle_max_age_secs,
+                "21600",
+                within(60, 7 * 86_400, "60 seconds to 7 days"),
+            )?,
+            rate_limits: src.get("rate_limits", f.rate_limits, "on", parse_rate_limits)?,
         })
     }
 }

@@ -1,10 +1,10 @@
 // Keeps the pages on the device so they open with no network: the resident's saved code, the
 // scanner with its bundle. Network first (an update shows at once when online), the saved copy
 // when the network fails. API answers are never cached here: the pages keep what they need.
-const CACHE = 'safecode-pages-v1';
-const SHELL = ['/', '/scan', '/ops', '/assets/app.css', '/assets/common.js', '/assets/sc1.js',
-  '/assets/resident.js', '/assets/scan.js', '/assets/ops.js', '/assets/vendor/jsQR.js',
-  '/assets/vendor/noble-ed25519.js'];
+// The server fills in the shell (every page and asset it embeds) and a version drawn from their
+// contents, so a release with a changed page installs a new cache and drops the old one.
+const CACHE = 'safecode-pages-/*VERSION*/';
+const SHELL = [/*SHELL*/];
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

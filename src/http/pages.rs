@@ -45,12 +45,44 @@ static ASSETS: &[Asset] = &[
     asset!("/sw.js", "sw.js", JS),
 ];
 
+const SERVICE_WORKER: &str = "/sw.js";
+
+/// The service worker as served: its shell is the asset table above (one list, not two), and its
+/// cache name changes whenever any page or script does.
+static WORKER: LazyLock<String> = LazyLock::new(|| {
+    let shell: Vec<&str> = ASSETS
+        .iter()
+        .map(|a| a.path)
+        .filter(|p| *p != SERVICE_WORKER)
+        .collect();
+    let mut version = Sha256::new();
+    for a in ASSETS.iter().filter(|a| a.path != SERVICE_WORKER) {
+        version.update(a.body);
+    }
+    let template = ASSETS
+        .iter()
+        .find(|a| a.path == SERVICE_WORKER)
+        .map(|a| String::from_utf8_lossy(a.body).into_owned())
+        .unwrap_or_default();
+    template
+        .replace("/*VERSION*/", &hex::encode(&version.finalize()[..6]))
+        .replace("[/*SHELL*/]", &serde_json::json!(shell).to_string())
+});
+
+fn body(asset: &Asset) -> &'static [u8] {
+    if asset.path == SERVICE_WORKER {
+        WORKER.as_bytes()
+    } else {
+        asset.body
+    }
+}
+
 /// Each asset's entity tag, from its content: a page or script that did not change is not sent
 /// again (304), one that did is never served stale.
 static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
     ASSETS
         .iter()
-        .map(|a| format!("\"{}\"", hex::encode(&Sha256::digest(a.body)[..8])))
+        .map(|a| format!("\"{}\"", hex::encode(&Sha256::digest(body(a))[..8])))
         .collect()
 });
 
@@ -83,7 +115,7 @@ async fn serve(req: HttpRequest) -> HttpResponse {
     if unchanged {
         return res.finish();
     }
-    res.content_type(asset.content_type).body(asset.body)
+    res.content_type(asset.content_type).body(body(asset))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -117,11 +149,13 @@ mod tests {
                 );
             }
         }
-        let sw =
-            std::str::from_utf8(ASSETS.iter().find(|a| a.path == "/sw.js").unwrap().body).unwrap();
-        for a in ASSETS.iter().filter(|a| a.path != "/sw.js") {
+        assert!(
+            !WORKER.contains("/*"),
+            "sw.js has a part the server did not fill"
+        );
+        for a in ASSETS.iter().filter(|a| a.path != SERVICE_WORKER) {
             assert!(
-                sw.contains(&format!("'{}'", a.path)),
+                WORKER.contains(&format!("\"{}\"", a.path)),
                 "sw.js keeps {}",
                 a.path
             );

@@ -71,20 +71,39 @@ pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Res
 /// Makes the zones' members now the alert's recipients, in one statement (a resident in
 /// several of the zones once, under the first zone).
 pub async fn snapshot_recipients(tx: &mut Tx, alert_id: i64, zone_ids: &[i64]) -> Result<()> {
-    if zone_ids.is_empty() {
+    insert_recipients(
+        tx,
+        alert_id,
+        "(alert_id, resident_id, zone_id)",
+        ", m.resident_id, MIN(m.zone_id) FROM zone_members m WHERE m.zone_id IN (",
+        zone_ids,
+        ") GROUP BY m.resident_id",
+    )
+    .await
+}
+
+/// `INSERT INTO alert_recipients {columns} SELECT alert_id{select}{ids}{tail}`: one statement
+/// for a list of ids bound as parameters.
+async fn insert_recipients(
+    tx: &mut Tx,
+    alert_id: i64,
+    columns: &str,
+    select: &str,
+    ids: &[i64],
+    tail: &str,
+) -> Result<()> {
+    if ids.is_empty() {
         return Ok(());
     }
     on_tx!(tx, |c| {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO alert_recipients (alert_id, resident_id, zone_id) SELECT ",
-        );
-        q.push_bind(alert_id)
-            .push(", m.resident_id, MIN(m.zone_id) FROM zone_members m WHERE m.zone_id IN (");
-        let mut ids = q.separated(", ");
-        for z in zone_ids {
-            ids.push_bind(*z);
+        let mut q =
+            sqlx::QueryBuilder::new(format!("INSERT INTO alert_recipients {columns} SELECT "));
+        q.push_bind(alert_id).push(select);
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
         }
-        q.push(") GROUP BY m.resident_id");
+        q.push(tail);
         q.build().execute(&mut *c).await?;
     });
     Ok(())
@@ -113,19 +132,15 @@ const IDS_PER_STATEMENT: usize = 10_000;
 /// a zone stay as they are.
 pub async fn add_area_recipients(tx: &mut Tx, alert_id: i64, residents: &[i64]) -> Result<()> {
     for chunk in residents.chunks(IDS_PER_STATEMENT) {
-        on_tx!(tx, |c| {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO alert_recipients (alert_id, resident_id) SELECT ",
-            );
-            q.push_bind(alert_id)
-                .push(", id FROM residents WHERE id IN (");
-            let mut ids = q.separated(", ");
-            for r in chunk {
-                ids.push_bind(*r);
-            }
-            q.push(") ON CONFLICT (alert_id, resident_id) DO NOTHING");
-            q.build().execute(&mut *c).await?;
-        });
+        insert_recipients(
+            tx,
+            alert_id,
+            "(alert_id, resident_id)",
+            ", id FROM residents WHERE id IN (",
+            chunk,
+            ") ON CONFLICT (alert_id, resident_id) DO NOTHING",
+        )
+        .await?;
     }
     Ok(())
 }

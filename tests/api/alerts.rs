@@ -252,7 +252,7 @@ async fn safe_with_relatives_moves_the_colour_the_counts_and_acknowledges() {
     assert_eq!(safe["acknowledged_alert"], sent["id"]);
     assert_eq!(safe["colour"], "yellow");
     assert_eq!(app.colour(&official, &a_id).await, "yellow");
-    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    let zones: Value = json_ok(app.get("/v1/zones", &official).await).await;
     let props = &zones["features"][0]["properties"];
     assert_eq!(
         (

@@ -30,7 +30,7 @@ async fn a_resident_appeals_and_an_upheld_appeal_clears_the_override() {
     let appeal: Value = res.json().await.unwrap();
     assert_eq!(appeal["colour"], "red");
     assert_eq!(appeal["status"], "open");
-    let list: Value = app.get("/v1/appeals", &first).await.json().await.unwrap();
+    let list: Value = json_ok(app.get("/v1/appeals", &first).await).await;
     assert_eq!(list[0]["id"], appeal["id"]);
     assert_eq!(list[0]["overdue"], false);
     let id = appeal["id"].as_str().unwrap();

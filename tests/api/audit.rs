@@ -109,7 +109,7 @@ async fn a_resident_reads_only_their_own_trail() {
     let (other, _) = app.registered().await;
     patch(&app, &official, &mine, json!(["medical"])).await;
     patch(&app, &official, &other, json!(["medical"])).await;
-    let trail: Value = app.get("/v1/audit", &token).await.json().await.unwrap();
+    let trail: Value = json_ok(app.get("/v1/audit", &token).await).await;
     let subjects: Vec<&str> = trail
         .as_array()
         .unwrap()

@@ -262,7 +262,7 @@ async fn officials_print_long_lived_codes_and_cards_and_heads_fetch_dependents_c
     let mut body = resident_body();
     body["dependents"] =
         json!([{"name": "李奶奶", "id_number": new_id_number(), "needs": ["elderly"]}]);
-    let v: Value = app.register(&body).await.json().await.unwrap();
+    let v: Value = json_ok(app.register(&body).await).await;
     let (head, token) = (
         v["resident_id"].as_str().unwrap().to_owned(),
         v["access_token"].as_str().unwrap().to_owned(),

@@ -71,7 +71,7 @@ async fn bad_lines_are_reported_by_number_and_good_lines_are_imported_once() {
     assert_eq!(errs[3], (14, "invalid_utf8"));
 
     // Importing the same file again creates no duplicates.
-    let again: Value = import(&app, &official, bytes).await.json().await.unwrap();
+    let again: Value = json_ok(import(&app, &official, bytes).await).await;
     assert_eq!(again["imported"], 0);
     assert_eq!(again["already_registered"], 26);
     let count = app.resident_count().await;
@@ -96,7 +96,7 @@ async fn an_imported_resident_cannot_register_again_and_vice_versa() {
         "王小明,cn_resident_id,{},,,,,,",
         body["id_number"].as_str().unwrap()
     )]);
-    let report: Value = import(&app, &official, csv).await.json().await.unwrap();
+    let report: Value = json_ok(import(&app, &official, csv).await).await;
     assert_eq!(report["already_registered"], 1);
     let id = new_id_number();
     let report: Value = import(&app, &official, csv_with(&[format!("李四,,{id},,,,,,")]))

@@ -300,7 +300,7 @@ async fn a_rule_set_that_drops_every_red_rule_waits_for_a_second_province_offici
         "mandatory_not_transferred"
     );
     assert_eq!(pending["change"]["preview"]["to_yellow"], 1);
-    let rules: Value = app.get("/v1/rules", &mallory).await.json().await.unwrap();
+    let rules: Value = json_ok(app.get("/v1/rules", &mallory).await).await;
     assert_eq!(
         rules
             .as_array()
@@ -1162,7 +1162,7 @@ async fn an_approval_of_something_that_changed_since_is_refused_as_stale() {
         )
         .await;
     assert_problem(res, 409, "stale_request").await;
-    let rules: Value = app.get("/v1/rules", &first).await.json().await.unwrap();
+    let rules: Value = json_ok(app.get("/v1/rules", &first).await).await;
     let active = rules
         .as_array()
         .unwrap()

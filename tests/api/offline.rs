@@ -358,7 +358,7 @@ async fn an_offline_batch_uploaded_twice_is_applied_once_and_nothing_is_dropped(
         event("teleport", "t3-0007", &codes[2], 7, json!({})),
     ]});
     let path = format!("/v1/shelters/{s}/sync");
-    let first: Value = app.post(&path, &staff, &events).await.json().await.unwrap();
+    let first: Value = json_ok(app.post(&path, &staff, &events).await).await;
     assert_eq!(
         (&first["applied"], &first["duplicates"], &first["conflicts"]),
         (&json!(5), &json!(0), &json!(3)),
@@ -397,7 +397,7 @@ async fn an_offline_batch_uploaded_twice_is_applied_once_and_nothing_is_dropped(
         .unwrap();
     assert_eq!(view["occupancy"], 2);
 
-    let again: Value = app.post(&path, &staff, &events).await.json().await.unwrap();
+    let again: Value = json_ok(app.post(&path, &staff, &events).await).await;
     assert_eq!(
         (&again["applied"], &again["duplicates"], &again["conflicts"]),
         (&json!(0), &json!(5), &json!(3)),

@@ -81,7 +81,7 @@ async fn a_mandatory_order_turns_exactly_the_residents_inside_red_and_lifting_re
     assert_eq!(me["zones"][0]["name"], "Puyang river bank");
 
     // Live counts on the map.
-    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    let zones: Value = json_ok(app.get("/v1/zones", &official).await).await;
     let props = &zones["features"][0]["properties"];
     assert_eq!(
         (
@@ -404,7 +404,7 @@ async fn zone_counts_follow_a_change_of_needs() {
             v["features"][0]["properties"]["yellow"].as_i64(),
         )
     };
-    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    let zones: Value = json_ok(app.get("/v1/zones", &official).await).await;
     assert_eq!(counts(zones), (Some(0), Some(2)));
     let res = app
         .patch(
@@ -419,7 +419,7 @@ async fn zone_counts_follow_a_change_of_needs() {
         "yellow to red waits for a second official"
     );
     let pending: Value = res.json().await.unwrap();
-    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    let zones: Value = json_ok(app.get("/v1/zones", &official).await).await;
     assert_eq!(counts(zones), (Some(0), Some(2)), "nothing moved yet");
     let second = app.official().await;
     let res = app

@@ -252,7 +252,7 @@ async fn the_scanner_reads_a_code_from_a_fake_camera_and_admits() {
     );
     // A hardware scanner types the code: hand out two bottles, then check the person out.
     b.click("#camera").await;
-    let code: Value = my_code(&app, &token, "json").await.json().await.unwrap();
+    let code: Value = json_ok(my_code(&app, &token, "json").await).await;
     let typed = code["token"].as_str().unwrap();
     b.fill("#token-input", typed).await;
     b.click("#typed button[type=submit]").await;
@@ -381,7 +381,7 @@ async fn the_resident_page_registers_a_family_reads_alerts_and_reports() {
         "safe recorded",
     )
     .await;
-    let zones: Value = app.get("/v1/zones", &official).await.json().await.unwrap();
+    let zones: Value = json_ok(app.get("/v1/zones", &official).await).await;
     assert_eq!(zones["features"][0]["properties"]["safe_with_relatives"], 1);
     let photo = artifacts().join(format!("hazard-{}.png", uuid::Uuid::new_v4().simple()));
     image::RgbImage::from_pixel(64, 48, image::Rgb([40, 90, 160]))
@@ -463,7 +463,7 @@ async fn the_scanner_admits_offline_from_the_bundle_and_syncs_once() {
         .create_user("staff", json!({"shelter_ids": [shelter]}))
         .await;
     let (_, resident) = resident_at(&app, 30.05, 120.05, &[]).await;
-    let code: Value = my_code(&app, &resident, "json").await.json().await.unwrap();
+    let code: Value = json_ok(my_code(&app, &resident, "json").await).await;
     let token = code["token"].as_str().unwrap().to_owned();
 
     let server = ServeProcess::start(&app).await;
@@ -639,7 +639,7 @@ async fn an_official_gives_a_record_back_and_the_new_phone_signs_in_by_scanning(
     let id_number = new_id_number();
     let mut body = resident_body();
     body["id_number"] = json!(id_number);
-    let registered: Value = app.register(&body).await.json().await.unwrap();
+    let registered: Value = json_ok(app.register(&body).await).await;
     let old_token = registered["access_token"].as_str().unwrap().to_owned();
 
     let b = Browser::start(&[]).await;

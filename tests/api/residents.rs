@@ -135,7 +135,7 @@ async fn dependents_register_with_their_head_and_inherit_the_household_address()
         {"name": "王奶奶", "id_number": new_id_number(), "needs": ["elderly", "wheelchair"]},
         {"name": "Anna", "id_type": "passport", "id_number": "E7654321", "birth_year": 2019}
     ]);
-    let v: Value = app.register(&body).await.json().await.unwrap();
+    let v: Value = json_ok(app.register(&body).await).await;
     assert_eq!(v["dependents"].as_array().unwrap().len(), 2);
     let token = v["access_token"].as_str().unwrap();
     let me: Value = app

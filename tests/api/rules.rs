@@ -19,7 +19,7 @@ async fn rule_sets_are_validated_previewed_and_activated() {
     assert_eq!(res.status(), 202, "green to yellow by one official waits");
     app.approve(&second, &res.json().await.unwrap()).await;
     resident_at(&app, 30.5, 120.5, &["elderly"]).await;
-    let list: Value = app.get("/v1/rules", &official).await.json().await.unwrap();
+    let list: Value = json_ok(app.get("/v1/rules", &official).await).await;
     assert_eq!(list[0]["version"], 1);
     assert_eq!(list[0]["active"], true);
 
@@ -147,7 +147,7 @@ async fn a_rule_set_that_moves_many_residents_needs_a_second_official() {
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.colour(&first, &a).await, "red");
-    let list: Value = app.get("/v1/rules", &first).await.json().await.unwrap();
+    let list: Value = json_ok(app.get("/v1/rules", &first).await).await;
     assert_eq!(list[0]["version"], version);
     assert_eq!(list[0]["active"], true);
 }

@@ -574,7 +574,7 @@ async fn a_retried_distribution_is_given_once_and_household_quotas_are_shared() 
     let rice = item(&app, &official, 2, "household").await;
     let mut body = resident_body();
     body["dependents"] = json!([{"name": "王小明", "id_number": new_id_number()}]);
-    let v: Value = app.register(&body).await.json().await.unwrap();
+    let v: Value = json_ok(app.register(&body).await).await;
     let head = v["access_token"].as_str().unwrap().to_owned();
     let head_code = code_of(&app, &head).await;
     let dependent = v["dependents"][0].as_str().unwrap().to_owned();
