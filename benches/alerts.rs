@@ -32,12 +32,16 @@ async fn run(n: u64) {
             name: "bench".into(),
             shelter_ids: vec![],
             jurisdiction: None,
+            login: None,
         },
     )
     .await
     .unwrap()
-    .token;
-    let official = users::authenticate(&ctx, &token).await.unwrap();
+    .token
+    .expect("a machine account gets a token");
+    let official = users::authenticate(&ctx, &token, safecode::store::users::Carrier::Header)
+        .await
+        .unwrap();
     // Synthetic residents lie within lat 30.05–30.35, lon 120.15–120.55: this holds them all.
     let ring = json!([[
         [120.0, 30.0],

@@ -127,12 +127,16 @@ async fn database(n: u64) {
         name: "bench".into(),
         shelter_ids: vec![],
         jurisdiction: None,
+        login: None,
     };
     let token = users::create(&ctx, Creator::Operator, &form)
         .await
         .unwrap()
-        .token;
-    let official = users::authenticate(&ctx, &token).await.unwrap();
+        .token
+        .expect("a machine account gets a token");
+    let official = users::authenticate(&ctx, &token, safecode::store::users::Carrier::Header)
+        .await
+        .unwrap();
 
     // Synthetic residents are spread evenly over lat 30.05–30.35, lon 120.15–120.55
     // (0.12 square degrees): an ellipse of 0.012 holds about 10 % of them.

@@ -103,12 +103,16 @@ async fn build(n: u64) {
             name: "bench".into(),
             shelter_ids: vec![],
             jurisdiction: None,
+            login: None,
         },
     )
     .await
     .unwrap()
-    .token;
-    let official = users::authenticate(&ctx, &token).await.unwrap();
+    .token
+    .expect("a machine account gets a token");
+    let official = users::authenticate(&ctx, &token, safecode::store::users::Carrier::Header)
+        .await
+        .unwrap();
     // About 10 % of the synthetic residents (see benches/colour.rs).
     let zone = zones::create(
         &ctx,

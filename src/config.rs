@@ -66,6 +66,10 @@ pub struct Settings {
     /// How long a printed code (a card or pendant for someone without a phone) stays valid:
     /// a season.
     pub printed_code_days: u32,
+    /// Sign-in sessions of `/ops`: ended after this many minutes without a request, and after
+    /// this many hours whatever happens; a desk phone's credential lasts `device_hours`
+    /// unless an official renews it.
+    pub sessions: SessionSettings,
     /// An account created by another account decides no approval for this many hours: two
     /// accounts minted by one person cannot approve each other at once (0 = no wait).
     pub approver_cooling_off_hours: u32,
@@ -100,6 +104,9 @@ pub struct RateLimitSettings {
     pub sync_per_token: u32,
     /// Requests refused for a bad bearer token, per client address (token guessing).
     pub auth_failures_per_ip: u32,
+    /// Sign-in attempts, setup links and desk enrolment codes tried, per client address
+    /// (password guessing; the account's own lock-out is separate and short).
+    pub sign_in_per_ip: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -112,6 +119,7 @@ impl Default for RateLimitSettings {
             reports_per_token: 10,
             sync_per_token: 30,
             auth_failures_per_ip: 60,
+            sign_in_per_ip: 30,
         }
     }
 }
@@ -166,6 +174,13 @@ impl std::fmt::Debug for WebhookSettings {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub idle_minutes: u32,
+    pub lifetime_hours: u32,
+    pub device_hours: u32,
+}
+
 /// A value as it may appear in the file; everything optional so that a file may set one thing.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +196,9 @@ struct FileSettings {
     body_deadline_secs: Option<u64>,
     appeal_deadline_hours: Option<u32>,
     printed_code_days: Option<u32>,
+    session_idle_minutes: Option<u32>,
+    session_hours: Option<u32>,
+    device_hours: Option<u32>,
     approver_cooling_off_hours: Option<u32>,
     auth_cache_ms: Option<u64>,
     status_list_debounce_secs: Option<u32>,
@@ -358,6 +376,7 @@ fn parse_rate_limits(s: &str) -> Result<RateLimitSettings, String> {
             "reports_per_token" => &mut r.reports_per_token,
             "sync_per_token" => &mut r.sync_per_token,
             "auth_failures_per_ip" => &mut r.auth_failures_per_ip,
+            "sign_in_per_ip" => &mut r.sign_in_per_ip,
             other => return Err(format!("unknown limit {other:?}")),
         };
         *slot = n;
@@ -470,6 +489,26 @@ impl Settings {
                 "180",
                 positive,
             )?,
+            sessions: SessionSettings {
+                idle_minutes: src.get(
+                    "session_idle_minutes",
+                    f.session_idle_minutes,
+                    "60",
+                    within(1, 24 * 60, "1 to 1440 minutes"),
+                )?,
+                lifetime_hours: src.get(
+                    "session_hours",
+                    f.session_hours,
+                    "12",
+                    within(1, 7 * 24, "1 to 168 hours"),
+                )?,
+                device_hours: src.get(
+                    "device_hours",
+                    f.device_hours,
+                    "72",
+                    within(1, 30 * 24, "1 to 720 hours"),
+                )?,
+            },
             approver_cooling_off_hours: src.get(
                 "approver_cooling_off_hours",
                 f.approver_cooling_off_hours,

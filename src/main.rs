@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use safecode::config::Settings;
+use safecode::service::sign_in;
 use safecode::service::users::{self, Creator, NewUserForm};
 use safecode::startup::{self, Application};
 use std::path::PathBuf;
@@ -92,7 +93,9 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum UsersCommand {
-    /// Create a user and print their bearer token alone on stdout.
+    /// Create a user. A person (with --login) gets a one-time setup link to choose a password
+    /// and enrol an authenticator app; a machine (without) gets a bearer token. Either is
+    /// printed alone on stdout.
     Create {
         #[arg(long)]
         role: String,
@@ -104,6 +107,15 @@ enum UsersCommand {
         /// An official's district: a file holding a GeoJSON Polygon or MultiPolygon.
         #[arg(long)]
         jurisdiction: Option<PathBuf>,
+        /// A person's sign-in name (they sign in to /ops with a password and a second factor).
+        #[arg(long)]
+        login: Option<String>,
+    },
+    /// Forget an account's password and second factor (a lost phone, a forgotten password),
+    /// end its sessions, and print a new one-time setup link.
+    Reset {
+        #[arg(long)]
+        login: String,
     },
 }
 
@@ -230,6 +242,7 @@ fn main() -> anyhow::Result<()> {
                         name,
                         shelters,
                         jurisdiction,
+                        login,
                     },
             } => {
                 let jurisdiction = match jurisdiction {
@@ -245,12 +258,40 @@ fn main() -> anyhow::Result<()> {
                     name,
                     shelter_ids: shelters,
                     jurisdiction,
+                    login,
                 };
                 let u = users::create(&ctx, Creator::Operator, &form)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                println!("{}", u.token);
+                match (u.token, u.setup) {
+                    (Some(token), _) => println!("{token}"),
+                    (None, Some(link)) => {
+                        println!("{}", link.url(&public_address(&settings)));
+                        eprintln!(
+                            "open this link on the person's own device before {} to choose a \
+                             password and enrol an authenticator app",
+                            link.expires_at
+                        );
+                    }
+                    (None, None) => {}
+                }
                 eprintln!("created user {}", u.user_id);
+                Ok(())
+            }
+            Command::Users {
+                command: UsersCommand::Reset { login },
+            } => {
+                let ctx = startup::context(&settings).await?;
+                let run = async {
+                    let user = sign_in::user_of_login(&ctx, &login).await?;
+                    sign_in::reset(&ctx, sign_in::Resetter::Operator, user).await
+                };
+                let link = run.await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("{}", link.url(&public_address(&settings)));
+                eprintln!(
+                    "the account's sessions ended; the link is valid until {}",
+                    link.expires_at
+                );
                 Ok(())
             }
             Command::Audit {
@@ -439,4 +480,14 @@ fn gen_residents(count: u64, seed: u64, out: Option<&std::path::Path>) -> anyhow
         }
     }
     Ok(())
+}
+
+/// Where people reach this service, for links printed here (no request to read it from):
+/// `public_url` when set, else the address it listens on.
+fn public_address(settings: &Settings) -> String {
+    settings
+        .alerting
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.bind))
 }

@@ -54,6 +54,7 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         rules: Default::default(),
         appeal_deadline: chrono::Duration::hours(i64::from(settings.appeal_deadline_hours)),
         printed_code_days: i64::from(settings.printed_code_days),
+        sessions: settings.sessions,
         approver_cooling_off: chrono::Duration::hours(i64::from(
             settings.approver_cooling_off_hours,
         )),
@@ -79,7 +80,7 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartError> {
         let lock = crate::store::startup_lock(&settings.database_url).await?;
         let ctx = prepare(settings).await?;
-        let bootstrap_admin_token = users::bootstrap_admin(&ctx).await?.map(|u| u.token);
+        let bootstrap_admin_token = users::bootstrap_admin(&ctx).await?.and_then(|u| u.token);
         drop(lock);
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.to_string(),

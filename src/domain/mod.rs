@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod audit;
 pub mod colour;
+pub mod credentials;
 pub mod display;
 pub mod document;
 pub mod ids;

@@ -87,6 +87,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if let Some(secs) = self.extensions.get("retry_after").and_then(|v| v.as_u64()) {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         res.json(self.problem())
     }
 }
@@ -118,6 +121,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unauthenticated => {
                 (S::UNAUTHORIZED, "a valid bearer token is required".into())
             }
+            ServiceError::SignInRefused => (S::UNAUTHORIZED, e.to_string()),
+            ServiceError::Locked { retry_after_secs } => {
+                let mut a = ApiError::new(S::TOO_MANY_REQUESTS, code, e.to_string());
+                a.extensions
+                    .insert("retry_after".into(), (*retry_after_secs).into());
+                return a;
+            }
+            ServiceError::CrossSite => (
+                S::FORBIDDEN,
+                "a signed-in page may change things only from this site's own pages".into(),
+            ),
             ServiceError::Forbidden => (S::FORBIDDEN, "your role may not do this".into()),
             ServiceError::OutsideJurisdiction => {
                 (S::FORBIDDEN, "this lies outside your jurisdiction".into())

@@ -13,6 +13,14 @@ impl Modify for Bearer {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // People on /ops: a server-side session in an HttpOnly, SameSite=Strict cookie, set
+        // by POST /v1/auth/sign-in; state-changing requests must come from this site.
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::new(crate::http::auth::SESSION_COOKIE),
+            )),
+        );
     }
 }
 
@@ -68,6 +76,18 @@ impl Modify for ProblemContentType {
         routes::users::create,
         routes::users::disable,
         routes::users::sign_out,
+        routes::sign_in::sign_in,
+        routes::sign_in::session,
+        routes::sign_in::sign_out,
+        routes::sign_in::setup_offer,
+        routes::sign_in::setup,
+        routes::sign_in::reset,
+        routes::devices::offer,
+        routes::devices::enrol,
+        routes::devices::list,
+        routes::devices::revoke_all,
+        routes::devices::revoke,
+        routes::devices::renew,
         routes::audit::list,
         routes::audit::verify,
         routes::audit::verify_against,

@@ -38,6 +38,7 @@ pub struct Limits {
     reports: PerToken,
     sync: PerToken,
     auth_failures: PerIp,
+    sign_in: PerIp,
     /// Addresses that guessed too many tokens, until when.
     blocked: RwLock<HashMap<IpAddr, Instant>>,
     /// Tokens (hashed) that worked lately: a desk behind the same address as a guesser keeps
@@ -66,6 +67,7 @@ impl Limits {
             reports: RateLimiter::keyed(per_minute(s.reports_per_token)),
             sync: RateLimiter::keyed(per_minute(s.sync_per_token)),
             auth_failures: RateLimiter::keyed(per_minute(s.auth_failures_per_ip)),
+            sign_in: RateLimiter::keyed(per_minute(s.sign_in_per_ip)),
             blocked: RwLock::new(HashMap::new()),
             good: RwLock::new(HashMap::new()),
             clock: DefaultClock::default(),
@@ -74,7 +76,12 @@ impl Limits {
 
     /// Forgets keys whose allowance is full again, so memory follows the active clients.
     pub fn forget_idle(&self) {
-        for l in [&self.register, &self.verify_ip, &self.auth_failures] {
+        for l in [
+            &self.register,
+            &self.verify_ip,
+            &self.auth_failures,
+            &self.sign_in,
+        ] {
             l.retain_recent();
             l.shrink_to_fit();
         }
@@ -121,6 +128,8 @@ pub enum Class {
     Sync,
     /// A hazard report: per token.
     Report,
+    /// A password, setup link or enrolment code tried: per client address.
+    SignIn,
 }
 
 /// The bearer token itself, hashed: `Bearer X`, `bearer X` and `Bearer  X` are one key.
@@ -148,6 +157,7 @@ impl Limits {
                 .and_then(|t| self.wait(&self.sync, &t))
                 .or_else(|| ip.and_then(|ip| self.wait(&self.verify_ip, &ip))),
             Class::Report => token.and_then(|t| self.wait(&self.reports, &t)),
+            Class::SignIn => ip.and_then(|ip| self.wait(&self.sign_in, &ip)),
         }
     }
 }
@@ -194,6 +204,13 @@ pub async fn report(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     guard(Class::Report, req, next).await
+}
+
+pub async fn sign_in(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Class::SignIn, req, next).await
 }
 
 fn too_many(wait: Duration) -> HttpResponse {

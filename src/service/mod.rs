@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authz;
 pub mod codes;
 pub mod colour;
+pub mod devices;
 pub(crate) mod idempotency;
 pub mod import;
 pub mod keys;
@@ -21,6 +22,7 @@ pub mod residents;
 pub mod rules;
 pub mod safety;
 pub mod shelters;
+pub mod sign_in;
 pub mod status_list;
 pub mod status_slots;
 pub mod sync;
@@ -47,6 +49,8 @@ pub struct Ctx {
     pub appeal_deadline: chrono::Duration,
     /// How long a printed code is valid.
     pub printed_code_days: i64,
+    /// Sessions' idle timeout and lifetime, desk phones' default life.
+    pub sessions: crate::config::SessionSettings,
     /// An account created by another decides no approval until it is this old.
     pub approver_cooling_off: chrono::Duration,
     /// Bearer token → principal, for a moment (see `principal_cache`).
@@ -75,6 +79,15 @@ pub enum ServiceError {
     Invalid(#[from] Invalid),
     #[error("a valid bearer token is required")]
     Unauthenticated,
+    /// A sign-in name, password or code that is wrong: one answer for all three.
+    #[error("the sign-in name, password or code is wrong")]
+    SignInRefused,
+    /// Too many wrong sign-ins in a row: the account waits a little.
+    #[error("too many wrong attempts; try again in {retry_after_secs} s")]
+    Locked { retry_after_secs: u64 },
+    /// A state-changing request with a session cookie that did not come from this site's pages.
+    #[error("cross-site request refused")]
+    CrossSite,
     #[error("this role may not do that")]
     Forbidden,
     #[error("outside your jurisdiction")]
@@ -120,6 +133,9 @@ impl ServiceError {
         match self {
             ServiceError::Invalid(i) => i.code,
             ServiceError::Unauthenticated => "unauthenticated",
+            ServiceError::SignInRefused => "sign_in_failed",
+            ServiceError::Locked { .. } => "account_locked",
+            ServiceError::CrossSite => "cross_site_request",
             ServiceError::Forbidden => "forbidden",
             ServiceError::OutsideJurisdiction => "outside_jurisdiction",
             ServiceError::SameOfficial => "same_official",

@@ -2,6 +2,7 @@
 
 use super::tokens::BearerToken;
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
+use crate::domain::credentials::Login;
 use crate::domain::user::Jurisdiction;
 use crate::domain::{AuditDraft, Invalid, Role, UserId, UserName};
 use crate::store::{self, audit, meta, users};
@@ -20,11 +21,19 @@ pub struct NewUserForm {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub jurisdiction: Option<serde_json::Value>,
+    /// A person's sign-in name: they then sign in with a password and a second factor, set
+    /// through a one-time setup link, and get no bearer token. Without it the account is for
+    /// a machine (a gateway, a script) and gets a bearer token.
+    #[serde(default)]
+    pub login: Option<String>,
 }
 
 pub struct CreatedUser {
     pub user_id: UserId,
-    pub token: String,
+    /// A machine's bearer token, shown once.
+    pub token: Option<String>,
+    /// A person's one-time setup link.
+    pub setup: Option<super::sign_in::SetupLink>,
 }
 
 /// Who asks: a signed-in admin, or the operator at the command line / first start.
@@ -38,6 +47,7 @@ struct ValidUser {
     name: UserName,
     shelters: Vec<Uuid>,
     jurisdiction: Option<Jurisdiction>,
+    login: Option<Login>,
 }
 
 fn parse(form: &NewUserForm) -> Result<ValidUser, Invalid> {
@@ -81,6 +91,17 @@ fn parse(form: &NewUserForm) -> Result<ValidUser, Invalid> {
         }
         Some(v) => Some(Jurisdiction::parse(v)?),
     };
+    let login = match &form.login {
+        None => None,
+        Some(_) if role == Role::Gateway => {
+            return Err(Invalid::new(
+                "login",
+                "invalid_login",
+                "a gateway is a machine: it signs in with a bearer token",
+            ));
+        }
+        Some(l) => Some(Login::parse(l)?),
+    };
     let mut shelters = form.shelter_ids.clone();
     shelters.sort();
     shelters.dedup();
@@ -89,6 +110,7 @@ fn parse(form: &NewUserForm) -> Result<ValidUser, Invalid> {
         name,
         shelters,
         jurisdiction,
+        login,
     })
 }
 
@@ -128,12 +150,29 @@ async fn insert(
             jurisdiction: u.jurisdiction.as_ref().map(Jurisdiction::to_json),
             shelters: &u.shelters,
             created_by,
+            login: u.login.as_ref().map(Login::as_str),
+            device_shelter: None,
             now,
         },
     )
-    .await?;
-    let token = BearerToken::random();
-    users::insert_token(tx, &token.hash(), users::TokenOwner::User(id), now).await?;
+    .await
+    .map_err(|e| match e {
+        store::StoreError::Db(ref d) if store::is_unique_violation(d) => ServiceError::Conflict {
+            code: "login_taken",
+            detail: "another account has this sign-in name".into(),
+        },
+        e => e.into(),
+    })?;
+    let (token, setup) = if u.login.is_some() {
+        (
+            None,
+            Some(super::sign_in::issue_setup_link(tx, id, now).await?),
+        )
+    } else {
+        let token = BearerToken::random();
+        users::insert_token(tx, &token.hash(), users::TokenOwner::User(id), now).await?;
+        (Some(token.into_string()), None)
+    };
     audit::append(
         tx,
         &AuditDraft::new(actor, "user.create")
@@ -146,13 +185,15 @@ async fn insert(
                     let b = j.area().bbox;
                     [b.min().x, b.min().y, b.max().x, b.max().y]
                 }),
+                "signs_in_with": if setup.is_some() { "password" } else { "token" },
             })),
         now,
     )
     .await?;
     Ok(CreatedUser {
         user_id,
-        token: token.into_string(),
+        token,
+        setup,
     })
 }
 
@@ -168,6 +209,7 @@ pub async fn bootstrap_admin(ctx: &Ctx) -> Result<Option<CreatedUser>> {
         name: UserName::parse("first admin")?,
         shelters: Vec::new(),
         jurisdiction: None,
+        login: None,
     };
     let created = insert(ctx, &mut tx, &admin, "system", None).await?;
     tx.commit().await?;
@@ -212,20 +254,38 @@ pub async fn sign_out(ctx: &Ctx, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// Resolves a bearer token to its holder.
-pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal> {
+/// A credential's "last used" is written at most this often (a session's idle clock, a
+/// device's "last seen" on /ops): not a write per request.
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Resolves a credential to its holder: a bearer token or desk device from the
+/// `Authorization` header, or a page session from its cookie.
+pub async fn authenticate(ctx: &Ctx, token: &str, carrier: users::Carrier) -> Result<Principal> {
     // Tokens we issue are "sc_" + 43 characters; anything else cannot match a stored hash.
     if token.len() > 100 {
         return Err(ServiceError::Unauthenticated);
     }
     let hash = super::tokens::hash(token);
-    if let Some(p) = ctx.principals.get(&hash) {
+    // Sessions are read every time, so a sign-out or a disabled account ends them on every
+    // server at once; officials' requests are few. Bearer tokens and desks are remembered
+    // for a moment (the shelter door is the busy path).
+    let cached = carrier == users::Carrier::Header;
+    if cached && let Some(p) = ctx.principals.get(&hash) {
         return Ok(p);
     }
-    let holder = users::find_token_holder(&ctx.db, &hash)
+    let now = ctx.now();
+    let idle = chrono::Duration::minutes(i64::from(ctx.sessions.idle_minutes));
+    let found = users::find_token_holder(&ctx.db, &hash, carrier, now, now - idle)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
-    let principal = match holder {
+    if found.kind != users::TokenKind::Bearer
+        && found.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY)
+    {
+        let mut tx = ctx.db.begin().await?;
+        users::touch_token(&mut tx, &hash, now).await?;
+        tx.commit().await?;
+    }
+    let principal = match found.holder {
         users::TokenHolder::User {
             id,
             public_id,
@@ -250,6 +310,8 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal> {
             internal: id,
         },
     };
-    ctx.principals.put(hash, &principal);
+    if cached {
+        ctx.principals.put(hash, &principal);
+    }
     Ok(principal)
 }

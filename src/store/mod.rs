@@ -5,6 +5,8 @@
 pub mod alerts;
 pub mod appeals;
 pub mod audit;
+pub mod credentials;
+pub mod devices;
 pub mod facts;
 pub mod idempotency;
 pub mod meta;

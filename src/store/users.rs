@@ -16,7 +16,38 @@ pub struct NewUserRow<'a> {
     pub shelters: &'a [Uuid],
     /// The account that created this one; `None` for the operator (command line, first start).
     pub created_by: Option<i64>,
+    /// A person's sign-in name (password and second factor follow through a setup link).
+    pub login: Option<&'a str>,
+    /// A desk phone: the one shelter it serves.
+    pub device_shelter: Option<Uuid>,
     pub now: DateTime<Utc>,
+}
+
+/// How a credential travels, which decides which kinds of token it may be: a page session
+/// only in its cookie (so a stolen cookie value is no bearer token, and a bearer token set as
+/// a cookie is no session), bearer tokens and desk devices only in `Authorization`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    Header,
+    Cookie,
+}
+
+/// The kind of a stored credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Bearer,
+    Session,
+    Device,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Bearer => "bearer",
+            TokenKind::Session => "session",
+            TokenKind::Device => "device",
+        }
+    }
 }
 
 /// Whose token it is.
@@ -45,8 +76,8 @@ pub enum TokenHolder {
 pub async fn insert_user(tx: &mut Tx, u: &NewUserRow<'_>) -> Result<i64> {
     on_tx!(tx, |c| {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (public_id, role, name, jurisdiction, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO users (public_id, role, name, jurisdiction, created_at, created_by, \
+             login, device_shelter) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(u.public_id.0)
         .bind(u.role.as_str())
@@ -54,6 +85,8 @@ pub async fn insert_user(tx: &mut Tx, u: &NewUserRow<'_>) -> Result<i64> {
         .bind(u.jurisdiction.clone().map(Json))
         .bind(u.now)
         .bind(u.created_by)
+        .bind(u.login)
+        .bind(u.device_shelter)
         .fetch_one(&mut *c)
         .await?;
         for s in u.shelters {
@@ -76,6 +109,18 @@ pub async fn insert_token(
     owner: TokenOwner,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    insert_credential(tx, hash, owner, TokenKind::Bearer, None, now).await
+}
+
+/// A credential of any kind; `expires_at` ends it whatever else happens.
+pub async fn insert_credential(
+    tx: &mut Tx,
+    hash: &[u8; 32],
+    owner: TokenOwner,
+    kind: TokenKind,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let (user, resident) = match owner {
         TokenOwner::User(id) => (Some(id), None),
         TokenOwner::Resident(id) => (None, Some(id)),
@@ -83,33 +128,75 @@ pub async fn insert_token(
     on_tx!(tx, |c| {
         // A replayed registration re-derives the same token: nothing new to store then.
         sqlx::query(
-            "INSERT INTO access_tokens (token_hash, user_id, resident_id, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING",
+            "INSERT INTO access_tokens \
+             (token_hash, user_id, resident_id, created_at, kind, expires_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $4) ON CONFLICT (token_hash) DO NOTHING",
         )
         .bind(&hash[..])
         .bind(user)
         .bind(resident)
         .bind(now)
+        .bind(kind.as_str())
+        .bind(expires_at)
         .execute(c)
         .await?;
     });
     Ok(())
 }
 
-pub async fn find_token_holder(db: &Db, hash: &[u8; 32]) -> Result<Option<TokenHolder>> {
+/// A live credential: its holder, its kind, and when it was last used (`None`: never recorded).
+pub struct Found {
+    pub holder: TokenHolder,
+    pub kind: TokenKind,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The holder of a credential that is unrevoked, unexpired, of a kind its carrier may carry,
+/// and (a session) used since `idle_since`.
+pub async fn find_token_holder(
+    db: &Db,
+    hash: &[u8; 32],
+    carrier: Carrier,
+    now: DateTime<Utc>,
+    idle_since: DateTime<Utc>,
+) -> Result<Option<Found>> {
+    let kinds = match carrier {
+        Carrier::Header => "t.kind IN ('bearer', 'device')",
+        Carrier::Cookie => "t.kind = 'session' AND t.last_used_at > $3",
+    };
     on_db!(db, |c| {
-        let row = sqlx::query(
-            "SELECT t.user_id, t.resident_id, u.public_id AS user_public_id, u.role, u.jurisdiction, \
+        // `kinds` is one of two constants above.
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t.user_id, t.resident_id, t.kind, t.last_used_at, \
+                    u.public_id AS user_public_id, u.role, u.jurisdiction, \
                     r.public_id AS resident_public_id \
              FROM access_tokens t \
              LEFT JOIN users u ON u.id = t.user_id AND u.disabled_at IS NULL \
              LEFT JOIN residents r ON r.id = t.resident_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-        )
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+               AND (t.expires_at IS NULL OR t.expires_at > $2) AND {kinds}"
+        )))
         .bind(&hash[..])
-        .fetch_optional(c)
-        .await?;
+        .bind(now);
+        let q = match carrier {
+            Carrier::Cookie => q.bind(idle_since),
+            Carrier::Header => q,
+        };
+        let row = q.fetch_optional(c).await?;
         let Some(row) = row else { return Ok(None) };
+        let kind = match row.try_get::<String, _>("kind")?.as_str() {
+            "session" => TokenKind::Session,
+            "device" => TokenKind::Device,
+            _ => TokenKind::Bearer,
+        };
+        let last_used_at: Option<DateTime<Utc>> = row.try_get("last_used_at")?;
+        let found = |holder| {
+            Ok(Some(Found {
+                holder,
+                kind,
+                last_used_at,
+            }))
+        };
         if let Some(id) = row.try_get::<Option<i64>, _>("user_id")? {
             let Some(public_id) = row.try_get::<Option<Uuid>, _>("user_public_id")? else {
                 return Ok(None); // the user is disabled
@@ -129,22 +216,34 @@ pub async fn find_token_holder(db: &Db, hash: &[u8; 32]) -> Result<Option<TokenH
             } else {
                 Vec::new()
             };
-            return Ok(Some(TokenHolder::User {
+            return found(TokenHolder::User {
                 id,
                 public_id,
                 role,
                 shelters,
                 jurisdiction,
-            }));
+            });
         }
         match (
             row.try_get::<Option<i64>, _>("resident_id")?,
             row.try_get::<Option<Uuid>, _>("resident_public_id")?,
         ) {
-            (Some(id), Some(public_id)) => Ok(Some(TokenHolder::Resident { id, public_id })),
+            (Some(id), Some(public_id)) => found(TokenHolder::Resident { id, public_id }),
             _ => Ok(None),
         }
     })
+}
+
+/// Records that a credential was used now (a session's idle clock, a device's "last seen").
+pub async fn touch_token(tx: &mut Tx, hash: &[u8; 32], now: DateTime<Utc>) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query("UPDATE access_tokens SET last_used_at = $2 WHERE token_hash = $1")
+            .bind(&hash[..])
+            .bind(now)
+            .execute(c)
+            .await?;
+    });
+    Ok(())
 }
 
 /// Disables a user and revokes all their tokens. Returns the user's role, or `None` if there

@@ -35,6 +35,8 @@ const OFFICIAL_ADMIN: &[Who] = &[Official, Admin, District];
 const AUDIT: &[Who] = &[Resident, Official, Admin, District];
 const ADMIN: &[Who] = &[Admin];
 const GATEWAY: &[Who] = &[Gateway];
+/// Every account that is not a resident (a session, a machine, a desk).
+const USERS: &[Who] = &[Staff, Official, Admin, Gateway, District];
 
 /// What an official with a district elsewhere gets from a route officials may call.
 #[derive(Clone, Debug)]
@@ -482,6 +484,53 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
             ADMIN,
         ),
         r("DELETE", format!("/v1/users/{nobody}"), None, ADMIN),
+        r("POST", format!("/v1/users/{nobody}/reset"), None, ADMIN),
+        r("GET", "/v1/auth/session", None, USERS).d(Acts),
+        // The doors in: open to anyone, the code or link is the proof (409 when it is not).
+        r(
+            "POST",
+            "/v1/auth/setup/offer",
+            Some(json!({"setup_code": "sc_not_a_code"})),
+            EVERYONE,
+        )
+        .d(Acts),
+        r(
+            "POST",
+            "/v1/auth/setup",
+            Some(json!({"setup_code": "sc_not_a_code", "password": "long enough words", "code": "123456"})),
+            EVERYONE,
+        )
+        .d(Acts),
+        r(
+            "POST",
+            "/v1/devices/enrol",
+            Some(json!({"code": "sc_not_a_code"})),
+            EVERYONE,
+        )
+        .d(Acts),
+        r(
+            "POST",
+            format!("/v1/shelters/{shelter}/enrolments"),
+            Some(json!({"name": "Desk by the door"})),
+            OFFICIAL,
+        )
+        .d(Refused),
+        r("GET", format!("/v1/shelters/{shelter}/devices"), None, OFFICIAL).d(Refused),
+        r("DELETE", format!("/v1/shelters/{shelter}/devices"), None, OFFICIAL).d(Refused),
+        r(
+            "DELETE",
+            format!("/v1/shelters/{shelter}/devices/{nobody}"),
+            None,
+            OFFICIAL,
+        )
+        .d(Refused),
+        r(
+            "POST",
+            format!("/v1/shelters/{shelter}/devices/{nobody}/renew"),
+            Some(json!({})),
+            OFFICIAL,
+        )
+        .d(Refused),
         // Verifying a code is not bound to a district: evacuees cross district lines.
         r("GET", "/v1/verifier/bundle", None, VERIFIERS).d(Acts),
         r(
@@ -552,7 +601,11 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         let covered = routes
             .iter()
             .any(|r| r.method == method && matches(template, &r.path))
-            || (*template == "/v1/tokens/current" && method == "DELETE");
+            // Signing in and out answer 401 for a wrong password or a spent session whoever
+            // asks: tests/api/sign_in.rs and the sign-out loop below hold them.
+            || (*template == "/v1/tokens/current" && method == "DELETE")
+            || (*template == "/v1/auth/sign-out" && method == "POST")
+            || (*template == "/v1/auth/sign-in" && method == "POST");
         if !covered {
             missing.push(format!("{method} {template}"));
         }
@@ -620,12 +673,24 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
             }
         }
     }
-    // Signing out: every signed-in holder may end their own token, which then stops working.
-    for &who in SIGNED_IN {
+    // Every signed-in holder may end their own credential, by either door, which then stops
+    // working.
+    for (i, &who) in SIGNED_IN.iter().enumerate() {
         let t = token_of(who).unwrap();
-        let status = app.delete("/v1/tokens/current", t).await.status().as_u16();
+        let (door, res) = if i % 2 == 0 {
+            (
+                "DELETE /v1/tokens/current",
+                app.delete("/v1/tokens/current", t).await,
+            )
+        } else {
+            (
+                "POST /v1/auth/sign-out",
+                app.post("/v1/auth/sign-out", t, &json!({})).await,
+            )
+        };
+        let status = res.status().as_u16();
         if status != 204 {
-            wrong.push(format!("DELETE /v1/tokens/current as {who:?}: {status}"));
+            wrong.push(format!("{door} as {who:?}: {status}"));
         }
         let after = app.get("/v1/shelters", t).await.status().as_u16();
         if after != 401 {

@@ -573,3 +573,128 @@ pub fn alert_form(zones: Value) -> Value {
            "response_type": "Evacuate", "urgency": "Immediate", "severity": "Extreme",
            "certainty": "Observed"})
 }
+
+impl TestApp {
+    /// Runs one statement on the database directly, as an operator (or a test moving a clock
+    /// forward) would.
+    pub async fn exec_sql(&self, sql: &str) {
+        safecode::on_db!(&self.ctx.db, |c| {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(c)
+                .await
+                .unwrap();
+        });
+    }
+}
+
+/// A person signed in to `/ops`: the session cookie as the browser would send it, and what
+/// their authenticator app holds.
+pub struct SignedIn {
+    pub cookie: String,
+    pub user_id: String,
+    pub secret: Vec<u8>,
+    pub recovery_codes: Vec<String>,
+}
+
+/// The value of the `sc_session` cookie a response sets, and the whole header.
+pub fn session_cookie(res: &Response) -> Option<(String, String)> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sc_session="))
+        .map(|v| {
+            let value = v["sc_session=".len()..]
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            (value, v.to_owned())
+        })
+}
+
+/// The code an authenticator app shows now for `secret`, `ahead` steps of 30 s later.
+pub fn totp_now(secret: &[u8], ahead: i64) -> String {
+    safecode::service::sign_in::totp_at(secret, chrono::Utc::now().timestamp() / 30 + ahead)
+}
+
+impl TestApp {
+    /// Creates a person with a sign-in name (as an admin does) and goes through their setup
+    /// link as they would: the authenticator secret, a password, one code.
+    pub async fn person(&self, role: &str, login: &str, extra: Value) -> SignedIn {
+        let mut body = json!({"role": role, "name": format!("{role} Wang"), "login": login});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let created = json_ok(self.post("/v1/users", &self.admin_token, &body).await).await;
+        assert!(created["token"].is_null(), "a person gets no bearer token");
+        let url = created["setup_url"].as_str().unwrap();
+        let code = url.split_once("#setup=").unwrap().1;
+        self.finish_setup(code, "a long enough passphrase").await
+    }
+
+    pub async fn finish_setup(&self, code: &str, password: &str) -> SignedIn {
+        let offer = json_ok(
+            self.client
+                .post(self.url("/v1/auth/setup/offer"))
+                .json(&json!({"setup_code": code}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let secret = base32::decode(
+            base32::Alphabet::Rfc4648 { padding: false },
+            offer["secret"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert!(
+            offer["otpauth_uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("otpauth://totp/")
+        );
+        let res = self
+            .client
+            .post(self.url("/v1/auth/setup"))
+            .json(&json!({"setup_code": code, "password": password, "code": totp_now(&secret, 0)}))
+            .send()
+            .await
+            .unwrap();
+        let (cookie, _) = session_cookie(&res).expect("setup signs in");
+        let v = json_ok(res).await;
+        SignedIn {
+            cookie,
+            user_id: v["user_id"].as_str().unwrap().to_owned(),
+            secret,
+            recovery_codes: v["recovery_codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_owned())
+                .collect(),
+        }
+    }
+
+    /// A request with a session cookie, from this site's own page (its `Origin`).
+    pub fn with_session(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("Cookie", format!("sc_session={cookie}"))
+            .header("Origin", &self.address)
+    }
+
+    pub async fn sign_in(&self, login: &str, password: &str, code: &str) -> Response {
+        self.client
+            .post(self.url("/v1/auth/sign-in"))
+            .json(&json!({"login": login, "password": password, "code": code}))
+            .send()
+            .await
+            .unwrap()
+    }
+}

@@ -636,11 +636,13 @@ async fn two_accounts_of_one_person_do_not_make_two_officials() {
             name: "Operator's official".into(),
             shelter_ids: vec![],
             jurisdiction: None,
+            login: None,
         };
         safecode::service::users::create(ctx, safecode::service::users::Creator::Operator, &form)
             .await
             .unwrap()
             .token
+            .unwrap()
     };
     // A dishonest admin mints two officials, asks with one and approves with the other.
     let (sock, sock_token) = app.create_user("official", json!({})).await;

@@ -14,6 +14,7 @@ async fn limited_app() -> TestApp {
         reports_per_token: 1,
         sync_per_token: 1,
         auth_failures_per_ip: 2,
+        sign_in_per_ip: 3,
     };
     spawn_with(settings, dir).await
 }
@@ -442,4 +443,27 @@ async fn a_body_that_trickles_is_cut_at_its_deadline_and_others_go_on() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_address_whichever_account_they_name() {
+    let app = limited_app().await;
+    for (i, login) in ["a.one", "b.two", "c.three"].iter().enumerate() {
+        let res = app.sign_in(login, "guessing a passphrase", "123456").await;
+        assert_eq!(res.status(), 401, "attempt {i}");
+    }
+    let res = app
+        .sign_in("d.four", "guessing a passphrase", "123456")
+        .await;
+    assert!(res.headers().contains_key("retry-after"));
+    assert_problem(res, 429, "rate_limited").await;
+    // Enrolment codes are guessed through the same door.
+    let res = app
+        .client
+        .post(app.url("/v1/devices/enrol"))
+        .json(&json!({"code": "sc_guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 429, "rate_limited").await;
 }

@@ -27,5 +27,6 @@ mod residents;
 mod rules;
 mod scale;
 mod shelters;
+mod sign_in;
 mod squatting;
 mod users;

@@ -1,7 +1,7 @@
 //! Staff, officials, admins and gateways: creation and disabling (admins), sign-out.
 
 use crate::domain::UserId;
-use crate::http::auth::Bearer;
+use crate::http::auth::Credential;
 use crate::http::errors::{ApiError, Problem};
 use crate::service::users::{self, Creator, NewUserForm};
 use crate::service::{Ctx, Principal};
@@ -13,8 +13,12 @@ use uuid::Uuid;
 pub struct CreatedUserBody {
     #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
-    /// Shown once; only its hash is stored.
-    pub token: String,
+    /// A machine's bearer token (an account without `login`), shown once; only its hash is
+    /// stored.
+    pub token: Option<String>,
+    /// A person's one-time link (an account with `login`) to choose a password and enrol a
+    /// second factor; valid 24 h.
+    pub setup_url: Option<String>,
 }
 
 /// Create a staff member, official or admin (admin only). The token is shown once.
@@ -26,12 +30,18 @@ pub async fn create(
     ctx: web::Data<Ctx>,
     p: Principal,
     form: web::Json<NewUserForm>,
+    req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let u = users::create(&ctx, Creator::Principal(&p), &form).await?;
-    Ok(HttpResponse::Created().json(CreatedUserBody {
-        user_id: u.user_id,
-        token: u.token,
-    }))
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(CreatedUserBody {
+            user_id: u.user_id,
+            token: u.token,
+            setup_url: u
+                .setup
+                .map(|s| s.url(&crate::http::public_base(&ctx, &req))),
+        }))
 }
 
 /// Disable a user and revoke their tokens (admin only).
@@ -52,9 +62,12 @@ pub async fn disable(
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn sign_out(
     ctx: web::Data<Ctx>,
-    _p: Principal,
-    token: Bearer,
+    p: Principal,
+    cred: Credential,
 ) -> Result<HttpResponse, ApiError> {
-    users::sign_out(&ctx, &token.0).await?;
+    match cred {
+        Credential::Bearer(token) => users::sign_out(&ctx, &token).await?,
+        Credential::Session(token) => crate::service::sign_in::sign_out(&ctx, &p, &token).await?,
+    }
     Ok(HttpResponse::NoContent().finish())
 }

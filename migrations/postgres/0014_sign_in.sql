@@ -1,0 +1,53 @@
+-- Sign-in that fits the field (issue 18).
+-- * users: a sign-in name, an Argon2id password hash and a TOTP secret for people; failed
+--   attempts and a short lock for the account; `device_shelter` marks a desk phone (a staff
+--   account bound to that one shelter, made by scanning an enrolment code).
+-- * access_tokens: a `kind` (a bearer token for machines and residents, a page session carried
+--   in a cookie, a desk phone's credential), an absolute expiry and when it was last used (a
+--   session's idle timeout, a device's "last seen").
+-- * setup_codes: one-time links that let a person choose a password and enrol their second
+--   factor (a new account, or one an admin reset).
+-- * recovery_codes: hashed, each used once.
+-- * device_enrolments: one-time codes shown as a QR code on /ops, valid for minutes.
+ALTER TABLE users ADD COLUMN login TEXT;
+ALTER TABLE users ADD COLUMN password_hash TEXT;
+ALTER TABLE users ADD COLUMN totp_secret BYTEA;
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN locked_until TIMESTAMPTZ;
+ALTER TABLE users ADD COLUMN device_shelter UUID;
+CREATE UNIQUE INDEX users_login ON users (login);
+CREATE INDEX users_device_shelter ON users (device_shelter);
+
+ALTER TABLE access_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'bearer'
+    CHECK (kind IN ('bearer', 'session', 'device'));
+ALTER TABLE access_tokens ADD COLUMN expires_at TIMESTAMPTZ;
+ALTER TABLE access_tokens ADD COLUMN last_used_at TIMESTAMPTZ;
+
+CREATE TABLE setup_codes (
+    code_hash   BYTEA PRIMARY KEY,
+    user_id     BIGINT NOT NULL REFERENCES users (id),
+    totp_secret BYTEA,
+    created_at  TIMESTAMPTZ NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL,
+    used_at     TIMESTAMPTZ
+);
+CREATE INDEX setup_codes_user ON setup_codes (user_id);
+
+CREATE TABLE recovery_codes (
+    user_id   BIGINT NOT NULL REFERENCES users (id),
+    code_hash BYTEA NOT NULL,
+    used_at   TIMESTAMPTZ,
+    PRIMARY KEY (user_id, code_hash)
+);
+
+CREATE TABLE device_enrolments (
+    code_hash    BYTEA PRIMARY KEY,
+    shelter_id   UUID NOT NULL,
+    name         TEXT NOT NULL,
+    device_hours INTEGER NOT NULL,
+    created_by   BIGINT NOT NULL REFERENCES users (id),
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    used_at      TIMESTAMPTZ
+);
