@@ -5,9 +5,21 @@
 import { $, api, applyWords, caller, el, Offline, problem, say, setupLanguage, store, t, uuid, when } from './common.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
+// A person signs in with a password and a code: the session travels in an HttpOnly cookie the
+// page never sees. `token` is only for the access-token door (scripts, machines).
 let token = null;
-// A request with the official's token; a network failure is said once, on the page.
-const call = caller(() => token, (up) => { if (!up) say(t('network_error'), true); });
+const request = caller(() => token, (up) => { if (!up) say(t('network_error'), true); });
+// A session that ended (idle, signed out elsewhere, account disabled) sends the person back
+// to the sign-in form instead of leaving a board that silently stops updating.
+async function call(path, opts) {
+  const r = await request(path, opts);
+  if (r.status === 401 && !token && !$('board').hidden) {
+    $('board').hidden = true;
+    $('password-signin').hidden = false;
+    say(t('signed_out_again'), true);
+  }
+  return r;
+}
 
 function rings(geometry) {
   if (geometry.type === 'Polygon') return geometry.coordinates;
@@ -192,7 +204,7 @@ async function loadApprovals() {
 
 async function downloadPending(alert) {
   const res = await fetch(`/v1/alerts/${alert.id}/recipients?acknowledged=false&per_page=10000`, {
-    headers: { Authorization: `Bearer ${token}`, Accept: 'text/csv' },
+    headers: token ? { Authorization: `Bearer ${token}`, Accept: 'text/csv' } : { Accept: 'text/csv' },
   });
   if (!res.ok) return say(t('failed'), true);
   const url = URL.createObjectURL(await res.blob());
@@ -226,8 +238,65 @@ async function loadReports() {
 async function loadShelters() {
   const r = await call('/v1/shelters');
   if (!r.ok) return;
-  $('shelters').replaceChildren(...r.data.map((s) => el('tr', {}, el('td', {}, s.name),
-    el('td', {}, `${t('occupancy')} ${s.occupancy}/${s.capacity}`), el('td', {}, s.status))));
+  $('shelters').replaceChildren(...r.data.map((s) => el('tr', { 'data-shelter': s.id }, el('td', {}, s.name),
+    el('td', {}, `${t('occupancy')} ${s.occupancy}/${s.capacity}`), el('td', {}, s.status),
+    el('td', {}, el('button', { type: 'button', class: 'desks', onclick: () => openDesks(s) }, t('desk_phones'))))));
+}
+
+// Desk phones of one shelter: an enrolment code to scan, the phones with their last use.
+let desksOf = null;
+async function openDesks(s) {
+  desksOf = s;
+  $('desks').hidden = false;
+  $('desks-shelter').textContent = s.name;
+  $('enrolment').hidden = true;
+  await loadDevices();
+  $('enrol-name').focus();
+}
+
+async function loadDevices() {
+  if (!desksOf) return;
+  const r = await call(`/v1/shelters/${desksOf.id}/devices`);
+  if (!r.ok) return say(problem(r), true);
+  const path = (d) => `/v1/shelters/${desksOf.id}/devices/${d.id}`;
+  $('devices').replaceChildren(...r.data.map((d) => el('li', { 'data-device': d.id },
+    el('strong', {}, d.name), ' · ',
+    d.revoked_at ? `${t('revoked')} ${when(d.revoked_at)}`
+      : `${t('last_used')} ${d.last_used_at ? when(d.last_used_at) : '—'} · ${t('valid_until')} ${when(d.expires_at)} `,
+    d.revoked_at ? null : el('button', { type: 'button', onclick: async () => {
+      const x = await call(`${path(d)}/renew`, { method: 'POST', body: {} });
+      say(x.ok ? t('saved') : problem(x), !x.ok);
+      loadDevices();
+    } }, t('renew')), ' ',
+    d.revoked_at ? null : el('button', { type: 'button', class: 'danger revoke', onclick: async () => {
+      const x = await call(path(d), { method: 'DELETE' });
+      say(x.ok ? t('revoked') : problem(x), !x.ok);
+      loadDevices();
+    } }, t('revoke')))));
+}
+
+async function offerEnrolment(e) {
+  e.preventDefault();
+  const f = e.target.elements;
+  const r = await call(`/v1/shelters/${desksOf.id}/enrolments`, { method: 'POST',
+    body: { name: f.name.value.trim(), hours: Number(f.hours.value) || undefined } });
+  if (!r.ok) return say(problem(r), true);
+  say('');
+  $('enrol-qr').src = `data:image/svg+xml;base64,${btoa(r.data.qr_svg)}`;
+  $('enrol-until').textContent = when(r.data.expires_at);
+  $('enrolment').hidden = false;
+  // Once a phone has used it the list shows the phone: look for a while.
+  for (let i = 0; i < 60 && !$('enrolment').hidden; i++) {
+    await new Promise((ok) => setTimeout(ok, 5000));
+    await loadDevices();
+  }
+}
+
+async function revokeAll() {
+  if (!desksOf || !confirm(t('revoke_all_confirm'))) return;
+  const r = await call(`/v1/shelters/${desksOf.id}/devices`, { method: 'DELETE' });
+  say(r.ok ? `${t('revoked')}: ${r.data.revoked}` : problem(r), !r.ok);
+  loadDevices();
 }
 
 async function refresh() {
@@ -241,7 +310,7 @@ async function refresh() {
   }
 }
 
-async function signIn(e) {
+async function signInWithToken(e) {
   e.preventDefault();
   const candidate = e.target.elements.token.value.trim();
   try {
@@ -253,24 +322,81 @@ async function signIn(e) {
   } catch { say(t('network_error'), true); }
 }
 
+async function signIn(e) {
+  e.preventDefault();
+  const f = e.target.elements;
+  try {
+    const r = await api('/v1/auth/sign-in', { method: 'POST',
+      body: { login: f.login.value.trim(), password: f.password.value, code: f.code.value.trim() } });
+    f.code.value = '';
+    if (!r.ok) return say(problem(r), true);
+    f.password.value = '';
+    say('');
+    show();
+  } catch { say(t('network_error'), true); }
+}
+
+async function signOut() {
+  if (token) store('ops_token', null);
+  else await api('/v1/auth/sign-out', { method: 'POST' }).catch(() => {});
+  location.reload();
+}
+
+// A one-time setup link (#setup=…): choose a password and enrol an authenticator app.
+async function startSetup(code) {
+  // The link is spent soon; it should not stay in the address bar or the history.
+  history.replaceState(null, '', location.pathname);
+  const r = await api('/v1/auth/setup/offer', { method: 'POST', body: { setup_code: code } });
+  if (!r.ok) {
+    $('password-signin').hidden = false;
+    return say(problem(r), true);
+  }
+  $('setup-login').textContent = r.data.login;
+  $('setup-qr').src = `data:image/svg+xml;base64,${btoa(r.data.qr_svg)}`;
+  $('setup-secret').textContent = r.data.secret.replace(/(.{4})/g, '$1 ').trim();
+  $('setup').hidden = false;
+  $('setup').onsubmit = async (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    const done = await api('/v1/auth/setup', { method: 'POST',
+      body: { setup_code: code, password: f.password.value, code: f.code.value.trim() } });
+    if (!done.ok) return say(problem(done), true);
+    say('');
+    $('setup').hidden = true;
+    $('recovery-codes').replaceChildren(...done.data.recovery_codes.map((c) => el('li', {}, el('code', {}, c))));
+    $('recovery').hidden = false;
+    $('recovery-done').onclick = () => { $('recovery').hidden = true; show(); };
+  };
+}
+
 function show() {
-  $('signin').hidden = true;
+  for (const id of ['password-signin', 'token-door', 'setup']) $(id).hidden = true;
   $('board').hidden = false;
   refresh();
 }
 
-function init() {
-  setupLanguage(() => token && refresh());
-  $('signin').onsubmit = signIn;
-  $('signout').onclick = () => { store('ops_token', null); location.reload(); };
+async function init() {
+  setupLanguage(() => !$('board').hidden && refresh());
+  $('password-signin').onsubmit = signIn;
+  $('signin').onsubmit = signInWithToken;
+  $('signout').onclick = signOut;
   $('reload').onclick = refresh;
   $('order').onsubmit = preview;
   $('doc-find').onsubmit = findDocument;
   $('o-confirm').onclick = confirmOrder;
-  token = store('ops_token');
-  if (token) show();
-  else $('signin').hidden = false;
+  $('enrol-form').onsubmit = offerEnrolment;
+  $('revoke-all').onclick = revokeAll;
   applyWords();
+  const setup = location.hash.match(/^#setup=([\w-]+)$/);
+  if (setup) return startSetup(setup[1]);
+  token = store('ops_token');
+  if (token) return show();
+  try {
+    const me = await api('/v1/auth/session');
+    if (me.ok) return show();
+  } catch { /* offline: the form below */ }
+  $('password-signin').hidden = false;
+  $('token-door').hidden = false;
 }
 
 init();

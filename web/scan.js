@@ -5,7 +5,7 @@
 import { $, api, applyWords, caller, colourBand, el, Offline, problem, say, setupLanguage, store, t, uuid, when } from './common.js';
 import { loadBundle, verifyOffline } from './sc1.js';
 
-const state = { token: null, shelter: null, bundle: null, online: true, current: null, scanning: false, lastScan: null, lastScanAt: 0 };
+const state = { token: null, shelter: null, bundle: null, online: true, current: null, scanning: false, enrolling: false, lastScan: null, lastScanAt: 0 };
 
 function setOnline(online) {
   state.online = online;
@@ -17,7 +17,53 @@ function setOnline(online) {
 }
 
 // A request with the desk's token; whether the network answered shows in the header.
-const call = caller(() => state.token, setOnline);
+const request = caller(() => state.token, setOnline);
+// A desk phone that was signed out (revoked on /ops, or its time ran out) keeps nothing, and
+// what it was doing stops there: the sign-out is what the volunteer must read.
+class SignedOut extends Error {}
+window.addEventListener('unhandledrejection', (e) => { if (e.reason instanceof SignedOut) e.preventDefault(); });
+async function call(path, opts) {
+  const r = await request(path, opts);
+  if (r.status === 401 && state.token) {
+    forget();
+    throw new SignedOut();
+  }
+  return r;
+}
+
+/** Drops everything this phone kept (credential, queue, people's codes, lists) but the language. */
+function forget() {
+  const keep = new Set(['sc_lang']);
+  for (const k of Object.keys(localStorage)) if (!keep.has(k)) localStorage.removeItem(k);
+  state.token = null;
+  state.bundle = null;
+  stopCamera();
+  $('desk').hidden = true;
+  $('verdict').hidden = true;
+  $('enrol-door').hidden = false;
+  $('token-door').hidden = false;
+  say(t('device_ended'), true);
+}
+
+/** An enrolled phone works until its enrolment ends, online or not. */
+function enrolmentOver() {
+  const e = store('sc_enrolment');
+  return !!e && new Date(e.expires_at).getTime() <= Date.now();
+}
+
+async function enrolWith(text) {
+  const code = text.includes('enrol=') ? text.slice(text.indexOf('enrol=') + 6) : text.trim();
+  try {
+    const r = await api('/v1/devices/enrol', { method: 'POST', body: { code } });
+    if (!r.ok) return say(problem(r), true);
+    stopCamera();
+    state.token = store('sc_staff', r.data.token);
+    store('sc_shelter', r.data.shelter_id);
+    store('sc_enrolment', { name: r.data.name, expires_at: r.data.expires_at });
+    say(`${t('enrolled_as')} ${r.data.name}`);
+    await loadDesk();
+  } catch { say(t('network_error'), true); }
+}
 
 const queueKey = () => `sc_queue_${state.shelter}`;
 const queue = () => store(queueKey()) || [];
@@ -57,16 +103,23 @@ async function refreshBundle() {
 }
 
 async function loadDesk() {
-  $('signin').hidden = true;
+  if (enrolmentOver()) return forget();
+  $('enrol-door').hidden = true;
+  $('token-door').hidden = true;
   $('desk').hidden = false;
+  const e = store('sc_enrolment');
+  $('device-info').hidden = !e;
+  if (e) $('device-info').textContent = `${t('enrolled_as')} ${e.name} · ${t('device_until')} ${when(e.expires_at)}`;
   let shelters = store('sc_shelters') || [];
   let items = store('sc_items') || [];
   try {
     const [s, i] = await Promise.all([call('/v1/shelters'), call('/v1/relief-items')]);
-    if (s.status === 401) { store('sc_staff', null); return location.reload(); }
     if (s.ok) shelters = store('sc_shelters', s.data);
     if (i.ok) items = store('sc_items', i.data);
-  } catch { /* offline: what was saved */ }
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    /* offline: what was saved */
+  }
   const chosen = store('sc_shelter');
   $('shelter').replaceChildren(el('option', { value: '' }, t('choose_shelter')),
     ...shelters.map((s) => el('option', { value: s.id, selected: s.id === chosen }, `${s.name} (${s.occupancy}/${s.capacity})`)));
@@ -128,6 +181,7 @@ async function check(token) {
     } : { token, error: d.error });
   } catch (err) {
     if (!(err instanceof Offline)) throw err;
+    if (enrolmentOver()) return forget();
     if (!state.bundle) return showVerdict({ token, cannotVerify: true });
     const v = await verifyOffline(token, state.bundle);
     if (v.cannotVerify) return showVerdict({ token, cannotVerify: true });
@@ -177,8 +231,9 @@ async function sync() {
   }
 }
 
-async function camera() {
+async function camera(enrolling = false) {
   if (state.scanning) return stopCamera();
+  state.enrolling = enrolling;
   const video = $('video');
   try {
     video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
@@ -199,6 +254,14 @@ async function camera() {
       ctx.drawImage(video, 0, 0);
       const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
       const found = window.jsQR(img.data, img.width, img.height, { inversionAttempts: 'dontInvert' });
+      if (state.enrolling) {
+        if (found && found.data.includes('enrol=')) {
+          state.enrolling = false;
+          await enrolWith(found.data);
+        }
+        if (state.scanning) requestAnimationFrame(tick);
+        return;
+      }
       // The code just dealt with is still in front of the camera: not again for a while.
       const repeat = found && found.data === state.lastScan && Date.now() - state.lastScanAt < 8000;
       if (found && found.data.startsWith('SC1:') && !repeat) {
@@ -218,6 +281,7 @@ function stopCamera() {
   for (const track of video.srcObject?.getTracks() || []) track.stop();
   video.srcObject = null;
   video.hidden = true;
+  $('enrol-hint').hidden = true;
   $('camera').textContent = t('start_camera');
 }
 
@@ -225,9 +289,10 @@ function init() {
   setupLanguage(() => setOnline(state.online));
   setOnline(true);
   $('signin').onsubmit = signIn;
-  $('signout').onclick = () => { store('sc_staff', null); location.reload(); };
+  $('signout').onclick = () => { forget(); location.reload(); };
+  $('enrol').onclick = () => { $('enrol-hint').hidden = false; camera(true); };
   $('shelter').onchange = (e) => { state.shelter = store('sc_shelter', e.target.value) || null; showPending(); sync(); };
-  $('camera').onclick = camera;
+  $('camera').onclick = () => camera(false);
   $('typed').onsubmit = (e) => { e.preventDefault(); const i = $('token-input'); check(i.value); i.value = ''; };
   $('admit').onclick = () => act('checkin', {}, 'checkins', 'admitted');
   $('checkout').onclick = () => act('checkout', { reason: 'returned_home' }, 'checkouts', 'checked_out');
@@ -243,10 +308,24 @@ function init() {
     sync();
   }, 3000);
   setInterval(() => state.token && state.online && refreshBundle(), 10 * 60 * 1000);
+  applyWords();
+  // Scanned with the phone's own camera app: the link opens this page (or, open already,
+  // changes its address).
+  const fromLink = () => {
+    const link = location.hash.match(/^#enrol=([\w-]+)$/);
+    if (!link) return false;
+    history.replaceState(null, '', location.pathname);
+    enrolWith(link[1]);
+    return true;
+  };
+  window.addEventListener('hashchange', fromLink);
+  if (fromLink()) return;
   state.token = store('sc_staff');
   if (state.token) loadDesk();
-  else $('signin').hidden = false;
-  applyWords();
+  else {
+    $('enrol-door').hidden = false;
+    $('token-door').hidden = false;
+  }
 }
 
 init();

@@ -168,6 +168,33 @@ impl Browser {
         png
     }
 
+    /// A cookie of the current page's site, as the browser keeps it (HttpOnly ones too).
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        self.client
+            .get_named_cookie(name)
+            .await
+            .ok()
+            .map(|c| c.value().to_owned())
+    }
+
+    /// A PNG of one element only (a QR code on a screen).
+    pub async fn element_png(&self, css: &str, name: &str) -> Vec<u8> {
+        // Chromium takes an element's picture from the viewport: it must be on screen.
+        self.js(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+            vec![json!(css)],
+        )
+        .await;
+        let png = self
+            .wait_for(css)
+            .await
+            .screenshot()
+            .await
+            .expect("element screenshot");
+        std::fs::write(artifacts().join(format!("{name}.png")), &png).expect("save screenshot");
+        png
+    }
+
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
     }
@@ -183,4 +210,28 @@ impl Drop for Browser {
             .arg(format!("user-data-dir={}", self.profile.path().display()))
             .status();
     }
+}
+
+/// A camera that films `png` (a rendered code) on a white wall: Y4M, 4:2:0, 640×480.
+pub fn y4m_of(png: &[u8]) -> std::path::PathBuf {
+    let code = image::load_from_memory(png).expect("a PNG").to_luma8();
+    let (w, h) = (640u32, 480u32);
+    let side = 420u32;
+    let scaled = image::imageops::resize(&code, side, side, image::imageops::FilterType::Nearest);
+    let mut y = vec![255u8; (w * h) as usize];
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    for (x, yy, p) in scaled.enumerate_pixels() {
+        y[((y0 + yy) * w + x0 + x) as usize] = p.0[0];
+    }
+    let chroma = vec![128u8; (w * h / 4) as usize];
+    let mut out = format!("YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..5 {
+        out.extend_from_slice(b"FRAME\n");
+        out.extend_from_slice(&y);
+        out.extend_from_slice(&chroma);
+        out.extend_from_slice(&chroma);
+    }
+    let path = artifacts().join(format!("camera-{}.y4m", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, out).expect("write the Y4M");
+    path
 }

@@ -60,6 +60,79 @@ async fn users_create_prints_a_working_token_alone_on_stdout() {
 }
 
 #[tokio::test]
+async fn the_first_admin_is_a_person_with_a_setup_link_and_a_reset_gives_a_new_one() {
+    let app = spawn_app().await;
+    let run = |args: Vec<&'static str>| {
+        let mut c = command(&app);
+        c.env("SAFECODE_PUBLIC_URL", "https://safecode.example.gov.cn");
+        c.args(args);
+        c.output_off_runtime()
+    };
+    let out = run(vec![
+        "users",
+        "create",
+        "--role",
+        "admin",
+        "--name",
+        "Duty admin",
+        "--login",
+        "duty.admin",
+    ])
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8(out.stdout).unwrap();
+    let link = link.trim();
+    assert!(
+        link.starts_with("https://safecode.example.gov.cn/ops#setup=sc_"),
+        "{link}"
+    );
+    let code = link.split_once("#setup=").unwrap().1;
+    let admin = app.finish_setup(code, "a long enough passphrase").await;
+    let res = app
+        .with_session(reqwest::Method::POST, "/v1/users", &admin.cookie)
+        .json(&serde_json::json!({"role": "gateway", "name": "SMS gateway"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "the new admin administers");
+
+    // Lost phone: the operator resets the account; its session ends, a new link works.
+    let out = run(vec!["users", "reset", "--login", "duty.admin"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = String::from_utf8(out.stdout).unwrap();
+    assert_ne!(again.trim(), link);
+    let res = app
+        .with_session(reqwest::Method::GET, "/v1/auth/session", &admin.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    app.finish_setup(
+        again.trim().split_once("#setup=").unwrap().1,
+        "another long passphrase",
+    )
+    .await;
+    let out = run(vec!["users", "reset", "--login", "nobody"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
 async fn import_residents_from_the_command_line() {
     let app = spawn_app().await;
     let file = app.dir.path().join("residents.csv");

@@ -28,5 +28,6 @@ mod rules;
 mod scale;
 mod shelters;
 mod sign_in;
+mod sign_in_pages;
 mod squatting;
 mod users;

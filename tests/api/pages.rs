@@ -3,33 +3,9 @@
 //! from a fake camera, and admits offline from the bundle then syncs once. Screenshots are
 //! kept in target/browser-artifacts/.
 
-use crate::browser::{Browser, artifacts};
+use crate::browser::{Browser, artifacts, y4m_of};
 use crate::helpers::*;
 use serde_json::{Value, json};
-
-/// A camera that films `png` (a rendered code) on a white wall: Y4M, 4:2:0, 640×480.
-fn y4m_of(png: &[u8]) -> std::path::PathBuf {
-    let code = image::load_from_memory(png).expect("a PNG").to_luma8();
-    let (w, h) = (640u32, 480u32);
-    let side = 420u32;
-    let scaled = image::imageops::resize(&code, side, side, image::imageops::FilterType::Nearest);
-    let mut y = vec![255u8; (w * h) as usize];
-    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
-    for (x, yy, p) in scaled.enumerate_pixels() {
-        y[((y0 + yy) * w + x0 + x) as usize] = p.0[0];
-    }
-    let chroma = vec![128u8; (w * h / 4) as usize];
-    let mut out = format!("YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n").into_bytes();
-    for _ in 0..5 {
-        out.extend_from_slice(b"FRAME\n");
-        out.extend_from_slice(&y);
-        out.extend_from_slice(&chroma);
-        out.extend_from_slice(&chroma);
-    }
-    let path = artifacts().join(format!("camera-{}.y4m", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&path, out).expect("write the Y4M");
-    path
-}
 
 async fn shelter(app: &TestApp, official: &str) -> String {
     let res = app
@@ -114,6 +90,7 @@ async fn a_resident_registers_sees_green_then_red_after_an_order_on_ops() {
 
     // The official orders the zone evacuated on /ops, seeing how many turn red first.
     b.goto(&app.url("/ops")).await;
+    b.click("#token-door summary").await;
     b.fill("#ops-token", &official).await;
     b.click("#signin button[type=submit]").await;
     b.wait_for(&format!("#zone-rows tr[data-zone='{zone}']"))
@@ -201,6 +178,7 @@ async fn the_scanner_reads_a_code_from_a_fake_camera_and_admits() {
     .await;
 
     b.goto(&app.url("/scan")).await;
+    b.click("#token-door summary").await;
     b.fill("#staff-token", &staff).await;
     b.click("#signin button[type=submit]").await;
     b.wait_for(&format!("#shelter option[value='{shelter}']"))
@@ -441,6 +419,7 @@ async fn the_resident_page_registers_a_family_reads_alerts_and_reports() {
 
     // The official's board shows the alert's reach and the urgent report first.
     b.goto(&app.url("/ops")).await;
+    b.click("#token-door summary").await;
     b.fill("#ops-token", &official).await;
     b.click("#signin button[type=submit]").await;
     b.wait_for(&format!("#alerts li[data-alert='{alert}']"))
@@ -470,6 +449,7 @@ async fn the_scanner_admits_offline_from_the_bundle_and_syncs_once() {
     let bind = server.address.trim_start_matches("http://").to_owned();
     let b = Browser::start(&[]).await;
     b.goto(&server.url("/scan")).await;
+    b.click("#token-door summary").await;
     b.fill("#staff-token", &staff).await;
     b.click("#signin button[type=submit]").await;
     b.wait_for(&format!("#shelter option[value='{shelter}']"))
@@ -644,6 +624,7 @@ async fn an_official_gives_a_record_back_and_the_new_phone_signs_in_by_scanning(
 
     let b = Browser::start(&[]).await;
     b.goto(&app.url("/ops")).await;
+    b.click("#token-door summary").await;
     b.fill("#ops-token", &official).await;
     b.click("#signin button[type=submit]").await;
     b.wait_for("#board:not([hidden])").await;
