@@ -21,6 +21,30 @@ impl Modify for Bearer {
                 utoipa::openapi::security::ApiKeyValue::new(crate::http::auth::SESSION_COOKIE),
             )),
         );
+        // Every route that takes a bearer token takes a session cookie as well (one extractor
+        // reads both): said once here rather than in each annotation.
+        use utoipa::openapi::security::SecurityRequirement;
+        let names = |r: &SecurityRequirement| serde_json::to_value(r).unwrap_or_default();
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let Some(security) = op.security.as_mut() else {
+                    continue;
+                };
+                let has = |key: &str, s: &[SecurityRequirement]| {
+                    s.iter().any(|r| names(r).get(key).is_some())
+                };
+                if has("bearer", security) && !has("session", security) {
+                    security.push(SecurityRequirement::new("session", Vec::<String>::new()));
+                }
+            }
+        }
     }
 }
 
@@ -217,5 +241,34 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod schemes {
+    use super::*;
+
+    /// Both ways in are described: a bearer token and the page session cookie, and every
+    /// route that takes one takes the other.
+    #[test]
+    fn both_credentials_are_described_on_every_guarded_route() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(schemes["session"]["type"], "apiKey");
+        assert_eq!(schemes["session"]["in"], "cookie");
+        assert_eq!(schemes["session"]["name"], "sc_session");
+        let mut guarded = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(sec) = op["security"].as_array() else {
+                    continue;
+                };
+                let has = |k: &str| sec.iter().any(|r| r.get(k).is_some());
+                assert_eq!(has("bearer"), has("session"), "{method} {path}");
+                guarded += usize::from(has("bearer"));
+            }
+        }
+        assert!(guarded > 50, "{guarded}");
     }
 }

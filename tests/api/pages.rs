@@ -302,6 +302,8 @@ async fn the_resident_page_registers_a_family_reads_alerts_and_reports() {
         "the child's code",
     )
     .await;
+    // Issue 18: the page says how to get back in after losing the phone.
+    assert!(b.text("#lost-phone").await.contains("ID card"));
     let saved = b
         .js(
             "return JSON.parse(localStorage.getItem('sc_resident'));",
