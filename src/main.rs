@@ -355,6 +355,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.bind.ip(),
         app.port()
     );
+    // The /ops session cookie is Secure: a browser keeps it only over HTTPS or on loopback.
+    let https = settings
+        .alerting
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    if !https && !settings.bind.ip().is_loopback() {
+        tracing::warn!(
+            "people cannot sign in to /ops over plain HTTP from another machine: serve it \
+             behind HTTPS and set SAFECODE_PUBLIC_URL to the https:// address"
+        );
+    }
     app.run_until_stopped().await?;
     tracing::info!("stopped");
     Ok(())

@@ -85,7 +85,10 @@ const WORDS = {
     revoked: 'Signed out', last_used: 'last used', renew: 'Renew', revoke: 'Sign out this phone',
     enrol_this_phone: 'Enrol this phone', enrol_point: 'Point the camera at the enrolment code on the official’s screen.',
     enrolled_as: 'This phone is enrolled as', device_until: 'until',
-    device_ended: 'This phone was signed out by an official or its time ran out. Nothing is kept on it. Ask for a new enrolment code.',
+    device_ended: 'This phone was signed out by an official or its time ran out, and keeps nothing of this shelter. Ask for a new enrolment code.',
+    queue_kept: 'records admitted offline wait here: enrol this phone again at the same shelter to send them.',
+    queue_dropped: 'records admitted offline and not yet sent were removed with the sign-out.',
+    enrol_replace: 'This phone is already a desk. Replace its enrolment with this one?',
   },
   zh: {
     lang_switch: 'English',
@@ -155,7 +158,10 @@ const WORDS = {
     revoked: '已注销', last_used: '最近使用', renew: '延长', revoke: '注销此手机',
     enrol_this_phone: '登记本机', enrol_point: '请将摄像头对准工作人员屏幕上的登记码。',
     enrolled_as: '本机已登记为', device_until: '有效至',
-    device_ended: '本机已被注销或已过期，本机未保留任何数据。请索取新的登记码。',
+    device_ended: '本机已被注销或已过期，不再保留本安置点的任何数据。请索取新的登记码。',
+    queue_kept: '条离线记录仍保存在本机：在同一安置点重新登记本机即可上传。',
+    queue_dropped: '条尚未上传的离线记录已随注销删除。',
+    enrol_replace: '本机已登记为服务台。要用这个登记码替换吗？',
   },
 };
 

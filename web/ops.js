@@ -13,13 +13,22 @@ const request = caller(() => token, (up) => { if (!up) say(t('network_error'), t
 // to the sign-in form instead of leaving a board that silently stops updating.
 async function call(path, opts) {
   const r = await request(path, opts);
+  // Reloading clears every name and list from the screen, not just hides them.
   if (r.status === 401 && !token && !$('board').hidden) {
-    $('board').hidden = true;
-    $('password-signin').hidden = false;
-    say(t('signed_out_again'), true);
+    sessionStorage.setItem('ops_signed_out', '1');
+    location.reload();
   }
   return r;
 }
+
+// A console left open and untouched signs itself out, as the server's idle timeout does,
+// so that no list of people stays on an unattended screen.
+const IDLE_MS = 60 * 60 * 1000;
+let lastInput = Date.now();
+for (const ev of ['keydown', 'pointerdown', 'touchstart']) addEventListener(ev, () => { lastInput = Date.now(); }, { passive: true });
+setInterval(() => {
+  if (!token && !$('board').hidden && Date.now() - lastInput > IDLE_MS) signOut();
+}, 60 * 1000);
 
 function rings(geometry) {
   if (geometry.type === 'Polygon') return geometry.coordinates;
@@ -389,6 +398,10 @@ async function init() {
   applyWords();
   const setup = location.hash.match(/^#setup=([\w-]+)$/);
   if (setup) return startSetup(setup[1]);
+  if (sessionStorage.getItem('ops_signed_out')) {
+    sessionStorage.removeItem('ops_signed_out');
+    say(t('signed_out_again'), true);
+  }
   token = store('ops_token');
   if (token) return show();
   try {

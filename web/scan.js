@@ -31,10 +31,21 @@ async function call(path, opts) {
   return r;
 }
 
-/** Drops everything this phone kept (credential, queue, people's codes, lists) but the language. */
+// What a desk keeps; the resident page on the same phone keeps its own keys, untouched here.
+const DESK_KEYS = ['sc_staff', 'sc_shelter', 'sc_enrolment', 'sc_bundle', 'sc_shelters', 'sc_items', 'sc_device'];
+
+/**
+ * Drops what this phone kept as a desk. A phone signed out by an official may be lost or
+ * stolen: it keeps nothing, and what it admitted offline and never sent is dropped (and said).
+ * A phone whose time simply ran out keeps only that queue, so enrolling it again at the same
+ * shelter sends it.
+ */
 function forget() {
-  const keep = new Set(['sc_lang']);
-  for (const k of Object.keys(localStorage)) if (!keep.has(k)) localStorage.removeItem(k);
+  const expired = enrolmentOver();
+  const queues = Object.keys(localStorage).filter((k) => k.startsWith('sc_queue_'));
+  const pending = queues.reduce((n, k) => n + (store(k) || []).length, 0);
+  for (const k of DESK_KEYS) localStorage.removeItem(k);
+  if (!expired) for (const k of queues) localStorage.removeItem(k);
   state.token = null;
   state.bundle = null;
   stopCamera();
@@ -42,7 +53,8 @@ function forget() {
   $('verdict').hidden = true;
   $('enrol-door').hidden = false;
   $('token-door').hidden = false;
-  say(t('device_ended'), true);
+  const left = !pending ? '' : ` ${pending} ${t(expired ? 'queue_kept' : 'queue_dropped')}`;
+  say(`${t('device_ended')}${left}`, true);
 }
 
 /** An enrolled phone works until its enrolment ends, online or not. */
@@ -53,10 +65,14 @@ function enrolmentOver() {
 
 async function enrolWith(text) {
   const code = text.includes('enrol=') ? text.slice(text.indexOf('enrol=') + 6) : text.trim();
+  // A link opened by any page must not quietly move this desk to someone else's enrolment.
+  if (store('sc_staff') && !confirm(t('enrol_replace'))) return;
   try {
     const r = await api('/v1/devices/enrol', { method: 'POST', body: { code } });
     if (!r.ok) return say(problem(r), true);
     stopCamera();
+    const queued = Object.keys(localStorage).filter((k) => k.startsWith('sc_queue_') && k !== `sc_queue_${r.data.shelter_id}`);
+    for (const k of [...DESK_KEYS, ...queued]) localStorage.removeItem(k);
     state.token = store('sc_staff', r.data.token);
     store('sc_shelter', r.data.shelter_id);
     store('sc_enrolment', { name: r.data.name, expires_at: r.data.expires_at });

@@ -15,6 +15,10 @@ ALTER TABLE users ADD COLUMN totp_secret BYTEA;
 ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN locked_until TIMESTAMPTZ;
+-- Who last reset the account's sign-in, and when: a reset hands the setup link to the one who
+-- asked, so for the two-person rule it counts like creating the account.
+ALTER TABLE users ADD COLUMN reset_by BIGINT REFERENCES users (id);
+ALTER TABLE users ADD COLUMN reset_at TIMESTAMPTZ;
 ALTER TABLE users ADD COLUMN device_shelter UUID;
 CREATE UNIQUE INDEX users_login ON users (login);
 CREATE INDEX users_device_shelter ON users (device_shelter);

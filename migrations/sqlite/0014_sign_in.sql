@@ -15,6 +15,10 @@ ALTER TABLE users ADD COLUMN totp_secret BLOB;
 ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN locked_until TEXT;
+-- Who last reset the account's sign-in, and when: a reset hands the setup link to the one who
+-- asked, so for the two-person rule it counts like creating the account.
+ALTER TABLE users ADD COLUMN reset_by INTEGER REFERENCES users (id);
+ALTER TABLE users ADD COLUMN reset_at TEXT;
 ALTER TABLE users ADD COLUMN device_shelter BLOB;
 CREATE UNIQUE INDEX users_login ON users (login);
 CREATE INDEX users_device_shelter ON users (device_shelter);

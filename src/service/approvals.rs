@@ -250,8 +250,10 @@ pub struct DecisionForm {
     pub reason: Option<String>,
 }
 
-/// Two accounts are two people only when neither created the other and the decider's
-/// account has existed for the cooling-off period (when another account created it).
+/// Two accounts are two people only when neither created (or reset the sign-in of) the other,
+/// and the decider's account has existed, and kept its sign-in, for the cooling-off period
+/// when another account created or reset it: whoever receives an account's setup link can
+/// act as that account.
 async fn ensure_independent(ctx: &Ctx, requester: i64, decider: i64) -> Result<()> {
     if requester == decider {
         return Err(ServiceError::SameOfficial);
@@ -268,9 +270,22 @@ async fn ensure_independent(ctx: &Ctx, requester: i64, decider: i64) -> Result<(
             "the requester's account and yours were created one by the other",
         ));
     }
+    if r.reset_by == Some(decider) || d.reset_by == Some(requester) {
+        return Err(ServiceError::NotIndependent(
+            "one of the two accounts had its sign-in reset by the other",
+        ));
+    }
     if d.created_by.is_some() && ctx.now() - d.created_at < ctx.approver_cooling_off {
         return Err(ServiceError::NotIndependent(
             "an account created by another decides nothing during its cooling-off period",
+        ));
+    }
+    if let (Some(_), Some(at)) = (d.reset_by, d.reset_at)
+        && ctx.now() - at < ctx.approver_cooling_off
+    {
+        return Err(ServiceError::NotIndependent(
+            "an account whose sign-in another account reset decides nothing during its \
+             cooling-off period",
         ));
     }
     Ok(())

@@ -9,9 +9,11 @@
 //! and is shown recovery codes once.
 //!
 //! Guessing is bounded twice: per client address (`http::rate_limit`, `sign_in_per_ip`) and
-//! per account: from the fifth failure in a row the account waits 30 s, doubling to at most
-//! 5 min. While it waits only a recovery code (80 random bits, not guessable) is checked, so
-//! an attacker who keeps an account locked does not keep its owner out.
+//! per account: from the fifth wrong second factor in a row after the right password, the
+//! account waits 30 s, doubling to at most 5 min. A wrong password never locks and never
+//! says "locked", so a stranger can neither lock an official out nor learn that the name
+//! exists; while an account waits, its owner still gets in with a recovery code (80 random
+//! bits, not guessable).
 
 use super::tokens::{self, BearerToken};
 use super::{Ctx, Principal, Result, ServiceError};
@@ -150,32 +152,44 @@ fn refused() -> ServiceError {
 
 pub async fn sign_in(ctx: &Ctx, form: &SignInForm) -> Result<Session> {
     let now = ctx.now();
-    let login = Login::parse(&form.login).map_err(|_| refused())?;
     let factor = SecondFactor::parse(&form.code);
-    let account = store_creds::by_login(&ctx.db, login.as_str()).await?;
-    let locked = account
-        .as_ref()
-        .and_then(|a| a.locked_until)
-        .filter(|until| *until > now);
-    if let Some(until) = locked
-        && !matches!(factor, Some(SecondFactor::Recovery(_)))
-    {
-        return Err(ServiceError::Locked {
-            retry_after_secs: (until - now).num_seconds().max(1) as u64,
-        });
-    }
+    let account = match Login::parse(&form.login) {
+        Ok(login) => store_creds::by_login(&ctx.db, login.as_str()).await?,
+        Err(_) => None,
+    };
+    // The same Argon2 work whatever the name: known, unknown, locked or not.
     let password_ok = password_matches(
         account.as_ref().and_then(|a| a.password_hash.clone()),
         form.password.clone(),
     )
     .await;
-    let Some(account) = account else {
+    let mut tx = ctx.db.begin().await?;
+    let Some(account) = account.filter(|_| password_ok) else {
+        // A wrong password says nothing more and locks nothing: without the password nobody
+        // can lock an account or learn that it is locked.
+        audit::append(
+            &mut tx,
+            &AuditDraft::new("anonymous", "auth.sign_in_failed")
+                .after(json!({"stage": "password"})),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
         return Err(refused());
     };
-    let mut tx = ctx.db.begin().await?;
+    let actor = format!("{}:{}", account.role, account.public_id);
+    // The password is right: from here on the second factor is what could be guessed.
+    let locked = account.locked_until.filter(|until| *until > now);
+    if let Some(until) = locked
+        && !matches!(factor, Some(SecondFactor::Recovery(_)))
+    {
+        tx.rollback().await?;
+        return Err(ServiceError::Locked {
+            retry_after_secs: (until - now).num_seconds().max(1) as u64,
+        });
+    }
     let second = match (&factor, &account.totp_secret) {
-        _ if !password_ok => None,
-        (Some(SecondFactor::Totp(code)), Some(secret)) if locked.is_none() => {
+        (Some(SecondFactor::Totp(code)), Some(secret)) => {
             totp_step(secret, code, now, account.totp_last_step).map(|step| (Some(step), "totp"))
         }
         (Some(SecondFactor::Recovery(code)), Some(_)) => {
@@ -186,12 +200,15 @@ pub async fn sign_in(ctx: &Ctx, form: &SignInForm) -> Result<Session> {
         }
         _ => None,
     };
-    let actor = format!("{}:{}", account.role, account.public_id);
     let Some((step, factor_used)) = second else {
         let n = store_creds::record_failure(&mut tx, account.id, now, lock_for).await?;
+        // The right password with a wrong code: worth an official's attention (the password
+        // may be known to someone else).
         audit::append(
             &mut tx,
-            &AuditDraft::new(&actor, "auth.sign_in_failed").after(json!({"failures_in_a_row": n})),
+            &AuditDraft::new("anonymous", "auth.sign_in_failed")
+                .subject(&actor)
+                .after(json!({"stage": "second_factor", "failures_in_a_row": n})),
             now,
         )
         .await?;
@@ -419,12 +436,15 @@ pub enum Resetter<'a> {
 /// Forgets an account's password and second factor, ends its sessions and returns a new
 /// setup link (a lost phone, a forgotten password, a first admin made at the command line).
 pub async fn reset(ctx: &Ctx, by: Resetter<'_>, target: UserId) -> Result<SetupLink> {
-    let actor = match by {
+    let (actor, by_id) = match by {
         Resetter::Admin(p) => {
             super::authz::authorize(p, super::Action::CreateUser)?;
-            p.actor()
+            let Principal::User { internal, .. } = p else {
+                return Err(ServiceError::Forbidden);
+            };
+            (p.actor(), Some(*internal))
         }
-        Resetter::Operator => "operator".to_owned(),
+        Resetter::Operator => ("operator".to_owned(), None),
     };
     let (id, role, has_login) = store_creds::id_of_user(&ctx.db, target)
         .await?
@@ -437,7 +457,7 @@ pub async fn reset(ctx: &Ctx, by: Resetter<'_>, target: UserId) -> Result<SetupL
     }
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
-    store_creds::reset(&mut tx, id, now).await?;
+    store_creds::reset(&mut tx, id, by_id, now).await?;
     let link = issue_setup_link(&mut tx, id, now).await?;
     audit::append(
         &mut tx,

@@ -166,13 +166,15 @@ pub async fn set_credentials(
 
 /// Forgets the password, second factor and recovery codes and ends every session and
 /// unused setup link of the account (an admin's reset, a lost phone).
-pub async fn reset(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<()> {
+pub async fn reset(tx: &mut Tx, id: i64, by: Option<i64>, now: DateTime<Utc>) -> Result<()> {
     on_tx!(tx, |c| {
         sqlx::query(
             "UPDATE users SET password_hash = NULL, totp_secret = NULL, failed_sign_ins = 0, \
-             locked_until = NULL WHERE id = $1",
+             locked_until = NULL, reset_by = $2, reset_at = $3 WHERE id = $1",
         )
         .bind(id)
+        .bind(by)
+        .bind(now)
         .execute(&mut *c)
         .await?;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
@@ -187,11 +189,14 @@ pub async fn reset(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<()> {
         .bind(now)
         .execute(&mut *c)
         .await?;
-        sqlx::query("UPDATE setup_codes SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(
+            "UPDATE setup_codes SET used_at = $2, totp_secret = NULL \
+             WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
         Ok::<_, super::StoreError>(())
     })?;
     Ok(())
@@ -278,7 +283,8 @@ pub async fn offer_setup_secret(tx: &mut Tx, hash: &[u8; 32], secret: &[u8]) -> 
 pub async fn spend_setup_code(tx: &mut Tx, hash: &[u8; 32], now: DateTime<Utc>) -> Result<bool> {
     let n = on_tx!(tx, |c| {
         sqlx::query(
-            "UPDATE setup_codes SET used_at = $2 \
+            // The secret moves to the account; no second copy stays behind.
+            "UPDATE setup_codes SET used_at = $2, totp_secret = NULL \
              WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(&hash[..])

@@ -326,18 +326,25 @@ pub async fn count_active_admins(tx: &mut Tx) -> Result<i64> {
 pub struct Provenance {
     pub created_at: DateTime<Utc>,
     pub created_by: Option<i64>,
+    /// The account that last reset this one's sign-in (and so held its setup link), and when.
+    pub reset_by: Option<i64>,
+    pub reset_at: Option<DateTime<Utc>>,
 }
 
 pub async fn provenance(db: &Db, user_id: i64) -> Result<Option<Provenance>> {
     on_db!(db, |c| {
-        let row = sqlx::query("SELECT created_at, created_by FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(c)
-            .await?;
+        let row = sqlx::query(
+            "SELECT created_at, created_by, reset_by, reset_at FROM users WHERE id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(c)
+        .await?;
         row.map(|r| -> Result<Provenance> {
             Ok(Provenance {
                 created_at: r.try_get("created_at")?,
                 created_by: r.try_get("created_by")?,
+                reset_by: r.try_get("reset_by")?,
+                reset_at: r.try_get("reset_at")?,
             })
         })
         .transpose()

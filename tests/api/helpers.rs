@@ -698,3 +698,11 @@ impl TestApp {
             .unwrap()
     }
 }
+
+/// Six digits the authenticator does not show around now (so a "wrong code" is surely wrong).
+pub fn wrong_code(secret: &[u8]) -> String {
+    (0..)
+        .map(|i| format!("{i:06}"))
+        .find(|c| (-1..=2).all(|a| totp_now(secret, a) != *c))
+        .expect("a wrong code")
+}

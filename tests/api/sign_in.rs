@@ -20,7 +20,7 @@ async fn an_official_signs_in_with_password_and_code_and_the_session_ends_everyw
     assert_problem(res, 401, "sign_in_failed").await; // that code was spent by the setup
     for (login, password, code) in [
         ("wang.li", "not the passphrase", totp_now(&wang.secret, 1)),
-        ("wang.li", PASSWORD, "000000".to_owned()),
+        ("wang.li", PASSWORD, wrong_code(&wang.secret)),
         ("nobody", PASSWORD, totp_now(&wang.secret, 1)),
     ] {
         let res = app.sign_in(login, password, &code).await;
@@ -123,17 +123,23 @@ async fn an_official_signs_in_with_password_and_code_and_the_session_ends_everyw
 }
 
 #[tokio::test]
-async fn wrong_attempts_lock_the_account_briefly_and_a_recovery_code_still_lets_its_owner_in() {
+async fn wrong_codes_lock_the_account_briefly_wrong_passwords_do_not_and_a_recovery_code_still_works()
+ {
     let app = spawn_app().await;
     let admin = app.person("admin", "root", json!({})).await;
+    // Wrong passwords, however many, lock nothing and say nothing about the name.
+    for login in ["root", "root", "root", "root", "root", "root", "nobody"] {
+        let res = app
+            .sign_in(login, "guessing the passphrase", "123456")
+            .await;
+        assert_problem(res, 401, "sign_in_failed").await;
+    }
+    // The right password with wrong codes (someone knows the password): the account waits.
     for _ in 0..5 {
-        assert_problem(
-            app.sign_in("root", "guessing the passphrase", "123456")
-                .await,
-            401,
-            "sign_in_failed",
-        )
-        .await;
+        let res = app
+            .sign_in("root", PASSWORD, &wrong_code(&admin.secret))
+            .await;
+        assert_problem(res, 401, "sign_in_failed").await;
     }
     let res = app
         .sign_in("root", PASSWORD, &totp_now(&admin.secret, 1))
@@ -483,4 +489,73 @@ async fn a_desk_phone_enrolled_with_a_one_time_code_works_at_its_shelter_until_r
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} audited");
     }
+}
+
+#[tokio::test]
+async fn an_admin_who_resets_an_account_cannot_use_it_as_the_second_person() {
+    let app = spawn_app().await;
+    // An older admin made by the operator: independent of the bootstrap admin.
+    let form = safecode::service::users::NewUserForm {
+        role: "admin".into(),
+        name: "Night admin".into(),
+        shelter_ids: vec![],
+        jurisdiction: None,
+        login: Some("night.admin".into()),
+    };
+    let made = safecode::service::users::create(
+        &app.ctx,
+        safecode::service::users::Creator::Operator,
+        &form,
+    )
+    .await
+    .unwrap();
+    let code = made.setup.unwrap().code;
+    app.finish_setup(&code, "the night admin's passphrase")
+        .await;
+
+    // The first admin proposes a rule set, then resets the night admin's sign-in and holds
+    // its new setup link.
+    let rules = json!({"name": "calm", "rules": [
+        {"id": "elderly", "if": {"in": ["elderly", {"var": "needs"}]}, "colour": "yellow",
+         "reason": {"en": "Be ready.", "zh": "请做好准备。"}}
+    ]});
+    let created = json_ok(app.post("/v1/rules", &app.admin_token, &rules).await).await;
+    let version = created["version"].as_i64().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/rules/{version}/activate"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let pending = json_ok(res).await;
+    let link = json_ok(
+        app.post(
+            &format!("/v1/users/{}/reset", made.user_id),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let code = link["setup_url"]
+        .as_str()
+        .unwrap()
+        .split_once("#setup=")
+        .unwrap()
+        .1;
+    let hijacked = app.finish_setup(code, "the first admin typed this").await;
+    let res = app
+        .with_session(
+            Method::POST,
+            &format!("/v1/approvals/{}/approve", pending["id"].as_str().unwrap()),
+            &hijacked.cookie,
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 403, "not_independent").await;
+    assert!(app.audit_actions().await.iter().any(|a| a == "auth.reset"));
 }

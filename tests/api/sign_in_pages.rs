@@ -83,7 +83,7 @@ async fn an_official_sets_up_signs_in_with_a_code_is_locked_out_briefly_and_sign
     assert!(b.cookie("sc_session").await.is_none());
     b.fill("#login", "wang.li").await;
     b.fill("#password", PASSWORD).await;
-    b.fill("#code", "000000").await;
+    b.fill("#code", &wrong_code(&secret)).await;
     b.click("#password-signin button[type=submit]").await;
     b.until(
         "document.getElementById('message').textContent.includes('wrong')",
@@ -171,7 +171,7 @@ async fn an_official_sets_up_signs_in_with_a_code_is_locked_out_briefly_and_sign
     for _ in 0..5 {
         b.fill("#login", "wang.li").await;
         b.fill("#password", PASSWORD).await;
-        b.fill("#code", "111111").await;
+        b.fill("#code", &wrong_code(&secret)).await;
         b.click("#password-signin button[type=submit]").await;
         b.until(
             "document.getElementById('message').textContent.includes('wrong')",
@@ -316,13 +316,18 @@ async fn a_desk_phone_is_enrolled_by_filming_the_code_on_ops_admits_and_is_refus
         )
         .await;
     assert!(message(&phone).await.contains("signed out"));
+    // Only the language and the verifier's pinned public keys stay: nothing about anyone.
     let left = phone
         .js(
-            "return Object.keys(localStorage).filter(k => k !== 'sc_lang');",
+            "return Object.keys(localStorage).filter(k => k !== 'sc_lang' && k !== 'sc_trust');",
             vec![],
         )
         .await;
     assert_eq!(left, json!([]), "nothing is kept");
+    let trust = phone
+        .js("return localStorage.getItem('sc_trust') || '';", vec![])
+        .await;
+    assert!(!trust.as_str().unwrap().contains("SC1:"), "{trust}");
 
     // An enrolment code that has expired is refused, opened as a link by the phone's camera app.
     let offer = json_ok(
