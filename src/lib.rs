@@ -3,11 +3,14 @@
 //! The house, from its doors inwards:
 //!
 //! - `http`: the routes (`http::configure` mounts every one), the per-route body bounds and
-//!   rate limits, authentication into a `Principal`, the one mapping from service errors to
+//!   rate limits, authentication into a `Principal` (`http::auth`: a bearer token, or a page
+//!   session cookie with its same-site check), the one mapping from service errors to
 //!   problem details, the pages. Knows no SQL.
 //! - `service`: one use case per function, each taking the `Ctx` and the caller: residents,
 //!   codes and verification, shelters and admissions, relief, zones and orders, alerts
-//!   (with their channels), approvals, the audit chain, the status list. `service::authz`
+//!   (with their channels), approvals, the audit chain, the status list, signing in
+//!   (`service::sign_in`: passwords, TOTP, sessions, setup links) and desk phones
+//!   (`service::devices`). `service::authz`
 //!   is the one table of who may do what; `service::idempotency` the one way a request is
 //!   applied once; `ServiceError::code` the one name of each refusal. Imports no actix.
 //! - `store`: all SQL, one query body for SQLite and PostgreSQL (`on_db!`/`on_tx!`);

@@ -92,8 +92,9 @@ async fn the_first_admin_is_a_person_with_a_setup_link_and_a_reset_gives_a_new_o
         link.starts_with("https://safecode.example.gov.cn/ops#setup=sc_"),
         "{link}"
     );
-    let code = link.split_once("#setup=").unwrap().1;
-    let admin = app.finish_setup(code, "a long enough passphrase").await;
+    let admin = app
+        .finish_setup(&setup_code_of(link), "a long enough passphrase")
+        .await;
     let res = app
         .with_session(reqwest::Method::POST, "/v1/users", &admin.cookie)
         .json(&serde_json::json!({"role": "gateway", "name": "SMS gateway"}))
@@ -120,11 +121,8 @@ async fn the_first_admin_is_a_person_with_a_setup_link_and_a_reset_gives_a_new_o
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    app.finish_setup(
-        again.trim().split_once("#setup=").unwrap().1,
-        "another long passphrase",
-    )
-    .await;
+    app.finish_setup(&setup_code_of(again.trim()), "another long passphrase")
+        .await;
     let out = run(vec!["users", "reset", "--login", "nobody"])
         .await
         .unwrap()

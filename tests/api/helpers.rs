@@ -628,9 +628,8 @@ impl TestApp {
         }
         let created = json_ok(self.post("/v1/users", &self.admin_token, &body).await).await;
         assert!(created["token"].is_null(), "a person gets no bearer token");
-        let url = created["setup_url"].as_str().unwrap();
-        let code = url.split_once("#setup=").unwrap().1;
-        self.finish_setup(code, "a long enough passphrase").await
+        let code = setup_code_of(created["setup_url"].as_str().unwrap());
+        self.finish_setup(&code, "a long enough passphrase").await
     }
 
     pub async fn finish_setup(&self, code: &str, password: &str) -> SignedIn {
@@ -705,4 +704,28 @@ pub fn wrong_code(secret: &[u8]) -> String {
         .map(|i| format!("{i:06}"))
         .find(|c| (-1..=2).all(|a| totp_now(secret, a) != *c))
         .expect("a wrong code")
+}
+
+/// The one-time code in a setup link (`…/ops#setup=CODE`).
+pub fn setup_code_of(url: &str) -> String {
+    url.split_once("#setup=")
+        .expect("a setup link")
+        .1
+        .to_owned()
+}
+
+impl TestApp {
+    /// An admin resets a person's sign-in; the code of the new setup link.
+    pub async fn reset_sign_in(&self, user_id: &str) -> String {
+        let link = json_ok(
+            self.post(
+                &format!("/v1/users/{user_id}/reset"),
+                &self.admin_token,
+                &json!({}),
+            )
+            .await,
+        )
+        .await;
+        setup_code_of(link["setup_url"].as_str().unwrap())
+    }
 }

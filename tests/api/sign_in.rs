@@ -202,22 +202,7 @@ async fn sessions_end_when_idle_when_disabled_and_when_reset_and_a_setup_link_wo
         .sign_in("chen.yu", PASSWORD, &totp_now(&first.secret, 1))
         .await;
     let (cookie, _) = session_cookie(&res).unwrap();
-    let link = json_ok(
-        app.post(
-            &format!("/v1/users/{}/reset", first.user_id),
-            &app.admin_token,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
-    let code = link["setup_url"]
-        .as_str()
-        .unwrap()
-        .split_once("#setup=")
-        .unwrap()
-        .1
-        .to_owned();
+    let code = app.reset_sign_in(&first.user_id).await;
     assert_problem(
         app.with_session(Method::GET, "/v1/zones", &cookie)
             .send()
@@ -267,12 +252,7 @@ async fn sessions_end_when_idle_when_disabled_and_when_reset_and_a_setup_link_wo
         .await,
     )
     .await;
-    let code = created["setup_url"]
-        .as_str()
-        .unwrap()
-        .split_once("#setup=")
-        .unwrap()
-        .1;
+    let code = &setup_code_of(created["setup_url"].as_str().unwrap());
     app.client
         .post(app.url("/v1/auth/setup/offer"))
         .json(&json!({"setup_code": code}))
@@ -530,22 +510,8 @@ async fn an_admin_who_resets_an_account_cannot_use_it_as_the_second_person() {
         .await;
     assert_eq!(res.status(), 202);
     let pending = json_ok(res).await;
-    let link = json_ok(
-        app.post(
-            &format!("/v1/users/{}/reset", made.user_id),
-            &app.admin_token,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
-    let code = link["setup_url"]
-        .as_str()
-        .unwrap()
-        .split_once("#setup=")
-        .unwrap()
-        .1;
-    let hijacked = app.finish_setup(code, "the first admin typed this").await;
+    let code = app.reset_sign_in(&made.user_id.to_string()).await;
+    let hijacked = app.finish_setup(&code, "the first admin typed this").await;
     let res = app
         .with_session(
             Method::POST,
