@@ -68,6 +68,8 @@ const WORDS = {
     lost_phone_how: 'Take your ID card to a district official (any shelter desk will tell you where). They check the card and give your record back to you: scan the code they show with your new phone and you are signed in. The lost phone stops working at that moment. Your code, alerts and family stay as they were.',
     // signing in
     login: 'Sign-in name', password: 'Password',
+    passkey_sign_in: 'Sign in with a passkey', passkey_add: 'Add a passkey',
+    passkey_added: 'Passkey added: next time sign in with it.',
     totp_code: 'Code from the authenticator app (or a recovery code)',
     setup_title: 'Set up your sign-in', setup_for: 'Account',
     setup_scan: '1. Scan this with an authenticator app (Google Authenticator, Microsoft Authenticator, FreeOTP, Aliyun or Tencent authenticator…).',
@@ -143,6 +145,7 @@ const WORDS = {
     none: '无', recipients: '接收人数',
     lost_phone_title: '手机丢失怎么办',
     lost_phone_how: '请携带身份证找街道（乡镇）工作人员（任一安置点服务台可告知在哪里）。核验证件后，工作人员会把您的档案交还给您：用新手机扫描他们出示的二维码即可登录，丢失的手机同时失效。您的安全码、预警和家庭成员都保持不变。',
+    passkey_sign_in: '使用通行密钥登录', passkey_add: '添加通行密钥', passkey_added: '已添加通行密钥，下次可直接用它登录。',
     login: '登录名', password: '密码', totp_code: '身份验证器上的验证码（或恢复码）',
     setup_title: '设置登录', setup_for: '账号',
     setup_scan: '1. 用身份验证器应用扫描此码（Google / Microsoft Authenticator、FreeOTP、阿里云或腾讯身份验证器等）。',

@@ -345,6 +345,37 @@ async function signIn(e) {
   } catch { say(t('network_error'), true); }
 }
 
+// Passkeys: the options come as WebAuthn's JSON forms and the answer goes back as toJSON().
+const passkeys = !!(window.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON);
+
+async function addPasskey() {
+  try {
+    const o = await call('/v1/auth/passkeys/options', { method: 'POST' });
+    if (!o.ok) return say(problem(o), true);
+    const cred = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(o.data) });
+    const r = await call('/v1/auth/passkeys', { method: 'POST', body: cred.toJSON() });
+    say(r.ok ? t('passkey_added') : problem(r), !r.ok);
+  } catch (err) {
+    if (err instanceof Offline) return;
+    say(`${t('failed')}: ${err.name || err}`, true);
+  }
+}
+
+async function signInWithPasskey() {
+  try {
+    const o = await api('/v1/auth/passkey/options', { method: 'POST' });
+    if (!o.ok) return say(problem(o), true);
+    const cred = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(o.data) });
+    const r = await api('/v1/auth/passkey', { method: 'POST', body: cred.toJSON() });
+    if (!r.ok) return say(problem(r), true);
+    say('');
+    show();
+  } catch (err) {
+    if (err instanceof Offline) return say(t('network_error'), true);
+    say(`${t('failed')}: ${err.name || err}`, true);
+  }
+}
+
 async function signOut() {
   if (token) store('ops_token', null);
   else await api('/v1/auth/sign-out', { method: 'POST' }).catch(() => {});
@@ -381,6 +412,7 @@ async function startSetup(code) {
 function show() {
   for (const id of ['password-signin', 'token-door', 'setup']) $(id).hidden = true;
   $('board').hidden = false;
+  $('passkey-add').hidden = !passkeys || !!token;
   refresh();
 }
 
@@ -395,6 +427,9 @@ async function init() {
   $('o-confirm').onclick = confirmOrder;
   $('enrol-form').onsubmit = offerEnrolment;
   $('revoke-all').onclick = revokeAll;
+  $('passkey-add').onclick = addPasskey;
+  $('passkey-signin').onclick = signInWithPasskey;
+  $('passkey-signin').hidden = !passkeys;
   applyWords();
   const setup = location.hash.match(/^#setup=([\w-]+)$/);
   if (setup) return startSetup(setup[1]);

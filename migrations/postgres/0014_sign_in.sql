@@ -9,6 +9,8 @@
 --   factor (a new account, or one an admin reset).
 -- * recovery_codes: hashed, each used once.
 -- * device_enrolments: one-time codes shown as a QR code on /ops, valid for minutes.
+-- * passkeys: WebAuthn credentials (their public key and counters as webauthn_rp encodes
+--   them), and the ceremonies in flight (one row per challenge, taken once).
 ALTER TABLE users ADD COLUMN login TEXT;
 ALTER TABLE users ADD COLUMN password_hash TEXT;
 ALTER TABLE users ADD COLUMN totp_secret BYTEA;
@@ -54,4 +56,22 @@ CREATE TABLE device_enrolments (
     created_at   TIMESTAMPTZ NOT NULL,
     expires_at   TIMESTAMPTZ NOT NULL,
     used_at      TIMESTAMPTZ
+);
+
+CREATE TABLE passkeys (
+    credential_id BYTEA PRIMARY KEY,
+    user_id       BIGINT NOT NULL REFERENCES users (id),
+    static_state  BYTEA NOT NULL,
+    dynamic_state BYTEA NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    last_used_at  TIMESTAMPTZ
+);
+CREATE INDEX passkeys_user ON passkeys (user_id);
+
+CREATE TABLE passkey_ceremonies (
+    challenge  BYTEA PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('register', 'sign_in')),
+    user_id    BIGINT REFERENCES users (id),
+    state      BYTEA NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
 );

@@ -9,6 +9,8 @@
 --   factor (a new account, or one an admin reset).
 -- * recovery_codes: hashed, each used once.
 -- * device_enrolments: one-time codes shown as a QR code on /ops, valid for minutes.
+-- * passkeys: WebAuthn credentials (their public key and counters as webauthn_rp encodes
+--   them), and the ceremonies in flight (one row per challenge, taken once).
 ALTER TABLE users ADD COLUMN login TEXT;
 ALTER TABLE users ADD COLUMN password_hash TEXT;
 ALTER TABLE users ADD COLUMN totp_secret BLOB;
@@ -54,4 +56,22 @@ CREATE TABLE device_enrolments (
     created_at   TEXT NOT NULL,
     expires_at   TEXT NOT NULL,
     used_at      TEXT
+);
+
+CREATE TABLE passkeys (
+    credential_id BLOB PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    static_state  BLOB NOT NULL,
+    dynamic_state BLOB NOT NULL,
+    created_at    TEXT NOT NULL,
+    last_used_at  TEXT
+);
+CREATE INDEX passkeys_user ON passkeys (user_id);
+
+CREATE TABLE passkey_ceremonies (
+    challenge  BLOB PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('register', 'sign_in')),
+    user_id    INTEGER REFERENCES users (id),
+    state      BLOB NOT NULL,
+    expires_at TEXT NOT NULL
 );

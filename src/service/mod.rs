@@ -14,6 +14,7 @@ pub mod import;
 pub mod keys;
 pub mod orders;
 pub mod overrides;
+pub mod passkeys;
 pub mod principal_cache;
 pub mod reclaim;
 pub mod relief;

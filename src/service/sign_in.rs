@@ -119,7 +119,7 @@ pub struct Session {
     pub role: Role,
 }
 
-async fn new_session(
+pub(crate) async fn new_session(
     ctx: &Ctx,
     tx: &mut store::Tx,
     user_id: i64,

@@ -181,6 +181,10 @@ pub async fn reset(tx: &mut Tx, id: i64, by: Option<i64>, now: DateTime<Utc>) ->
             .bind(id)
             .execute(&mut *c)
             .await?;
+        sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
         sqlx::query(
             "UPDATE access_tokens SET revoked_at = $2 \
              WHERE user_id = $1 AND kind = 'session' AND revoked_at IS NULL",

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod meta;
 pub mod orders;
 pub mod overrides;
+pub mod passkeys;
 pub mod relief;
 pub mod reports;
 pub mod residents;

@@ -195,6 +195,15 @@ impl Browser {
         png
     }
 
+    /// Chromium's virtual authenticator (WebDriver's WebAuthn extension): a platform
+    /// authenticator that keeps passkeys and verifies its user, as a phone's fingerprint does.
+    pub async fn virtual_authenticator(&self) {
+        self.client
+            .issue_cmd(AddVirtualAuthenticator)
+            .await
+            .expect("a virtual authenticator");
+    }
+
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
     }
@@ -234,4 +243,27 @@ pub fn y4m_of(png: &[u8]) -> std::path::PathBuf {
     let path = artifacts().join(format!("camera-{}.y4m", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, out).expect("write the Y4M");
     path
+}
+
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let options = json!({"protocol": "ctap2_1", "transport": "internal",
+            "hasResidentKey": true, "hasUserVerification": true, "isUserVerified": true,
+            "isUserConsenting": true});
+        (http::Method::POST, Some(options.to_string()))
+    }
 }

@@ -358,3 +358,68 @@ async fn a_desk_phone_is_enrolled_by_filming_the_code_on_ops_admits_and_is_refus
     phone.close().await;
     ops.close().await;
 }
+
+#[tokio::test]
+async fn an_official_adds_a_passkey_and_signs_in_with_it_alone() {
+    let app = spawn_app().await;
+    let li = app.person("official", "li.na", json!({})).await;
+    // WebAuthn needs a host name: the page is opened as localhost (an IP address cannot be
+    // an RP ID, and the API says so).
+    let res = app.post("/v1/auth/passkey/options", "", &json!({})).await;
+    assert_problem(res, 409, "passkeys_unavailable").await;
+    let site = app.address.replace("127.0.0.1", "localhost");
+
+    let b = Browser::start(&[]).await;
+    b.goto(&format!("{site}/ops")).await;
+    b.virtual_authenticator().await;
+    b.fill("#login", "li.na").await;
+    b.fill("#password", "a long enough passphrase").await;
+    b.fill("#code", &totp_now(&li.secret, 1)).await;
+    b.click("#password-signin button[type=submit]").await;
+    b.until("!document.getElementById('board').hidden", "the board")
+        .await;
+    b.click("#passkey-add").await;
+    b.until(
+        "document.getElementById('message').textContent.startsWith('Passkey added')",
+        "the passkey",
+    )
+    .await;
+
+    b.click("#signout").await;
+    b.until(
+        "!document.getElementById('password-signin').hidden",
+        "signed out",
+    )
+    .await;
+    b.click("#passkey-signin").await;
+    b.until(
+        "!document.getElementById('board').hidden",
+        "the board by passkey",
+    )
+    .await;
+    b.screenshot("ops-passkey-signed-in").await;
+    let entries = json_ok(app.get("/v1/audit?limit=1000", &app.admin_token).await).await;
+    let by_passkey = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "auth.sign_in" && e["after"]["factor"] == "passkey")
+        .count();
+    assert_eq!(by_passkey, 1);
+
+    // A reset forgets the passkeys with the password.
+    app.reset_sign_in(&li.user_id).await;
+    b.click("#signout").await;
+    b.until(
+        "!document.getElementById('password-signin').hidden",
+        "signed out",
+    )
+    .await;
+    b.click("#passkey-signin").await;
+    b.until(
+        "document.getElementById('message').textContent.includes('wrong')",
+        "the refusal",
+    )
+    .await;
+    b.close().await;
+}

@@ -5,7 +5,7 @@ use crate::http::auth::{Credential, SESSION_COOKIE};
 use crate::http::errors::{ApiError, Problem};
 use crate::http::public_base;
 use crate::service::sign_in::{self, Resetter, Session, SetupForm, SignInForm};
-use crate::service::{Ctx, Principal, users};
+use crate::service::{Ctx, Principal, passkeys, users};
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -172,4 +172,83 @@ pub async fn reset(
             setup_url: link.url(&public_base(&ctx, &req)),
             expires_at: link.expires_at,
         }))
+}
+
+/// A WebAuthn answer is a few kilobytes; anything larger is not one.
+const PASSKEY_BODY_LIMIT: usize = 64 * 1024;
+
+fn passkey_body(body: &web::Bytes) -> Result<&[u8], ApiError> {
+    if body.len() > PASSKEY_BODY_LIMIT {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "a passkey answer is at most 64 KiB",
+        ));
+    }
+    Ok(body.as_ref())
+}
+
+fn site(ctx: &Ctx, req: &HttpRequest) -> Result<passkeys::Site, ApiError> {
+    Ok(passkeys::Site::of(&public_base(ctx, req))?)
+}
+
+/// Start adding a passkey to your own account: options for `navigator.credentials.create`
+/// (`PublicKeyCredentialCreationOptionsJSON`). Needs the service reached by a host name.
+#[utoipa::path(post, path = "/v1/auth/passkeys/options", tag = "sign-in",
+    security(("session" = []), ("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn passkey_register_options(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let options = passkeys::register_options(&ctx, &p, &site(&ctx, &req)?).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(options))
+}
+
+/// Finish adding a passkey: the body is the new credential's `PublicKeyCredential.toJSON()`.
+#[utoipa::path(post, path = "/v1/auth/passkeys", tag = "sign-in",
+    security(("session" = []), ("bearer" = [])), request_body = Object,
+    responses((status = 201), (status = 401, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn passkey_register(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    passkeys::register(&ctx, &p, &site(&ctx, &req)?, passkey_body(&body)?).await?;
+    Ok(HttpResponse::Created().finish())
+}
+
+/// Start signing in with a passkey: options for `navigator.credentials.get`.
+#[utoipa::path(post, path = "/v1/auth/passkey/options", tag = "sign-in",
+    responses((status = 200, body = Object), (status = 409, body = Problem),
+        (status = 429, body = Problem)))]
+pub async fn passkey_sign_in_options(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let options = passkeys::sign_in_options(&ctx, &site(&ctx, &req)?).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(options))
+}
+
+/// Sign in with a passkey: the body is `PublicKeyCredential.toJSON()` of the assertion. Sets
+/// the session cookie, as the password and code do.
+#[utoipa::path(post, path = "/v1/auth/passkey", tag = "sign-in", request_body = Object,
+    responses((status = 200, body = SessionBody, headers(("Set-Cookie" = String))),
+        (status = 401, body = Problem), (status = 409, body = Problem),
+        (status = 429, body = Problem)))]
+pub async fn passkey_sign_in(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let s = passkeys::sign_in(&ctx, &site(&ctx, &req)?, passkey_body(&body)?).await?;
+    Ok(signed_in(s, None))
 }
