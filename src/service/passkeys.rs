@@ -82,7 +82,8 @@ fn refused_passkey(why: impl std::fmt::Display) -> ServiceError {
     .into()
 }
 
-fn person(p: &Principal) -> Result<(i64, crate::domain::UserId)> {
+/// Only an account (not a resident's device) holds passkeys: checked before anything else.
+pub fn person(p: &Principal) -> Result<(i64, crate::domain::UserId)> {
     match p {
         Principal::User { internal, id, .. } => Ok((*internal, *id)),
         Principal::Resident { .. } => Err(ServiceError::Forbidden),

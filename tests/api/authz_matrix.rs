@@ -486,6 +486,12 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         r("DELETE", format!("/v1/users/{nobody}"), None, ADMIN),
         r("POST", format!("/v1/users/{nobody}/reset"), None, ADMIN),
         r("GET", "/v1/auth/session", None, USERS).d(Acts),
+        // Passkeys need a host name; here the service is reached by address (409 past the
+        // door), which is enough to see who gets through it.
+        r("POST", "/v1/auth/passkeys/options", None, USERS).d(Acts),
+        r("POST", "/v1/auth/passkeys", Some(json!({})), USERS).d(Acts),
+        r("POST", "/v1/auth/passkey/options", None, EVERYONE).d(Acts),
+        r("POST", "/v1/auth/passkey", Some(json!({})), EVERYONE).d(Acts),
         // The doors in: open to anyone, the code or link is the proof (409 when it is not).
         r(
             "POST",

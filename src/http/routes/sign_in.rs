@@ -203,6 +203,7 @@ pub async fn passkey_register_options(
     p: Principal,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    passkeys::person(&p)?;
     let options = passkeys::register_options(&ctx, &p, &site(&ctx, &req)?).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -220,6 +221,7 @@ pub async fn passkey_register(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    passkeys::person(&p)?;
     passkeys::register(&ctx, &p, &site(&ctx, &req)?, passkey_body(&body)?).await?;
     Ok(HttpResponse::Created().finish())
 }
