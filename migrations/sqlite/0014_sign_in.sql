@@ -75,3 +75,7 @@ CREATE TABLE passkey_ceremonies (
     state      BLOB NOT NULL,
     expires_at TEXT NOT NULL
 );
+
+-- The status list revokes the slots of retired records on every build: a partial index keeps
+-- that a look-up of the few retired rows instead of a second pass over every resident.
+CREATE INDEX residents_retired ON residents (status_index) WHERE standing = 'retired';
