@@ -7,7 +7,7 @@
 
 use super::tokens::{self, BearerToken};
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
-use crate::domain::{AuditDraft, Invalid, Location, Role, UserId, UserName};
+use crate::domain::{AuditDraft, Invalid, Role, UserId, UserName};
 use crate::store::{self, audit, devices, shelters, users};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -54,13 +54,7 @@ async fn managed_shelter(ctx: &Ctx, p: &Principal, shelter: Uuid) -> Result<i64>
     let s = shelters::locate_in(&ctx.db, shelter)
         .await?
         .ok_or(ServiceError::NotFound("shelter"))?;
-    authz::ensure_resident_in_jurisdiction(
-        p,
-        Some(Location {
-            lat: s.lat,
-            lon: s.lon,
-        }),
-    )?;
+    authz::ensure_resident_in_jurisdiction(p, Some(s.location()))?;
     Ok(s.id)
 }
 

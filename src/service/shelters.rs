@@ -151,13 +151,7 @@ pub async fn patch(
     let before = shelters::locate(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("shelter"))?;
-    authz::ensure_resident_in_jurisdiction(
-        p,
-        Some(Location {
-            lat: before.lat,
-            lon: before.lon,
-        }),
-    )?;
+    authz::ensure_resident_in_jurisdiction(p, Some(before.location()))?;
     let accessibility: Option<Vec<String>> = ch
         .accessibility
         .as_ref()
@@ -207,13 +201,7 @@ pub async fn ensure_may_act(ctx: &Ctx, p: &Principal, shelter: Uuid) -> Result<(
             .shelter(&ctx.db, shelter)
             .await?
             .ok_or(ServiceError::NotFound("shelter"))?;
-        authz::ensure_resident_in_jurisdiction(
-            p,
-            Some(Location {
-                lat: s.lat,
-                lon: s.lon,
-            }),
-        )?;
+        authz::ensure_resident_in_jurisdiction(p, Some(s.location()))?;
     }
     Ok(())
 }

@@ -22,25 +22,6 @@ pub struct Account {
     pub locked_until: Option<DateTime<Utc>>,
 }
 
-macro_rules! account_of {
-    ($r:expr) => {{
-        let r = $r;
-        let role: String = r.try_get("role")?;
-        Account {
-            id: r.try_get("id")?,
-            public_id: UserId(r.try_get::<Uuid, _>("public_id")?),
-            role: role
-                .parse()
-                .map_err(|_| super::StoreError::Corrupt("unknown role in users.role".into()))?,
-            password_hash: r.try_get("password_hash")?,
-            totp_secret: r.try_get("totp_secret")?,
-            totp_last_step: r.try_get("totp_last_step")?,
-            failed_sign_ins: r.try_get::<i64, _>("failed_sign_ins")?,
-            locked_until: r.try_get("locked_until")?,
-        }
-    }};
-}
-
 const ACCOUNT: &str = "SELECT id, public_id, role, password_hash, totp_secret, totp_last_step, \
      CAST(failed_sign_ins AS BIGINT) AS failed_sign_ins, locked_until FROM users ";
 
@@ -54,10 +35,17 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>> {
         .bind(login)
         .fetch_optional(c)
         .await?;
-        Ok(match row {
-            Some(r) => Some(account_of!(&r)),
-            None => None,
-        })
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(Account {
+            id: r.try_get("id")?,
+            public_id: UserId(r.try_get::<Uuid, _>("public_id")?),
+            role: super::users::parse_role(&r.try_get::<String, _>("role")?)?,
+            password_hash: r.try_get("password_hash")?,
+            totp_secret: r.try_get("totp_secret")?,
+            totp_last_step: r.try_get("totp_last_step")?,
+            failed_sign_ins: r.try_get("failed_sign_ins")?,
+            locked_until: r.try_get("locked_until")?,
+        }))
     })
 }
 
@@ -250,13 +238,10 @@ pub async fn setup(db: &Db, hash: &[u8; 32], now: DateTime<Utc>) -> Result<Optio
         .fetch_optional(c)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let role: String = r.try_get("role")?;
         Ok(Some(Setup {
             user_id: r.try_get("user_id")?,
             public_id: UserId(r.try_get::<Uuid, _>("public_id")?),
-            role: role
-                .parse()
-                .map_err(|_| super::StoreError::Corrupt("unknown role in users.role".into()))?,
+            role: super::users::parse_role(&r.try_get::<String, _>("role")?)?,
             login: r.try_get("login")?,
             totp_secret: r.try_get("totp_secret")?,
         }))
@@ -310,12 +295,10 @@ pub async fn id_of_login(db: &Db, login: &str) -> Result<Option<(i64, UserId, Ro
         .fetch_optional(c)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let role: String = r.try_get("role")?;
         Ok(Some((
             r.try_get("id")?,
             UserId(r.try_get::<Uuid, _>("public_id")?),
-            role.parse()
-                .map_err(|_| super::StoreError::Corrupt("unknown role in users.role".into()))?,
+            super::users::parse_role(&r.try_get::<String, _>("role")?)?,
         )))
     })
 }
@@ -331,11 +314,9 @@ pub async fn id_of_user(db: &Db, user: UserId) -> Result<Option<(i64, Role, bool
         .fetch_optional(c)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let role: String = r.try_get("role")?;
         Ok(Some((
             r.try_get("id")?,
-            role.parse()
-                .map_err(|_| super::StoreError::Corrupt("unknown role in users.role".into()))?,
+            super::users::parse_role(&r.try_get::<String, _>("role")?)?,
             r.try_get("has_login")?,
         )))
     })

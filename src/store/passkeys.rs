@@ -127,13 +127,10 @@ pub async fn by_credential(db: &Db, credential_id: &[u8]) -> Result<Option<Store
         .fetch_optional(c)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let role: String = r.try_get("role")?;
         Ok(Some(Stored {
             user_id: r.try_get("user_id")?,
             public_id: UserId(r.try_get::<Uuid, _>("public_id")?),
-            role: role
-                .parse()
-                .map_err(|_| super::StoreError::Corrupt("unknown role in users.role".into()))?,
+            role: super::users::parse_role(&r.try_get::<String, _>("role")?)?,
             static_state: r.try_get("static_state")?,
             dynamic_state: r.try_get("dynamic_state")?,
         }))

@@ -86,6 +86,15 @@ pub struct ShelterRef {
     pub status: String,
 }
 
+impl ShelterRef {
+    pub fn location(&self) -> crate::domain::Location {
+        crate::domain::Location {
+            lat: self.lat,
+            lon: self.lon,
+        }
+    }
+}
+
 pub async fn locate(tx: &mut Tx, public_id: Uuid) -> Result<Option<ShelterRef>> {
     Ok(on_tx!(tx, |c| sqlx::query_as(
         "SELECT id, lat, lon, capacity, status FROM shelters WHERE public_id = $1"

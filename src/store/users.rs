@@ -23,6 +23,12 @@ pub struct NewUserRow<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// A stored `users.role`; anything else means the row was written by something other than us.
+pub(super) fn parse_role(raw: &str) -> Result<Role> {
+    raw.parse()
+        .map_err(|_| super::StoreError::Corrupt("unknown role in users.role".into()))
+}
+
 /// How a credential travels, which decides which kinds of token it may be: a page session
 /// only in its cookie (so a stolen cookie value is no bearer token, and a bearer token set as
 /// a cookie is no session), bearer tokens and desk devices only in `Authorization`.
@@ -201,10 +207,7 @@ pub async fn find_token_holder(
             let Some(public_id) = row.try_get::<Option<Uuid>, _>("user_public_id")? else {
                 return Ok(None); // the user is disabled
             };
-            let role: String = row.try_get("role")?;
-            let role = role
-                .parse()
-                .map_err(|_| super::StoreError::Corrupt("unknown role in users.role".into()))?;
+            let role = parse_role(&row.try_get::<String, _>("role")?)?;
             let jurisdiction = row
                 .try_get::<Option<Json<serde_json::Value>>, _>("jurisdiction")?
                 .map(|j| j.0);
