@@ -85,6 +85,34 @@ pub struct Settings {
     pub bundle_max_age_secs: u32,
     pub alerting: AlertingSettings,
     pub rate_limits: RateLimitSettings,
+    pub map: MapSettings,
+}
+
+/// The console's map: where base tiles come from, and how often each zone's counts are kept
+/// for its chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapSettings {
+    /// An MBTiles file of raster tiles that safecode serves itself at `/tiles/{z}/{x}/{y}`
+    /// (deployments with no internet).
+    pub tiles: Option<PathBuf>,
+    /// A tile server's URL template (`https://tiles.example/{z}/{x}/{y}.png`); the file wins
+    /// when both are set.
+    pub tile_url: Option<String>,
+    /// Shown in the map's corner: most tile licences require it.
+    pub tile_attribution: String,
+    /// Each zone's counts are kept this often (seconds) for the console's charts.
+    pub zone_sample_secs: u32,
+}
+
+impl MapSettings {
+    /// The origin the pages may load tile images from, when tiles come from elsewhere.
+    pub fn tile_origin(&self) -> Option<String> {
+        if self.tiles.is_some() {
+            return None;
+        }
+        let url = reqwest::Url::parse(&self.tile_url.as_ref()?.replace(['{', '}'], "")).ok()?;
+        Some(url.origin().ascii_serialization())
+    }
 }
 
 /// Requests per minute allowed on the endpoints worth abusing; `None` switches limits off
@@ -210,6 +238,10 @@ struct FileSettings {
     alert_webhook_secret: Option<String>,
     webhook_retry_base_ms: Option<u64>,
     rate_limits: Option<String>,
+    tiles: Option<String>,
+    tile_url: Option<String>,
+    tile_attribution: Option<String>,
+    zone_sample_secs: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -355,6 +387,50 @@ fn alerting(f: &FileSettings, src: &Sources) -> Result<AlertingSettings, ConfigE
     })
 }
 
+/// The map's settings: one section of `load_from`.
+fn map(f: &FileSettings, src: &Sources) -> Result<MapSettings, ConfigError> {
+    let tiles = src.get("tiles", f.tiles.as_ref(), "", |s| match s {
+        "" => Ok(None),
+        s if std::path::Path::new(s).is_file() => Ok(Some(PathBuf::from(s))),
+        s => Err(format!("{s:?} is not a file (an MBTiles file of raster tiles)")),
+    })?;
+    let tile_url = src.get("tile_url", f.tile_url.as_ref(), "", |s| match s {
+        "" => Ok(None),
+        s if (s.starts_with("https://") || s.starts_with("http://"))
+            && ["{z}", "{x}", "{y}"].iter().all(|p| s.contains(p))
+            && !s.contains(['"', '<', '>', ' ', '\\', ';'])
+            && reqwest::Url::parse(&s.replace(['{', '}'], "")).is_ok() =>
+        {
+            Ok(Some(s.to_owned()))
+        }
+        _ => Err(format!(
+            "must be an https:// address with {{z}}, {{x}} and {{y}}, got {s:?}"
+        )),
+    })?;
+    let tile_attribution = src.get(
+        "tile_attribution",
+        f.tile_attribution.as_ref(),
+        "",
+        |s| {
+            (s.chars().count() <= 200 && !s.chars().any(char::is_control))
+                .then(|| s.to_owned())
+                .ok_or_else(|| "must be at most 200 characters of text".to_owned())
+        },
+    )?;
+    let zone_sample_secs = src.get(
+        "zone_sample_secs",
+        f.zone_sample_secs,
+        "300",
+        within(1u32, 86_400, "1 to 86400 seconds"),
+    )?;
+    Ok(MapSettings {
+        tiles,
+        tile_url,
+        tile_attribution,
+        zone_sample_secs,
+    })
+}
+
 /// `on` (the defaults), `off`, or `key=n` pairs overriding the defaults, e.g.
 /// `register_per_ip=30,verify_per_token=120`.
 fn parse_rate_limits(s: &str) -> Result<RateLimitSettings, String> {
@@ -421,6 +497,7 @@ impl Settings {
             src.get("import_limit_mb", f.import_limit_mb, "200", positive)?;
         Ok(Self {
             alerting: alerting(&f, &src)?,
+            map: map(&f, &src)?,
             bind: src.get("bind", f.bind, "127.0.0.1:8080", |s| {
                 s.parse::<SocketAddr>().map_err(|_| {
                     format!("must be host:port with an IP address, e.g. 127.0.0.1:8080, got {s:?}")

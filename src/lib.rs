@@ -17,7 +17,8 @@
 //!   `store::facts` is the rules' read model.
 //! - The pure core, no IO: `domain` (types that parse), `rules` (the JsonLogic engine),
 //!   `token` (SC1, the status list, offline verification), `geo` (polygons, distances),
-//!   `qr` (rendering, reading photos, the printable card).
+//!   `qr` (rendering, reading photos, the printable card), `print` (sheets of cards as a
+//!   streamed PDF with an embedded font subset).
 //! - Around them: `config` (settings from file and environment), `keys` (signing keys and
 //!   the identity-hash key on disk), `startup` (the server and its background tasks),
 //!   `telemetry`, `synthetic` (generated residents for benchmarks). The `safecode` command
@@ -28,6 +29,7 @@ pub mod domain;
 pub mod geo;
 pub mod http;
 pub mod keys;
+pub mod print;
 pub mod qr;
 pub mod rules;
 pub mod service;

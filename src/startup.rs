@@ -48,6 +48,12 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         alerting: std::sync::Arc::new(settings.alerting.clone()),
         webhook_wake: Default::default(),
         anchors: Default::default(),
+        map: std::sync::Arc::new(settings.map.clone()),
+        tiles: match &settings.map.tiles {
+            Some(path) => Some(crate::store::tiles::TileFile::open(path).await?),
+            None => None,
+        },
+        live: Default::default(),
         db,
         id_key,
         keys,
@@ -99,6 +105,8 @@ impl Application {
             ctx.clone(),
         ));
         tokio::spawn(forget_old_idempotency_records(ctx.db.clone()));
+        tokio::spawn(crate::service::live::watch_changes(ctx.clone()));
+        tokio::spawn(crate::service::zone_history::sample_every(ctx.clone()));
         tokio::spawn(crate::service::audit::anchor_every(
             ctx.clone(),
             std::time::Duration::from_secs(settings.audit_anchor_secs),

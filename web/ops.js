@@ -1,10 +1,11 @@
-// The official's board: zones drawn from their GeoJSON as SVG (no map tiles), shaded by their
-// share of red residents; orders with a preview before confirming; approvals; alerts with who
-// has not acknowledged; hazard reports; shelters.
+// The official's board: a map of zones, shelters, reports and alerts' areas on which zones are
+// drawn, edited, imported, ordered evacuated and lifted; counts that update themselves; a chart
+// per zone; approvals; alerts with who has not acknowledged; printing codes by the thousand.
 
 import { $, api, applyWords, caller, el, Offline, problem, say, setupLanguage, store, t, uuid, when } from './common.js';
+import { ZoneMap, parseZoneFile } from './map.js';
+import { zoneChart } from './chart.js';
 
-const SVG = 'http://www.w3.org/2000/svg';
 // A person signs in with a password and a code: the session travels in an HttpOnly cookie the
 // page never sees. `token` is only for the access-token door (scripts, machines).
 let token = null;
@@ -30,76 +31,32 @@ setInterval(() => {
   if (!token && !$('board').hidden && Date.now() - lastInput > IDLE_MS) signOut();
 }, 60 * 1000);
 
-function rings(geometry) {
-  if (geometry.type === 'Polygon') return geometry.coordinates;
-  if (geometry.type === 'MultiPolygon') return geometry.coordinates.flat();
-  return [];
-}
-
-/** Zones as SVG paths: equirectangular, x scaled by cos(latitude) so shapes keep their form. */
-function drawMap(features) {
-  const map = $('map');
-  map.replaceChildren();
-  const pts = features.flatMap((f) => rings(f.geometry).flat());
-  if (!pts.length) return;
-  const lons = pts.map((p) => p[0]);
-  const lats = pts.map((p) => p[1]);
-  const [minLon, maxLon, minLat, maxLat] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
-  const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
-  const w = Math.max((maxLon - minLon) * k, 1e-6);
-  const h = Math.max(maxLat - minLat, 1e-6);
-  const W = 800;
-  const H = Math.min(Math.max(W * (h / w), 200), 800);
-  const sx = (W - 20) / w;
-  const sy = (H - 20) / h;
-  const s = Math.min(sx, sy);
-  const x = (lon) => 10 + (lon - minLon) * k * s;
-  const y = (lat) => 10 + (maxLat - lat) * s;
-  map.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  for (const f of features) {
-    const p = f.properties;
-    const share = p.residents ? p.red / p.residents : 0;
-    const d = rings(f.geometry).map((r) => `M${r.map(([lo, la]) => `${x(lo).toFixed(1)},${y(la).toFixed(1)}`).join('L')}Z`).join('');
-    const path = document.createElementNS(SVG, 'path');
-    path.setAttribute('d', d);
-    path.setAttribute('fill', `rgba(176,0,32,${(0.08 + 0.82 * share).toFixed(2)})`);
-    path.setAttribute('fill-rule', 'evenodd');
-    path.dataset.zone = p.id;
-    path.onclick = () => { $('o-zone').value = p.id; $('o-reason').focus(); };
-    const title = document.createElementNS(SVG, 'title');
-    title.textContent = `${p.name}: ${p.red}/${p.residents} ${t('red')}`;
-    path.append(title);
-    map.append(path);
-    const outer = rings(f.geometry)[0] || [];
-    const cx = outer.reduce((a, q) => a + x(q[0]), 0) / Math.max(outer.length, 1);
-    const cy = outer.reduce((a, q) => a + y(q[1]), 0) / Math.max(outer.length, 1);
-    const label = document.createElementNS(SVG, 'text');
-    label.setAttribute('x', cx.toFixed(1));
-    label.setAttribute('y', cy.toFixed(1));
-    label.setAttribute('text-anchor', 'middle');
-    // In map units: the map is 800 wide, shown at the page's width.
-    label.setAttribute('font-size', '28');
-    label.textContent = `${p.name} · ${Math.round(share * 100)}% ${t('red')}`;
-    map.append(label);
-  }
-}
-
 async function loadZones() {
   const r = await call('/v1/zones');
   if (!r.ok) return say(problem(r), true);
   const features = r.data.features;
-  drawMap(features);
+  zoneFeatures = features;
+  map?.zones(features);
+  if (selected) {
+    const again = features.find((f) => f.properties.id === selected.properties.id);
+    if (again) showZone(again, false);
+    else closeZone();
+  }
   $('zone-rows').replaceChildren(...features.map(({ properties: p }) => el('tr', { 'data-zone': p.id },
     el('td', {}, p.name), el('td', {}, t(p.order_level === 'none' ? 'none' : p.order_level)), el('td', {}, p.residents),
     el('td', { class: 'red-count' }, p.red), el('td', {}, p.yellow), el('td', {}, p.green), el('td', {}, p.sheltered),
     el('td', {}, p.safe_with_relatives), el('td', {}, p.not_reached))));
   const chosen = $('o-zone').value;
   $('o-zone').replaceChildren(...features.map(({ properties: p }) => el('option', { value: p.id, selected: p.id === chosen }, p.name)));
+  const printing = $('p-zone').value;
+  $('p-zone').replaceChildren(...features.map(({ properties: p }) => el('option', { value: p.id, selected: p.id === printing }, p.name)));
 }
 
 async function loadOrders() {
   const [orders, zones] = [await call('/v1/orders?active=true'), store('ops_zone_names') || {}];
   if (!orders.ok) return;
+  activeOrders = orders.data;
+  if (selected) showZone(selected, false);
   $('orders').replaceChildren(...orders.data.map((o) => el('li', {},
     el('strong', {}, `${t(o.level)} · ${zones[o.zone_id] || o.zone_id}`), ` — ${o.reason} · ${when(o.issued_at)} `,
     el('button', { type: 'button', onclick: async () => { const r = await call(`/v1/orders/${o.id}/lift`, { method: 'POST' }); say(r.ok ? t('saved') : problem(r), !r.ok); refresh(); } }, t('lift')))));
@@ -227,6 +184,7 @@ async function downloadPending(alert) {
 async function loadAlerts() {
   const r = await call('/v1/alerts');
   if (!r.ok) return;
+  map?.alerts(r.data);
   $('alerts').replaceChildren(...r.data.map((a) => el('li', { 'data-alert': a.id },
     el('strong', {}, a.headline), ` · ${a.msg_type} · ${when(a.sent_at)}`,
     el('div', {}, `${t('recipients')} ${a.recipients} · ${t('acknowledged')} ${a.acknowledged} · ${t('pending')} `,
@@ -237,6 +195,7 @@ async function loadAlerts() {
 async function loadReports() {
   const r = await call('/v1/reports?limit=100');
   if (!r.ok) return;
+  map?.reports(r.data.features);
   const items = [...r.data.features].sort((a, b) => (b.properties.urgent - a.properties.urgent)
     || (a.properties.created_at < b.properties.created_at ? 1 : -1));
   $('reports').replaceChildren(...items.map(({ properties: p }) => el('li', {},
@@ -247,6 +206,7 @@ async function loadReports() {
 async function loadShelters() {
   const r = await call('/v1/shelters');
   if (!r.ok) return;
+  map?.shelters(r.data);
   $('shelters').replaceChildren(...r.data.map((s) => el('tr', { 'data-shelter': s.id }, el('td', {}, s.name),
     el('td', {}, `${t('occupancy')} ${s.occupancy}/${s.capacity}`), el('td', {}, s.status),
     el('td', {}, el('button', { type: 'button', class: 'desks', onclick: () => openDesks(s) }, t('desk_phones'))))));
@@ -313,10 +273,383 @@ async function refresh() {
     await loadZones();
     const names = Object.fromEntries([...$('o-zone').options].map((o) => [o.value, o.textContent]));
     store('ops_zone_names', names);
-    await Promise.all([loadOrders(), loadApprovals(), loadDisputes(), loadAlerts(), loadReports(), loadShelters()]);
+    await Promise.all([loadOrders(), loadApprovals(), loadDisputes(), loadAlerts(), loadReports(), loadShelters(),
+      loadCharts(), loadIncidents()]);
   } catch (err) {
     if (!(err instanceof Offline)) throw err;
   }
+}
+
+// ---- The map: zones drawn, edited, imported; orders from a zone's panel. ----
+let map = null;
+let zoneFeatures = [];
+let selected = null;
+let activeOrders = [];
+
+async function startMap() {
+  if (map) return;
+  map = await new ZoneMap($('map'), call, { onZone: (f) => showZone(f, true) }).init();
+}
+
+function countsLine(p) {
+  return `${p.residents} ${t('residents')} · ${p.red} ${t('red')} · ${p.yellow} ${t('yellow')} · ${p.sheltered} ${t('sheltered')} · `
+    + `${p.safe_with_relatives} ${t('safe_relatives')} · ${p.not_reached} ${t('not_reached')}`;
+}
+
+function showZone(f, fresh) {
+  selected = f;
+  const p = f.properties;
+  $('zone-panel').hidden = false;
+  $('zp-name').textContent = `${p.name}${p.order_level === 'none' ? '' : ` · ${t(p.order_level)}`}`;
+  $('zp-counts').textContent = countsLine(p);
+  const order = activeOrders.find((o) => o.zone_id === p.id);
+  $('zp-lift').hidden = !order;
+  $('zp-delete').disabled = !!order;
+  $('zp-delete').title = order ? t('lift_first') : '';
+  $('zp-chart').replaceChildren(zoneChart(p.name, histories[p.id] || []));
+  if (fresh) {
+    $('zp-effect').hidden = true;
+    $('zp-issue').hidden = true;
+    $('zp-reason').value = '';
+    $('zone-panel').scrollIntoView({ block: 'nearest' });
+  }
+}
+
+function closeZone() {
+  selected = null;
+  map?.stopEditing();
+  $('zone-panel').hidden = true;
+}
+
+/** A refusal shown next to what caused it: in the panel it came from, and on the map. */
+function refused(target, r) {
+  target.textContent = problem(r);
+  target.classList.add('error');
+  target.hidden = false;
+}
+
+function shown(target, text) {
+  target.textContent = text;
+  target.classList.remove('error');
+  target.hidden = false;
+}
+
+async function zonePreview() {
+  const r = await call(`/v1/zones/${selected.properties.id}/orders/preview`, { method: 'POST', body: { level: $('zp-level').value } });
+  if (!r.ok) return refused($('zp-effect'), r);
+  shown($('zp-effect'), `${r.data.to_red} ${t('will_turn_red')} · ${r.data.to_yellow} ${t('will_turn_yellow')}`);
+  $('zp-issue').hidden = false;
+}
+
+async function zoneIssue() {
+  const r = await call(`/v1/zones/${selected.properties.id}/orders`, { method: 'POST',
+    body: { level: $('zp-level').value, reason: $('zp-reason').value.trim() } });
+  if (!r.ok) return refused($('zp-effect'), r);
+  shown($('zp-effect'), t('order_issued'));
+  $('zp-issue').hidden = true;
+  refresh();
+}
+
+async function zoneLift() {
+  const order = activeOrders.find((o) => o.zone_id === selected.properties.id);
+  if (!order) return;
+  const r = await call(`/v1/orders/${order.id}/lift`, { method: 'POST' });
+  if (!r.ok) return refused($('zp-effect'), r);
+  shown($('zp-effect'), t('order_lifted'));
+  refresh();
+}
+
+async function zoneDelete() {
+  if (!confirm(`${t('delete_zone')}: ${selected.properties.name}?`)) return;
+  const r = await call(`/v1/zones/${selected.properties.id}`, { method: 'DELETE' });
+  if (!r.ok) return refused($('zp-effect'), r);
+  closeZone();
+  say(t('zone_deleted'));
+  refresh();
+}
+
+function zoneEdit() {
+  map.edit(selected.geometry);
+  for (const id of ['zp-edit-save', 'zp-edit-cancel']) $(id).hidden = false;
+  $('zp-edit').hidden = true;
+}
+
+function zoneEditDone() {
+  map.stopEditing();
+  for (const id of ['zp-edit-save', 'zp-edit-cancel']) $(id).hidden = true;
+  $('zp-edit').hidden = false;
+}
+
+async function zoneEditSave() {
+  const geometry = map.edited();
+  const r = await call(`/v1/zones/${selected.properties.id}`, { method: 'PATCH', body: { geometry } });
+  if (!r.ok) return refused($('zp-effect'), r);
+  zoneEditDone();
+  shown($('zp-effect'), t('saved'));
+  refresh();
+}
+
+// Drawing a new zone: corners on the map, a name, the impact, then save.
+let drawn = null;
+
+function drawStart() {
+  closeZone();
+  cancelImport();
+  map.startDrawing();
+  $('drawing').hidden = false;
+  $('draft').hidden = true;
+}
+
+function drawFinish() {
+  const geometry = map.finishDrawing();
+  if (!geometry) return say(t('three_corners'), true);
+  say('');
+  drawn = geometry;
+  map.showDraft(geometry);
+  $('drawing').hidden = true;
+  $('draft').hidden = false;
+  $('draft-impact').hidden = true;
+  $('draft-save').disabled = true;
+  $('draft-name').focus();
+}
+
+function drawCancel() {
+  map.cancelDrawing();
+  drawn = null;
+  $('drawing').hidden = true;
+  $('draft').hidden = true;
+}
+
+const feature = (name, geometry) => ({ type: 'Feature', properties: { name }, geometry });
+
+async function draftPreview(e) {
+  e.preventDefault();
+  const r = await call(`/v1/zones/preview?level=${$('draft-level').value}`, { method: 'POST', body: feature($('draft-name').value.trim(), drawn) });
+  if (!r.ok) {
+    $('draft-save').disabled = true;
+    return refused($('draft-impact'), r);
+  }
+  shown($('draft-impact'), impactLine(r.data));
+  $('draft-save').disabled = false;
+}
+
+function impactLine(d) {
+  return `${d.residents} ${t('residents_n')} · ${d.to_red} ${t('would_turn_red')} · ${d.to_yellow} ${t('would_turn_yellow')} · ${d.needs_help} ${t('need_help')}`;
+}
+
+async function draftSave() {
+  const r = await call('/v1/zones', { method: 'POST', body: feature($('draft-name').value.trim(), drawn) });
+  if (!r.ok) return refused($('draft-impact'), r);
+  drawCancel();
+  say(`${t('saved')}: ${r.data.name}`);
+  await refresh();
+  const f = zoneFeatures.find((z) => z.properties.id === r.data.id);
+  if (f) showZone(f, true);
+}
+
+// Importing a file of zones: each checked by the server as a save would be, shown on the map
+// (refused ones in red with the reason), then the accepted ones saved.
+let imported = [];
+
+async function importFile() {
+  const file = $('zone-file').files[0];
+  if (!file) return;
+  drawCancel();
+  closeZone();
+  let items;
+  try {
+    items = parseZoneFile(await file.text(), file.name);
+  } catch {
+    $('zone-file').value = '';
+    return say(t('bad_zone_file'), true);
+  }
+  map.clearDrafts();
+  imported = [];
+  for (const item of items) {
+    let result;
+    if (!item.geometry) result = { ok: false, data: { detail: t('no_polygon') } };
+    else result = await call('/v1/zones/preview', { method: 'POST', body: feature(item.name, item.geometry) });
+    const entry = { ...item, ok: result.ok, text: result.ok ? impactLine(result.data) : problem(result) };
+    if (item.geometry) {
+      try { map.showDraft(item.geometry, { label: `${item.name}${result.ok ? '' : ` — ${entry.text}`}`, refused: !result.ok }); } catch { /* not drawable */ }
+    }
+    imported.push(entry);
+  }
+  renderImported();
+  const first = imported.find((i) => i.geometry);
+  if (first) map.fit(first.geometry);
+}
+
+function renderImported() {
+  $('imported').hidden = false;
+  $('imported-list').replaceChildren(...imported.map((i) => el('li', { class: i.ok ? 'accepted' : 'refused' },
+    el('strong', {}, i.name), ' — ', i.ok ? '' : el('span', { class: 'urgent' }, t('refused')), ' ', i.text)));
+  $('import-save').disabled = !imported.some((i) => i.ok && !i.saved);
+}
+
+async function importSave() {
+  for (const i of imported.filter((x) => x.ok && !x.saved)) {
+    const r = await call('/v1/zones', { method: 'POST', body: feature(i.name, i.geometry) });
+    i.saved = r.ok;
+    i.text = r.ok ? t('saved') : problem(r);
+    if (!r.ok) i.ok = false;
+  }
+  renderImported();
+  refresh();
+}
+
+function cancelImport() {
+  imported = [];
+  $('imported').hidden = true;
+  $('zone-file').value = '';
+  map?.clearDrafts();
+}
+
+// Charts: each zone's last hours.
+let histories = {};
+
+async function loadCharts() {
+  const r = await call('/v1/zones/history?hours=12');
+  if (!r.ok) return;
+  histories = Object.fromEntries(r.data.map((h) => [h.zone_id, h.points]));
+  const names = Object.fromEntries(zoneFeatures.map((f) => [f.properties.id, f.properties.name]));
+  $('charts').replaceChildren(...r.data.map((h) => zoneChart(names[h.zone_id] || h.zone_id, h.points)));
+  if (selected) $('zp-chart').replaceChildren(zoneChart(selected.properties.name, histories[selected.properties.id] || []));
+}
+
+// Live: one stream per page; each change fetches the lists again, at most every few seconds.
+let events = null;
+let lastRefresh = 0;
+let pending = null;
+
+function scheduleRefresh() {
+  if (pending) return;
+  const wait = Math.max(0, lastRefresh + 3000 - Date.now());
+  pending = setTimeout(async () => {
+    lastRefresh = Date.now();
+    try { await refresh(); } finally { pending = null; }
+  }, wait);
+}
+
+function goLive() {
+  if (token || !window.EventSource) {
+    // Bearer tokens cannot ride on an EventSource: a script's console polls instead.
+    $('live').textContent = t('live_polling');
+    setInterval(scheduleRefresh, 15000);
+    return;
+  }
+  events?.close();
+  events = new EventSource('/v1/events');
+  let seen = null;
+  events.addEventListener('change', (e) => {
+    $('live').textContent = `${t('live_on')} · ${when(new Date().toISOString())}`;
+    // The first event after (re)connecting may follow a gap: always fetch then.
+    if (e.data !== seen) scheduleRefresh();
+    seen = e.data;
+  });
+  events.onerror = async () => {
+    $('live').textContent = t('live_reconnecting');
+    if (events.readyState !== EventSource.CLOSED) return;
+    // Refused (not a network drop): the session may have ended; `call` sends the person
+    // back to sign in when it has, else try again shortly.
+    try { await call('/v1/auth/session'); } catch { /* offline: try later */ }
+    setTimeout(goLive, 5000);
+  };
+}
+
+// Printing codes by the thousand.
+let incidents = [];
+
+async function loadIncidents() {
+  const r = await call('/v1/incidents');
+  if (!r.ok) return;
+  incidents = r.data;
+  const chosen = $('p-incident').value;
+  $('p-incident').replaceChildren(...incidents.map((i) => el('option', { value: i.id, selected: i.id === chosen }, i.name)));
+}
+
+function printScope() {
+  const scope = $('p-scope').value;
+  $('p-zone-box').hidden = scope !== 'zone';
+  $('p-incident-box').hidden = scope !== 'incident';
+  $('p-csv-box').hidden = scope !== 'csv';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Resident ids from a CSV file: the `resident_id` (or `id`) column, else the first. */
+function residentIds(text) {
+  const rows = text.split(/\r?\n/).filter((l) => l.trim()).map((l) => l.split(',').map((c) => c.trim().replace(/^"|"$/g, '')));
+  if (!rows.length) return [];
+  let col = rows[0].findIndex((h) => ['resident_id', 'id'].includes(h.toLowerCase()));
+  const body = col >= 0 ? rows.slice(1) : rows;
+  if (col < 0) col = 0;
+  return body.map((r) => r[col]).filter((v) => UUID.test(v || ''));
+}
+
+async function printCodes(e) {
+  e.preventDefault();
+  const scope = $('p-scope').value;
+  let body;
+  if (scope === 'zone') body = { zone: $('p-zone').value };
+  else if (scope === 'incident') body = { incident: $('p-incident').value };
+  else {
+    const file = $('p-csv').files[0];
+    const ids = file ? residentIds(await file.text()) : [];
+    if (!ids.length) return shown($('p-status'), t('no_ids_in_csv'));
+    body = { residents: ids };
+  }
+  printPdf(body);
+}
+
+async function printPdf(body) {
+  const status = $('p-status');
+  const bar = $('p-progress');
+  $('p-download').hidden = true;
+  shown(status, t('print_working'));
+  let res;
+  try {
+    res = await fetch('/v1/print/cards', { method: 'POST', cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body) });
+  } catch { return refused(status, { status: 0, data: { detail: t('network_error') } }); }
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    return refused(status, { status: res.status, data });
+  }
+  const total = Number(res.headers.get('X-Card-Count')) || 0;
+  bar.max = total || 1;
+  bar.value = 0;
+  bar.hidden = false;
+  const reader = res.body.getReader();
+  const parts = [];
+  const latin1 = new TextDecoder('latin1');
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      // Each page starts with "%safecode-progress done/total".
+      const marks = [...latin1.decode(value).matchAll(/%safecode-progress (\d+)\/(\d+)/g)];
+      if (marks.length) {
+        const done2 = Number(marks[marks.length - 1][1]);
+        bar.value = done2;
+        status.textContent = `${done2} / ${total} ${t('cards_done')}`;
+      }
+    }
+  } catch {
+    bar.hidden = true;
+    return refused(status, { status: 0, data: { detail: t('print_broken') } });
+  }
+  const blob = new Blob(parts, { type: 'application/pdf' });
+  const a = $('p-download');
+  if (a.href) URL.revokeObjectURL(a.href);
+  a.href = URL.createObjectURL(blob);
+  a.download = (/filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '') || [])[1] || 'safecode-cards.pdf';
+  a.textContent = `${t('download_pdf')} (${total} ${t('cards')}, ${Math.round(blob.size / 1024)} KB)`;
+  a.hidden = false;
+  bar.value = bar.max;
+  shown(status, `${total} ${t('cards_ready')}`);
 }
 
 async function signInWithToken(e) {
@@ -409,11 +742,13 @@ async function startSetup(code) {
   };
 }
 
-function show() {
+async function show() {
   for (const id of ['password-signin', 'token-door', 'setup']) $(id).hidden = true;
   $('board').hidden = false;
   $('passkey-add').hidden = !passkeys || !!token;
-  refresh();
+  await startMap();
+  await refresh();
+  goLive();
 }
 
 async function init() {
@@ -430,6 +765,26 @@ async function init() {
   $('passkey-add').onclick = addPasskey;
   $('passkey-signin').onclick = signInWithPasskey;
   $('passkey-signin').hidden = !passkeys;
+  $('draw').onclick = drawStart;
+  $('draw-finish').onclick = drawFinish;
+  $('draw-cancel').onclick = drawCancel;
+  $('draft').onsubmit = draftPreview;
+  $('draft-save').onclick = draftSave;
+  $('draft-cancel').onclick = drawCancel;
+  $('zone-file').onchange = importFile;
+  $('import-save').onclick = importSave;
+  $('import-cancel').onclick = cancelImport;
+  $('zp-preview').onclick = zonePreview;
+  $('zp-issue').onclick = zoneIssue;
+  $('zp-lift').onclick = zoneLift;
+  $('zp-delete').onclick = zoneDelete;
+  $('zp-edit').onclick = zoneEdit;
+  $('zp-edit-save').onclick = zoneEditSave;
+  $('zp-edit-cancel').onclick = zoneEditDone;
+  $('zp-close').onclick = closeZone;
+  $('zp-print').onclick = () => printPdf({ zone: selected.properties.id });
+  $('p-scope').onchange = printScope;
+  $('print-form').onsubmit = printCodes;
   applyWords();
   const setup = location.hash.match(/^#setup=([\w-]+)$/);
   if (setup) return startSetup(setup[1]);

@@ -98,6 +98,69 @@ function renderCode(code, me) {
   $('reasons').replaceChildren(...reasons.map((r) => el('li', {}, lang() === 'zh' ? r.text_zh : r.text)));
 }
 
+// Where to go: the nearest open shelters with free places, sorted here on the phone (the
+// server is never told where anyone is), kept for when the network goes.
+const R = 6371;
+function km(a, b) {
+  const rad = (d) => (d * Math.PI) / 180;
+  const h = Math.sin(rad(b.lat - a.lat) / 2) ** 2
+    + Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.sin(rad(b.lon - a.lon) / 2) ** 2;
+  return 2 * R * Math.asin(Math.sqrt(h));
+}
+
+/** A link that opens the phone's own map app with the way there. */
+function directions(s) {
+  const { lat, lon } = s.location;
+  if (/iPhone|iPad|iPod/.test(navigator.userAgent)) {
+    return `https://maps.apple.com/?daddr=${lat},${lon}&q=${encodeURIComponent(s.name)}`;
+  }
+  return `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(s.name)})`;
+}
+
+let here = null;
+
+async function whereToGo(colour, me) {
+  const section = $('where');
+  section.hidden = !(colour === 'red' || colour === 'yellow');
+  if (section.hidden) return;
+  let saved = store('sc_shelters');
+  try {
+    const r = await api('/v1/shelters/open');
+    if (r.ok) saved = store('sc_shelters', { at: new Date().toISOString(), list: r.data });
+    $('where-note').textContent = '';
+  } catch (err) {
+    if (!(err instanceof Offline)) throw err;
+    $('where-note').textContent = saved ? `${t('where_saved')} ${when(saved.at)}` : t('network_error');
+  }
+  const from = here || me?.location;
+  const list = (saved?.list || []).map((s) => ({ ...s, km: from ? km(from, s.location) : null }));
+  if (from) list.sort((a, b) => a.km - b.km);
+  const items = list.slice(0, 5).map((s) => el('li', { 'data-shelter': s.id },
+    el('strong', {}, s.name), el('br'),
+    s.km === null ? null : `${s.km.toFixed(1)} ${t('km')} · `, `${s.free} ${t('free_places')}`,
+    s.accessibility.length ? ` · ♿ ${s.accessibility.map(t).join(', ')}` : null, el('br'),
+    el('a', { class: 'button go', href: directions(s), 'data-t': 'directions' }, `${t('directions')} → ${s.name}`)));
+  $('where-list').replaceChildren(...(items.length ? items : [el('li', {}, t('where_none'))]));
+}
+
+function useHere() {
+  if (!navigator.geolocation) return;
+  navigator.geolocation.getCurrentPosition((p) => {
+    here = { lat: p.coords.latitude, lon: p.coords.longitude };
+    whereToGo(store('sc_me')?.colour || store('sc_code')?.issued?.colour, store('sc_me'));
+  }, () => say(t('network_error'), true), { enableHighAccuracy: false, timeout: 15000, maximumAge: 300000 });
+}
+
+function textSize(toggle) {
+  let large = localStorage.getItem('sc_large') === '1';
+  if (toggle) {
+    large = !large;
+    localStorage.setItem('sc_large', large ? '1' : '0');
+  }
+  document.documentElement.classList.toggle('large', large);
+  $('bigger').setAttribute('aria-pressed', String(large));
+}
+
 async function renderFamily(res, me) {
   const ids = me?.household?.dependents?.map((d) => d.id) || res.dependents || [];
   $('family').hidden = !ids.length;
@@ -142,7 +205,10 @@ async function showHome() {
   $('register').hidden = true;
   $('home').hidden = false;
   const cached = store('sc_code');
-  if (cached) renderCode(cached, store('sc_me'));
+  if (cached) {
+    renderCode(cached, store('sc_me'));
+    whereToGo(store('sc_me')?.colour || cached.issued.colour, store('sc_me')).catch(() => {});
+  }
   try {
     const [code, me] = await Promise.all([fetchCode(res.token), api('/v1/residents/me', { token: res.token })]);
     if (me.status === 401) {
@@ -153,6 +219,7 @@ async function showHome() {
     if (me.ok) store('sc_me', me.data);
     renderCode(code, me.ok ? me.data : null);
     say('');
+    await whereToGo(me.ok ? me.data.colour : code.issued.colour, me.ok ? me.data : null);
     await Promise.all([renderFamily(res, me.ok ? me.data : null), renderAlerts(res)]);
   } catch (err) {
     if (err instanceof Offline) say(cached ? `${t('network_error')} ${t('offline_code')}` : t('network_error'), true);
@@ -223,6 +290,9 @@ function init() {
   $('safe-relatives').onclick = () => safe('with_relatives');
   $('report').onsubmit = report;
   $('appeal').onsubmit = appeal;
+  $('where-here').onclick = useHere;
+  $('bigger').onclick = () => textSize(true);
+  textSize(false);
   setupLanguage(() => { const c = store('sc_code'); if (c && !$('home').hidden) renderCode(c, store('sc_me')); });
   if (store('sc_resident')) showHome().then(() => { if (returned) say(t('signed_in_again')); });
   else $('register').hidden = false;

@@ -4,17 +4,32 @@
 /// ID characters. Chinese names keep their first and last character (`张*明 1234`); other
 /// names keep each word's initial (`Z*** W**, 1234`).
 pub fn display_text(name: &str, id_last4: &str) -> String {
-    let is_cjk =
-        |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c);
+    let masked = masked_name(name);
+    if is_chinese(name) {
+        format!("{masked} {id_last4}")
+    } else {
+        format!("{masked}, {id_last4}")
+    }
+}
+
+fn is_cjk(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
+}
+
+fn is_chinese(name: &str) -> bool {
+    name.chars().any(is_cjk)
+}
+
+/// The name alone, masked as [`display_text`] masks it.
+pub fn masked_name(name: &str) -> String {
     let chars: Vec<char> = name.trim().chars().collect();
-    if chars.iter().any(|c| is_cjk(*c)) {
-        let masked: String = match chars.len() {
+    if is_chinese(name) {
+        match chars.len() {
             0 => String::new(),
             1 => "*".into(),
             2 => format!("{}*", chars[0]),
             n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
-        };
-        format!("{masked} {id_last4}")
+        }
     } else {
         let words: Vec<String> = name
             .split_whitespace()
@@ -27,7 +42,7 @@ pub fn display_text(name: &str, id_last4: &str) -> String {
                 format!("{first}{}", "*".repeat(cs.count()))
             })
             .collect();
-        format!("{}, {id_last4}", words.join(" "))
+        words.join(" ")
     }
 }
 

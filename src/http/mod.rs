@@ -102,6 +102,8 @@ api_routes! {
     "/v1/approvals/{id}/approve" => [post: overrides::approve],
     "/v1/approvals/{id}/reject" => [post: overrides::reject],
     "/v1/zones".app_data(zone_json()) => [get: zones::list, post: zones::create],
+    "/v1/zones/preview".app_data(zone_json()) => [post: zones::preview_draft],
+    "/v1/zones/history" => [get: zones::history],
     "/v1/zones/{id}".app_data(zone_json()) => [get: zones::get, patch: zones::update, delete: zones::delete],
     "/v1/zones/{id}/residents" => [get: zones::residents],
     "/v1/zones/{id}/orders" => [post: zones::issue],
@@ -153,10 +155,14 @@ api_routes! {
     "/v1/shelters/{id}/devices" => [get: routes::devices::list, delete: routes::devices::revoke_all],
     "/v1/shelters/{id}/devices/{device}" => [delete: routes::devices::revoke],
     "/v1/shelters/{id}/devices/{device}/renew" => [post: routes::devices::renew],
+    "/v1/events" => [get: routes::live::events],
+    "/v1/map" => [get: routes::map::config],
+    "/v1/print/cards" => [post: routes::print::cards],
     "/v1/audit" => [get: audit::list],
     "/v1/audit/verify" => [get: audit::verify, post: audit::verify_against],
     "/v1/audit/head" => [get: audit::head],
     "/v1/shelters" => [get: routes::shelters::list, post: routes::shelters::create],
+    "/v1/shelters/open" => [get: routes::shelters::open],
     "/v1/shelters/{id}" => [get: routes::shelters::get, patch: routes::shelters::patch],
     "/v1/shelters/{id}/occupants" => [get: routes::shelters::occupants],
     "/v1/relief-items" => [get: routes::shelters::items, post: routes::shelters::create_item],
@@ -174,6 +180,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(errors::query_error))
     .app_data(web::PathConfig::default().error_handler(errors::path_error));
     mount(cfg);
+    cfg.route(routes::map::LOCAL_TILES, web::get().to(routes::map::tile));
     cfg.configure(pages::configure).service(
         utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
             .url("/v1/openapi-ui.json", openapi::ApiDoc::openapi()),

@@ -36,6 +36,14 @@ static ASSETS: &[Asset] = &[
     asset!("/assets/resident.js", "resident.js", JS),
     asset!("/assets/scan.js", "scan.js", JS),
     asset!("/assets/ops.js", "ops.js", JS),
+    asset!("/assets/map.js", "map.js", JS),
+    asset!("/assets/chart.js", "chart.js", JS),
+    asset!("/assets/vendor/leaflet.js", "vendor/leaflet.js", JS),
+    asset!(
+        "/assets/vendor/leaflet.css",
+        "vendor/leaflet.css",
+        "text/css; charset=utf-8"
+    ),
     asset!("/assets/vendor/jsQR.js", "vendor/jsQR.js", JS),
     asset!(
         "/assets/vendor/noble-ed25519.js",
@@ -86,16 +94,25 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Only this origin's scripts, styles and API; camera frames and data-URL images stay local.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; \
-    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// Only this origin's scripts, styles and API; camera frames and data-URL images stay local;
+/// map tiles also from the configured tile server, when there is one.
+fn csp(tile_origin: Option<&str>) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; \
+         img-src 'self' data: blob:{tiles}; media-src 'self' blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        tiles = tile_origin.map(|o| format!(" {o}")).unwrap_or_default()
+    )
+}
 
 async fn serve(req: HttpRequest) -> HttpResponse {
     let Some(i) = ASSETS.iter().position(|a| a.path == req.path()) else {
         return HttpResponse::NotFound().finish();
     };
     let (asset, etag) = (&ASSETS[i], &ETAGS[i]);
+    let tile_origin = req
+        .app_data::<web::Data<crate::service::Ctx>>()
+        .and_then(|c| c.map.tile_origin());
     let unchanged = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -110,7 +127,7 @@ async fn serve(req: HttpRequest) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp(tile_origin.as_deref())))
         .insert_header(("Permissions-Policy", "camera=(self), geolocation=(self)"));
     if unchanged {
         return res.finish();

@@ -92,6 +92,17 @@ pub fn png(text: &str, scale: u32) -> Result<Vec<u8>, QrError> {
     Ok(out)
 }
 
+/// The code's modules (no quiet zone): the side, and row by row whether each is dark. For
+/// drawing the code in another format (a printed sheet).
+pub fn modules(text: &str) -> Result<(usize, Vec<bool>), QrError> {
+    let qr = matrix(text)?;
+    let dark = qr.data[..qr.size * qr.size]
+        .iter()
+        .map(|m| m.value())
+        .collect();
+    Ok((qr.size, dark))
+}
+
 /// An SVG of the code (scales to any size; for printing).
 pub fn svg(text: &str) -> Result<String, QrError> {
     let qr = matrix(text)?;

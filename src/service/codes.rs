@@ -28,7 +28,7 @@ pub struct Issued {
     pub display: String,
 }
 
-async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Result<Issued> {
+pub(crate) async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Result<Issued> {
     let verdict = verdict_of(ctx, r.id)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;

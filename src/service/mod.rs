@@ -12,10 +12,12 @@ pub mod devices;
 pub(crate) mod idempotency;
 pub mod import;
 pub mod keys;
+pub mod live;
 pub mod orders;
 pub mod overrides;
 pub mod passkeys;
 pub mod principal_cache;
+pub mod printing;
 pub mod reclaim;
 pub mod relief;
 pub mod reports;
@@ -29,6 +31,7 @@ pub mod status_slots;
 pub mod sync;
 pub mod tokens;
 pub mod users;
+pub mod zone_history;
 pub mod zones;
 
 use crate::domain::Invalid;
@@ -65,6 +68,12 @@ pub struct Ctx {
     pub anchors: std::sync::Arc<audit::AnchorMemory>,
     /// Woken when webhook messages were queued, so they leave at once.
     pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Base tiles and the zone charts' sampling period.
+    pub map: std::sync::Arc<crate::config::MapSettings>,
+    /// The MBTiles file this server serves tiles from, when one is set.
+    pub tiles: Option<crate::store::tiles::TileFile>,
+    /// What changed lately, for the consoles' live updates.
+    pub live: std::sync::Arc<live::Pulse>,
 }
 
 impl Ctx {

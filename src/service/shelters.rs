@@ -108,6 +108,36 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<ShelterView> {
         .ok_or(ServiceError::NotFound("shelter"))
 }
 
+/// What anyone may know of a shelter that can take people: where it is, how many places are
+/// free, how it can be reached. Nothing about who is inside.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShelterPlaces {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub name: String,
+    pub location: Location,
+    pub free: i32,
+    pub accessibility: Vec<String>,
+}
+
+/// Open shelters with a free place, for "where do I go". No sign-in: a resident's page sorts
+/// them by distance itself, so no one's position is sent anywhere.
+pub async fn open_places(ctx: &Ctx) -> Result<Vec<ShelterPlaces>> {
+    Ok(shelters::list(&ctx.db, local_day_start(ctx.now()))
+        .await?
+        .into_iter()
+        .map(view)
+        .filter(|s| s.status == "open" && s.free > 0)
+        .map(|s| ShelterPlaces {
+            id: s.id,
+            name: s.name,
+            location: s.location,
+            free: s.free,
+            accessibility: s.accessibility,
+        })
+        .collect())
+}
+
 /// Every shelter; with a point, nearest first and (with `within_km`) only those that near.
 pub async fn list(
     ctx: &Ctx,

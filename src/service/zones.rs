@@ -316,20 +316,81 @@ pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<()> {
         .await?
         .ok_or(ServiceError::NotFound("zone"))?;
     authz::ensure_zone_in_jurisdiction(p, &stored_area(&z)?)?;
+    // Lifting an order is its own deliberate, audited act that residents see; a deletion
+    // must not do it on the side.
+    if orders::in_force_over(&mut tx, z.id, now).await? {
+        return Err(ServiceError::Conflict {
+            code: "order_in_force",
+            detail: "an order is in force over this zone: lift it before deleting the zone"
+                .into(),
+        });
+    }
     let members = zones::member_count(&mut tx, z.id).await?;
-    let lifted = orders::lift_in_zone(&mut tx, z.id, &p.actor(), now).await?;
     zones::delete(&mut tx, z.id, now).await?;
     audit::append(
         &mut tx,
         &AuditDraft::new(p.actor(), "zone.delete")
             .subject(format!("zone:{id}"))
-            .before(json!({"name": z.name, "residents": members}))
-            .after(json!({"orders_lifted": lifted})),
+            .before(json!({"name": z.name, "residents": members})),
         now,
     )
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// What a zone not yet saved would do: who lives in it and how an order over it would move
+/// their colours.
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+pub struct ZoneImpact {
+    pub residents: i64,
+    /// Would turn red (from yellow or green) under the order.
+    pub to_red: i64,
+    /// Would turn yellow (from green) under the order.
+    pub to_yellow: i64,
+    /// Residents with a need (elderly, disabled, medical, pregnant, infant, wheelchair): a
+    /// transfer team has to help them move.
+    pub needs_help: i64,
+    pub vertices: usize,
+}
+
+/// The impact of a drawn zone before it is saved, validated exactly as `create` would.
+pub async fn preview_draft(
+    ctx: &Ctx,
+    p: &Principal,
+    f: &ZoneFeature,
+    level: OrderLevel,
+) -> Result<ZoneImpact> {
+    authz::authorize(p, Action::ManageZones)?;
+    let (_, area) = parse_feature(f)?;
+    authz::ensure_zone_in_jurisdiction(p, &area)?;
+    let rules = active_rules(ctx).await?;
+    let now = ctx.now();
+    let mut out = ZoneImpact {
+        vertices: area.vertices,
+        ..ZoneImpact::default()
+    };
+    for row in facts_store::in_bbox(&ctx.db, &bbox(&area), rules.uses("age"), now).await? {
+        if !area.contains(Location {
+            lat: row.lat,
+            lon: row.lon,
+        }) {
+            continue;
+        }
+        let before = super::colour::facts(row.facts, None, now);
+        let after = crate::rules::Facts {
+            order_level: before.order_level.max(level),
+            ..before.clone()
+        };
+        out.residents += 1;
+        out.needs_help += i64::from(!before.needs.is_empty());
+        match (rules.colour(&before), rules.colour(&after)) {
+            (from, Colour::Red) if from != Colour::Red => out.to_red += 1,
+            (Colour::Green, Colour::Yellow) => out.to_yellow += 1,
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]

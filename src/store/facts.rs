@@ -311,3 +311,36 @@ pub async fn zone_members(
         .fetch_all(c)
         .await?))
 }
+
+/// A located resident's facts, for a zone not yet saved.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LocatedFacts {
+    pub lat: f64,
+    pub lon: f64,
+    #[sqlx(flatten)]
+    pub facts: FactRow,
+}
+
+/// The facts of every resident located inside a bounding box (the caller keeps those inside
+/// the polygon): read-only, so previewing a drawing holds no lock.
+pub async fn in_bbox(
+    db: &Db,
+    bbox: &super::zones::Bbox,
+    with_birth_year: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<LocatedFacts>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT r.lat, r.lon, {columns} FROM residents r {joins} \
+         WHERE r.lat BETWEEN $2 AND $3 AND r.lon BETWEEN $4 AND $5 AND r.standing <> 'retired'",
+        columns = fact_columns(with_birth_year),
+        joins = fact_joins(),
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(now)
+        .bind(bbox.min_lat)
+        .bind(bbox.max_lat)
+        .bind(bbox.min_lon)
+        .bind(bbox.max_lon)
+        .fetch_all(c)
+        .await?))
+}

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod devices;
 pub mod facts;
 pub mod idempotency;
+pub mod live;
 pub mod meta;
 pub mod orders;
 pub mod overrides;
@@ -21,7 +22,9 @@ pub mod safety;
 pub mod shelters;
 pub mod status_lists;
 pub mod sync;
+pub mod tiles;
 pub mod users;
+pub mod zone_history;
 pub mod zones;
 
 use crate::config::DatabaseUrl;

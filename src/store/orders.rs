@@ -83,19 +83,6 @@ pub async fn lift(tx: &mut Tx, id: i64, by: &str, now: DateTime<Utc>) -> Result<
     Ok(n == 1)
 }
 
-/// Lifts every order in force over a zone (the zone is being deleted).
-pub async fn lift_in_zone(tx: &mut Tx, zone_id: i64, by: &str, now: DateTime<Utc>) -> Result<u64> {
-    Ok(on_tx!(tx, |c| {
-        sqlx::query("UPDATE orders SET lifted_at = $1, lifted_by = $3 WHERE zone_id = $2 AND lifted_at IS NULL")
-            .bind(now)
-            .bind(zone_id)
-            .bind(by)
-            .execute(c)
-            .await?
-            .rows_affected()
-    }))
-}
-
 pub async fn list(db: &Db, active_only: bool, now: DateTime<Utc>) -> Result<Vec<OrderRow>> {
     let sql = if active_only {
         format!("{ORDER_COLUMNS} WHERE {IN_FORCE} ORDER BY o.id DESC LIMIT 1000")

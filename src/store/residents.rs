@@ -439,3 +439,26 @@ pub async fn promote(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<()> {
     });
     Ok(())
 }
+
+/// The live residents of a zone, in id order (a printing batch).
+pub async fn in_zone(db: &Db, zone_id: i64) -> Result<Vec<ResidentRecord>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE r.id IN (SELECT resident_id FROM zone_members WHERE zone_id = $1) \
+         AND {LIVE} ORDER BY r.id"
+    ));
+    Ok(on_db!(db, |c| {
+        sqlx::query_as(sql).bind(zone_id).fetch_all(c).await?
+    }))
+}
+
+/// The live residents of every zone an incident's orders cover, in id order.
+pub async fn in_incident(db: &Db, incident_id: i64) -> Result<Vec<ResidentRecord>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE r.id IN (SELECT zm.resident_id FROM zone_members zm \
+           JOIN orders o ON o.zone_id = zm.zone_id WHERE o.incident_id = $1) \
+         AND {LIVE} ORDER BY r.id"
+    ));
+    Ok(on_db!(db, |c| {
+        sqlx::query_as(sql).bind(incident_id).fetch_all(c).await?
+    }))
+}

@@ -9,6 +9,7 @@ mod authz_matrix;
 mod browser;
 mod cli;
 mod codes;
+mod console;
 mod crash;
 mod errors;
 mod health;

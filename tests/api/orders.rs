@@ -306,7 +306,24 @@ async fn moving_a_resident_or_redrawing_a_zone_recomputes_membership() {
         "green",
         "no longer in the zone"
     );
-    // Deleting a zone lifts its orders.
+    // A zone under an order is not deleted: the order is lifted first, on its own.
+    assert_problem(
+        app.delete(&format!("/v1/zones/{zone}"), &official).await,
+        409,
+        "order_in_force",
+    )
+    .await;
+    let active: Value = app
+        .get("/v1/orders?active=true", &official)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order = active[0]["id"].as_str().unwrap();
+    let res = app
+        .post(&format!("/v1/orders/{order}/lift"), &official, &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
     let res = app.delete(&format!("/v1/zones/{zone}"), &official).await;
     assert_eq!(res.status(), 204);
     let active: Value = app

@@ -7,7 +7,7 @@ use crate::http::desk::{Desk, DeskForm};
 use crate::http::errors::{ApiError, Problem};
 use crate::service::relief::{self, Distributions, GiveRequest, Given, ReliefItem};
 use crate::service::shelters::{
-    self, Admission, CheckinRequest, Checkout, Leaving, Occupants, ShelterView,
+    self, Admission, CheckinRequest, Checkout, Leaving, Occupants, ShelterPlaces, ShelterView,
 };
 use crate::service::{Ctx, Principal, ServiceError};
 use actix_web::http::StatusCode;
@@ -66,6 +66,16 @@ pub async fn list(
         ));
     }
     Ok(HttpResponse::Ok().json(shelters::list(&ctx, &p, near, q.within_km).await?))
+}
+
+/// Open shelters with free places: names, places, free places and accessibility only. Public:
+/// the resident page shows the nearest, sorted on the phone.
+#[utoipa::path(get, path = "/v1/shelters/open", tag = "shelters",
+    responses((status = 200, body = [ShelterPlaces])))]
+pub async fn open(ctx: web::Data<Ctx>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-cache"))
+        .json(shelters::open_places(&ctx).await?))
 }
 
 #[utoipa::path(get, path = "/v1/shelters/{id}", tag = "shelters", security(("bearer" = [])),

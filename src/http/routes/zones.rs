@@ -5,8 +5,10 @@ use crate::http::errors::{ApiError, Problem};
 use crate::service::orders::{
     self, AllClear, IncidentForm, IncidentView, OrderForm, OrderPreview, OrderView, PreviewForm,
 };
+use crate::service::zone_history::{self, ZoneHistory};
 use crate::service::zones::{
-    self, ZoneCollection, ZoneCreated, ZoneFeature, ZonePatch, ZoneResidents, ZoneView,
+    self, ZoneCollection, ZoneCreated, ZoneFeature, ZoneImpact, ZonePatch, ZoneResidents,
+    ZoneView,
 };
 use crate::service::{Ctx, Principal};
 use actix_web::{HttpResponse, web};
@@ -44,6 +46,46 @@ pub async fn list(
         .json(zones::list(&ctx, &p, q.geometry.unwrap_or(true)).await?))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DraftQuery {
+    /// The order to preview over the drawing (default mandatory).
+    pub level: Option<OrderLevel>,
+}
+
+/// What a drawn zone would do before it is saved: residents inside, how many an order would
+/// turn red or yellow, how many need help to move. Validated as `POST /v1/zones` is; changes
+/// nothing.
+#[utoipa::path(post, path = "/v1/zones/preview", tag = "zones", security(("bearer" = [])), params(DraftQuery),
+    request_body = ZoneFeature, responses((status = 200, body = ZoneImpact), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn preview_draft(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    q: web::Query<DraftQuery>,
+    f: web::Json<ZoneFeature>,
+) -> Result<HttpResponse, ApiError> {
+    let level = q.level.unwrap_or(OrderLevel::Mandatory);
+    Ok(HttpResponse::Ok().json(zones::preview_draft(&ctx, &p, &f, level).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// 1–72, default 12.
+    pub hours: Option<u32>,
+}
+
+/// Each zone's must move / sheltered / safe with relatives / not reached over the last hours.
+#[utoipa::path(get, path = "/v1/zones/history", tag = "zones", security(("bearer" = [])), params(HistoryQuery),
+    responses((status = 200, body = Vec<ZoneHistory>), (status = 403, body = Problem)))]
+pub async fn history(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(zone_history::history(&ctx, &p, q.hours.unwrap_or(12)).await?))
+}
+
 #[utoipa::path(get, path = "/v1/zones/{id}", tag = "zones", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = ZoneView, content_type = "application/geo+json"), (status = 404, body = Problem)))]
 pub async fn get(
@@ -68,9 +110,9 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(zones::update(&ctx, &p, *id, &body).await?))
 }
 
-/// Delete a zone; its orders are lifted.
+/// Delete a zone with no order in force (lift its orders first).
 #[utoipa::path(delete, path = "/v1/zones/{id}", tag = "zones", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete(
     ctx: web::Data<Ctx>,
     p: Principal,

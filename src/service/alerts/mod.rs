@@ -178,6 +178,15 @@ pub struct AlertSummary {
     pub recipients: i64,
     pub acknowledged: i64,
     pub pending: i64,
+    /// The areas it went to (CAP `area`), for the console's map.
+    pub areas: Vec<AlertArea>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AlertArea {
+    pub desc: String,
+    #[schema(value_type = Object)]
+    pub geometry: serde_json::Value,
 }
 
 /// Whether an official may see an alert's reach and recipients: everyone without a district;
@@ -217,6 +226,19 @@ pub async fn list(ctx: &Ctx, p: &Principal) -> Result<Vec<AlertSummary>> {
             recipients: i64::from(r.alert.recipients),
             acknowledged: r.acknowledged,
             pending: i64::from(r.alert.recipients) - r.acknowledged,
+            areas: r
+                .alert
+                .areas
+                .as_ref()
+                .map(|a| {
+                    a.0.iter()
+                        .map(|s| AlertArea {
+                            desc: s.desc.clone(),
+                            geometry: s.geometry.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect())
 }

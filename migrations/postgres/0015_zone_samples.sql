@@ -1,0 +1,12 @@
+-- Each zone's counts every few minutes, for the console's chart of the last hours. Several
+-- servers may sample at once: the period's start is the key, the first writer wins.
+CREATE TABLE zone_samples (
+    zone_id             BIGINT NOT NULL REFERENCES zones (id),
+    at                  TIMESTAMPTZ NOT NULL,
+    must_move           BIGINT NOT NULL,
+    sheltered           BIGINT NOT NULL,
+    safe_with_relatives BIGINT NOT NULL,
+    not_reached         BIGINT NOT NULL,
+    PRIMARY KEY (zone_id, at)
+);
+CREATE INDEX zone_samples_at ON zone_samples (at);
