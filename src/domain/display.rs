@@ -46,9 +46,41 @@ pub fn masked_name(name: &str) -> String {
     }
 }
 
+/// A Chinese name's masked form in Latin letters (pinyin of the characters kept, the masked
+/// ones as `*`): `张*明` → `Zhang * Ming`, for staff who do not read Chinese. Empty for names
+/// already in Latin letters. A surname with two readings takes its common one.
+pub fn masked_latin(name: &str) -> String {
+    use pinyin::ToPinyin;
+    if !is_chinese(name) {
+        return String::new();
+    }
+    masked_name(name)
+        .chars()
+        .map(|c| match c.to_pinyin() {
+            Some(p) => {
+                let plain = p.plain();
+                let mut cs = plain.chars();
+                cs.next()
+                    .map(|f| f.to_uppercase().chain(cs).collect())
+                    .unwrap_or_default()
+            }
+            None => c.to_string(),
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_names_read_in_latin_letters() {
+        assert_eq!(masked_latin("张小明"), "Zhang * Ming");
+        assert_eq!(masked_latin("欧阳小明"), "Ou * * Ming");
+        assert_eq!(masked_latin("王明"), "Wang *");
+        assert_eq!(masked_latin("Zhao Wei"), "");
+    }
 
     #[test]
     fn display_text_masks_names() {

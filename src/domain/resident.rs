@@ -3,7 +3,7 @@
 //! are `domain::location`, the closed word sets `domain::vocabulary`, the masked name a code
 //! shows `domain::display`; they are re-exported here.)
 
-pub use super::display::{display_text, masked_name};
+pub use super::display::{display_text, masked_latin, masked_name};
 pub use super::location::Location;
 pub(crate) use super::vocabulary::vocabulary;
 pub use super::vocabulary::{Flag, Need, SafeStatus, pack_facts, unpack_facts};

@@ -4,7 +4,7 @@
 
 use super::codes::issue_for;
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
-use crate::domain::resident::masked_name;
+use crate::domain::resident::{masked_latin, masked_name};
 use crate::domain::{AuditDraft, Invalid, Location};
 use crate::print::{CARDS_PER_PAGE, Card, SheetWriter};
 use crate::store::residents::{self, ResidentRecord};
@@ -171,7 +171,7 @@ async fn write(
                 qr_size,
                 qr_dark,
                 name_zh: masked_name(&r.name),
-                name_en: String::new(),
+                name_en: masked_latin(&r.name),
                 id_last4: r.id_last4.clone(),
                 address: r.address.clone().unwrap_or_default(),
             });

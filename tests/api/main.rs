@@ -22,6 +22,7 @@ mod offline;
 mod orders;
 mod overrides;
 mod pages;
+mod printing;
 mod privacy;
 mod reports;
 mod residents;
