@@ -9,8 +9,7 @@
 mod common;
 
 use safecode::domain::alert::AlertForm;
-use safecode::service::users::{self, Creator, NewUserForm};
-use safecode::service::{alerts, zones};
+use safecode::service::alerts;
 use safecode::startup;
 use serde_json::json;
 use std::time::Instant;
@@ -19,49 +18,8 @@ async fn run(n: u64) {
     let dir = tempfile::tempdir().unwrap();
     let settings = common::sqlite_settings(dir.path());
     let ctx = startup::context(&settings).await.unwrap();
-    let mut csv = Vec::new();
-    safecode::synthetic::write_csv(&mut csv, n, 3).unwrap();
-    safecode::service::import::import_csv(&ctx, None, std::io::Cursor::new(csv), |_| {})
-        .await
-        .unwrap();
-    let token = users::create(
-        &ctx,
-        Creator::Operator,
-        &NewUserForm {
-            role: "official".into(),
-            name: "bench".into(),
-            shelter_ids: vec![],
-            jurisdiction: None,
-            login: None,
-        },
-    )
-    .await
-    .unwrap()
-    .token
-    .expect("a machine account gets a token");
-    let official = users::authenticate(&ctx, &token, safecode::store::users::Carrier::Header)
-        .await
-        .unwrap();
-    // Synthetic residents lie within lat 30.05–30.35, lon 120.15–120.55: this holds them all.
-    let ring = json!([[
-        [120.0, 30.0],
-        [120.7, 30.0],
-        [120.7, 30.5],
-        [120.0, 30.5],
-        [120.0, 30.0]
-    ]]);
-    let zone = zones::create(
-        &ctx,
-        &official,
-        &zones::ZoneFeature {
-            kind: "Feature".into(),
-            properties: json!({"name": "all"}),
-            geometry: json!({"type": "Polygon", "coordinates": ring}),
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(zone.residents as u64, n);
+    let (official, zone) = common::zone_of_synthetic_residents(&ctx, n).await;
+    let ring = json!(common::ALL_RING);
 
     let bare = {
         let safecode::store::Db::Sqlite { write, .. } = &ctx.db else {

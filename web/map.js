@@ -77,8 +77,17 @@ export class ZoneMap {
       layer.addTo(this.layers.zones);
       const path = layer.getElement();
       if (path) {
+        // A zone is a button for the keyboard too: Tab to it, Enter opens its panel.
         path.dataset.zone = p.id;
+        path.setAttribute('role', 'button');
+        path.setAttribute('tabindex', '0');
         path.setAttribute('aria-label', p.name);
+        path.addEventListener('keydown', (e) => {
+          if (e.key === 'Enter' || e.key === ' ') {
+            e.preventDefault();
+            this.onZone(f);
+          }
+        });
       }
       bounds.extend(layer.getBounds());
     }

@@ -28,7 +28,8 @@ pub struct Issued {
     pub display: String,
 }
 
-pub(crate) async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Result<Issued> {
+/// Signs a code for one resident, valid for `lifetime`, with their colour now.
+pub async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Result<Issued> {
     let verdict = verdict_of(ctx, r.id)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;

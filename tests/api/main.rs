@@ -1,6 +1,7 @@
 //! Integration tests: each test starts the real server on a random port with a fresh
 //! database (SQLite, or PostgreSQL when SAFECODE_TEST_POSTGRES is set) and talks HTTP.
 
+mod accessibility;
 mod alert_delivery;
 mod alerts;
 mod appeals;
