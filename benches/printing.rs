@@ -20,11 +20,18 @@ async fn run(n: u64) {
     let ctx = startup::context(&settings).await.unwrap();
     let (official, zone) = common::zone_of_synthetic_residents(&ctx, n).await;
 
-    let row = safecode::store::zones::get(&ctx.db, zone.id).await.unwrap().unwrap();
-    let people = safecode::store::residents::in_zone(&ctx.db, row.id).await.unwrap();
+    let row = safecode::store::zones::get(&ctx.db, zone.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let people = safecode::store::residents::in_zone(&ctx.db, row.id)
+        .await
+        .unwrap();
     let start = Instant::now();
     for r in &people {
-        let issued = codes::issue_for(&ctx, r, chrono::Duration::days(180)).await.unwrap();
+        let issued = codes::issue_for(&ctx, r, chrono::Duration::days(180))
+            .await
+            .unwrap();
         std::hint::black_box(safecode::qr::modules(&issued.token).unwrap());
     }
     let floor = start.elapsed().as_secs_f64();

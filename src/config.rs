@@ -392,7 +392,9 @@ fn map(f: &FileSettings, src: &Sources) -> Result<MapSettings, ConfigError> {
     let tiles = src.get("tiles", f.tiles.as_ref(), "", |s| match s {
         "" => Ok(None),
         s if std::path::Path::new(s).is_file() => Ok(Some(PathBuf::from(s))),
-        s => Err(format!("{s:?} is not a file (an MBTiles file of raster tiles)")),
+        s => Err(format!(
+            "{s:?} is not a file (an MBTiles file of raster tiles)"
+        )),
     })?;
     let tile_url = src.get("tile_url", f.tile_url.as_ref(), "", |s| match s {
         "" => Ok(None),
@@ -407,16 +409,11 @@ fn map(f: &FileSettings, src: &Sources) -> Result<MapSettings, ConfigError> {
             "must be an https:// address with {{z}}, {{x}} and {{y}}, got {s:?}"
         )),
     })?;
-    let tile_attribution = src.get(
-        "tile_attribution",
-        f.tile_attribution.as_ref(),
-        "",
-        |s| {
-            (s.chars().count() <= 200 && !s.chars().any(char::is_control))
-                .then(|| s.to_owned())
-                .ok_or_else(|| "must be at most 200 characters of text".to_owned())
-        },
-    )?;
+    let tile_attribution = src.get("tile_attribution", f.tile_attribution.as_ref(), "", |s| {
+        (s.chars().count() <= 200 && !s.chars().any(char::is_control))
+            .then(|| s.to_owned())
+            .ok_or_else(|| "must be at most 200 characters of text".to_owned())
+    })?;
     let zone_sample_secs = src.get(
         "zone_sample_secs",
         f.zone_sample_secs,

@@ -25,7 +25,10 @@ pub fn sqlite_settings(dir: &std::path::Path) -> Settings {
 pub async fn zone_of_synthetic_residents(
     ctx: &safecode::service::Ctx,
     n: u64,
-) -> (safecode::service::Principal, safecode::service::zones::ZoneCreated) {
+) -> (
+    safecode::service::Principal,
+    safecode::service::zones::ZoneCreated,
+) {
     use safecode::service::users::{self, Creator, NewUserForm};
     let mut csv = Vec::new();
     safecode::synthetic::write_csv(&mut csv, n, 3).unwrap();

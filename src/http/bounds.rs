@@ -36,7 +36,9 @@ pub fn bound_for(method: &Method, pattern: Option<&str>, s: &BodySettings) -> Bo
             (16 * 1024, s.deadline)
         }
         (_, "/v1/residents/import") => (s.import_bytes, s.deadline * 10),
-        (_, "/v1/zones" | "/v1/zones/{id}" | "/v1/zones/preview") => (super::ZONE_JSON_LIMIT, s.deadline),
+        (_, "/v1/zones" | "/v1/zones/{id}" | "/v1/zones/preview") => {
+            (super::ZONE_JSON_LIMIT, s.deadline)
+        }
         (
             _,
             "/v1/verify"

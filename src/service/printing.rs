@@ -86,13 +86,15 @@ pub async fn prepare(ctx: &Ctx, p: &Principal, f: &PrintForm) -> Result<Batch> {
             }
             let mut people = Vec::with_capacity(ids.len());
             for (row, id) in ids.iter().enumerate() {
-                let r = residents::by_public_id(&ctx.db, *id).await?.ok_or_else(|| {
-                    Invalid::new(
-                        "residents",
-                        "unknown_resident",
-                        format!("entry {} names no registered resident", row + 1),
-                    )
-                })?;
+                let r = residents::by_public_id(&ctx.db, *id)
+                    .await?
+                    .ok_or_else(|| {
+                        Invalid::new(
+                            "residents",
+                            "unknown_resident",
+                            format!("entry {} names no registered resident", row + 1),
+                        )
+                    })?;
                 if !in_reach(p, &r) {
                     return Err(ServiceError::OutsideJurisdiction);
                 }
@@ -112,7 +114,12 @@ pub async fn prepare(ctx: &Ctx, p: &Principal, f: &PrintForm) -> Result<Batch> {
         }
     };
     if people.is_empty() {
-        return Err(Invalid::new("zone", "nothing_to_print", "no resident to print a code for").into());
+        return Err(Invalid::new(
+            "zone",
+            "nothing_to_print",
+            "no resident to print a code for",
+        )
+        .into());
     }
     if people.len() > MAX_CARDS {
         return Err(too_many(people.len()));
@@ -150,7 +157,9 @@ pub async fn stream(ctx: Ctx, batch: Batch, out: mpsc::Sender<std::io::Result<Ve
     if let Err(e) = write(&ctx, batch, &out).await {
         tracing::warn!(error = %e, "a printing batch stopped");
         let _ = out
-            .send(Err(std::io::Error::other("the batch could not be finished")))
+            .send(Err(std::io::Error::other(
+                "the batch could not be finished",
+            )))
             .await;
     }
 }

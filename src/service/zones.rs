@@ -321,8 +321,7 @@ pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<()> {
     if orders::in_force_over(&mut tx, z.id, now).await? {
         return Err(ServiceError::Conflict {
             code: "order_in_force",
-            detail: "an order is in force over this zone: lift it before deleting the zone"
-                .into(),
+            detail: "an order is in force over this zone: lift it before deleting the zone".into(),
         });
     }
     let members = zones::member_count(&mut tx, z.id).await?;

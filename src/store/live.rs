@@ -21,7 +21,8 @@ pub struct Counters {
 }
 
 pub async fn counters(db: &Db) -> Result<Counters> {
-    Ok(crate::on_db!(db, |c| sqlx::query_as(
+    Ok(crate::on_db!(db, |c| {
+        sqlx::query_as(
         "SELECT \
            CAST((SELECT seq FROM audit_head WHERE id = 1) AS BIGINT) AS audit, \
            CAST((SELECT COALESCE(MAX(id), 0) FROM stays) AS BIGINT) AS stays, \
@@ -31,5 +32,6 @@ pub async fn counters(db: &Db) -> Result<Counters> {
            CAST((SELECT COALESCE(MAX(id), 0) FROM reports) AS BIGINT) AS reports"
     )
     .fetch_one(c)
-    .await?))
+    .await?
+    }))
 }

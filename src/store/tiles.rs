@@ -24,8 +24,11 @@ pub struct TileAddress {
 impl TileAddress {
     /// A tile that exists in the world at its zoom (x and y below 2^z), or nothing.
     pub fn new(z: u8, x: u32, y: u32) -> Option<Self> {
-        (z <= 24 && u64::from(x) < (1u64 << z) && u64::from(y) < (1u64 << z))
-            .then_some(Self { z, x, y })
+        (z <= 24 && u64::from(x) < (1u64 << z) && u64::from(y) < (1u64 << z)).then_some(Self {
+            z,
+            x,
+            y,
+        })
     }
 }
 

@@ -16,7 +16,8 @@ pub struct Sample {
 /// Keeps the samples of one period; a period another server already sampled keeps its own.
 pub async fn insert(tx: &mut Tx, samples: &[Sample]) -> Result<()> {
     for s in samples {
-        crate::on_tx!(tx, |c| sqlx::query(
+        crate::on_tx!(tx, |c| {
+            sqlx::query(
             "INSERT INTO zone_samples (zone_id, at, must_move, sheltered, safe_with_relatives, not_reached) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (zone_id, at) DO NOTHING"
         )
@@ -28,7 +29,8 @@ pub async fn insert(tx: &mut Tx, samples: &[Sample]) -> Result<()> {
         .bind(s.not_reached)
         .execute(c)
         .await?
-        .rows_affected());
+        .rows_affected()
+        });
     }
     Ok(())
 }

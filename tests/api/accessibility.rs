@@ -30,9 +30,7 @@ async fn violations(b: &Browser) -> Vec<Value> {
 async fn audit_both(b: &Browser, what: &str) -> Vec<String> {
     let mut failed = Vec::new();
     for lang in ["en", "zh"] {
-        let current = b
-            .js("return document.documentElement.lang;", vec![])
-            .await;
+        let current = b.js("return document.documentElement.lang;", vec![]).await;
         let is_zh = current.as_str().unwrap_or("").starts_with("zh");
         if (lang == "zh") != is_zh {
             b.click("#lang").await;
@@ -65,8 +63,12 @@ async fn every_page_passes_an_accessibility_audit_in_both_languages() {
     )
     .await;
     let (_, token) = resident_at(&app, 30.05, 120.05, &[]).await;
-    app.order(&official, &zone, &json!({"level": "mandatory", "reason": "flood"}))
-        .await;
+    app.order(
+        &official,
+        &zone,
+        &json!({"level": "mandatory", "reason": "flood"}),
+    )
+    .await;
     let person = app.person("official", "a11y.wang", json!({})).await;
     let mut failed = Vec::new();
 
@@ -79,12 +81,16 @@ async fn every_page_passes_an_accessibility_audit_in_both_languages() {
         vec![json!(token)],
     )
     .await;
-    b.until("document.querySelectorAll('#where-list li[data-shelter]').length === 1", "the red home page")
-        .await;
+    b.until(
+        "document.querySelectorAll('#where-list li[data-shelter]').length === 1",
+        "the red home page",
+    )
+    .await;
     failed.extend(audit_both(&b, "resident-red").await);
 
     b.goto(&app.url("/scan")).await;
-    b.until("document.readyState === 'complete'", "the scanner").await;
+    b.until("document.readyState === 'complete'", "the scanner")
+        .await;
     failed.extend(audit_both(&b, "scan").await);
 
     b.goto(&app.url("/ops")).await;
@@ -94,10 +100,16 @@ async fn every_page_passes_an_accessibility_audit_in_both_languages() {
     b.fill("#password", "a long enough passphrase").await;
     b.fill("#code", &totp_now(&person.secret, 1)).await;
     b.click("#password-signin button[type=submit]").await;
-    b.until("document.querySelectorAll('#map path[data-zone]').length === 1", "the board")
-        .await;
-    b.until("document.querySelector('#charts figure') !== null", "the charts")
-        .await;
+    b.until(
+        "document.querySelectorAll('#map path[data-zone]').length === 1",
+        "the board",
+    )
+    .await;
+    b.until(
+        "document.querySelector('#charts figure') !== null",
+        "the charts",
+    )
+    .await;
     failed.extend(audit_both(&b, "ops-board").await);
     b.close().await;
     assert!(failed.is_empty(), "{}", failed.join("\n"));

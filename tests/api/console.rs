@@ -137,7 +137,14 @@ async fn drag(b: &Browser, from: (f64, f64), to: (f64, f64)) {
     b.client.perform_actions(mouse).await.expect("a drag");
 }
 
-async fn shelter_at(app: &TestApp, official: &str, name: &str, lat: f64, lon: f64, capacity: i64) -> String {
+async fn shelter_at(
+    app: &TestApp,
+    official: &str,
+    name: &str,
+    lat: f64,
+    lon: f64,
+    capacity: i64,
+) -> String {
     let v = json_ok(
         app.post(
             "/v1/shelters",
@@ -221,7 +228,10 @@ async fn a_tile_server_is_allowed_by_the_pages_policy_and_without_tiles_the_map_
     );
     assert!(csp.contains("connect-src 'self';"), "{csp}");
     let cfg = json_ok(app.client.get(app.url("/v1/map")).send().await.unwrap()).await;
-    assert_eq!(cfg["tile_url"], "https://tiles.example.gov.cn/{z}/{x}/{y}.png");
+    assert_eq!(
+        cfg["tile_url"],
+        "https://tiles.example.gov.cn/{z}/{x}/{y}.png"
+    );
 
     let plain = spawn_app().await;
     let res = plain.client.get(plain.url("/ops")).send().await.unwrap();
@@ -234,8 +244,11 @@ async fn a_tile_server_is_allowed_by_the_pages_policy_and_without_tiles_the_map_
     )
     .await;
     assert_eq!(
-        b.js("return document.querySelectorAll('#map img.leaflet-tile').length;", vec![])
-            .await,
+        b.js(
+            "return document.querySelectorAll('#map img.leaflet-tile').length;",
+            vec![]
+        )
+        .await,
         json!(0)
     );
     b.close().await;
@@ -261,7 +274,10 @@ async fn a_drawn_zone_is_previewed_validated_and_refused_where_it_is_wrong() {
             .await,
     )
     .await;
-    assert_eq!(advisory["to_red"], 1, "only the one who needs help: {advisory}");
+    assert_eq!(
+        advisory["to_red"], 1,
+        "only the one who needs help: {advisory}"
+    );
     assert_eq!(advisory["to_yellow"], 1, "{advisory}");
     // Nothing was saved.
     let zones = json_ok(app.get("/v1/zones", &official).await).await;
@@ -307,8 +323,12 @@ async fn a_zone_with_an_order_in_force_is_not_deleted_until_the_order_is_lifted(
     let official = app.official().await;
     let zone = app.square_zone(&official, "Levee").await;
     let order = json_ok(
-        app.order(&official, &zone, &json!({"level": "mandatory", "reason": "breach"}))
-            .await,
+        app.order(
+            &official,
+            &zone,
+            &json!({"level": "mandatory", "reason": "breach"}),
+        )
+        .await,
     )
     .await;
     assert_problem(
@@ -318,7 +338,11 @@ async fn a_zone_with_an_order_in_force_is_not_deleted_until_the_order_is_lifted(
     )
     .await;
     let still = json_ok(app.get("/v1/orders?active=true", &official).await).await;
-    assert_eq!(still.as_array().unwrap().len(), 1, "the refusal lifted nothing");
+    assert_eq!(
+        still.as_array().unwrap().len(),
+        1,
+        "the refusal lifted nothing"
+    );
     json_ok(
         app.post(
             &format!("/v1/orders/{}/lift", order["id"].as_str().unwrap()),
@@ -357,13 +381,12 @@ async fn the_event_stream_tells_of_each_change_and_starts_with_the_current_state
             .unwrap();
         text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
-    assert!(text.starts_with("retry: 3000\nevent: change\ndata: {"), "{text}");
-    let first: Value = serde_json::from_str(
-        text.lines()
-            .find_map(|l| l.strip_prefix("data: "))
-            .unwrap(),
-    )
-    .unwrap();
+    assert!(
+        text.starts_with("retry: 3000\nevent: change\ndata: {"),
+        "{text}"
+    );
+    let first: Value =
+        serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
     // A change made now reaches the open stream within a few seconds.
     app.square_zone(&official, "Changed").await;
     let next = loop {
@@ -400,25 +423,43 @@ async fn the_public_shelter_list_shows_places_only_of_open_shelters_with_room() 
     let open = shelter_at(&app, &official, "School", 30.05, 120.05, 10).await;
     let closed = shelter_at(&app, &official, "Gym", 30.06, 120.06, 10).await;
     json_ok(
-        app.patch(&format!("/v1/shelters/{closed}"), &official, &json!({"status": "closed"}))
-            .await,
+        app.patch(
+            &format!("/v1/shelters/{closed}"),
+            &official,
+            &json!({"status": "closed"}),
+        )
+        .await,
     )
     .await;
     let full = shelter_at(&app, &official, "Hall", 30.07, 120.07, 1).await;
     let (_, resident) = resident_at(&app, 30.05, 120.05, &[]).await;
     let code = code_of(&app, &resident).await;
     json_ok(
-        app.post(&format!("/v1/shelters/{full}/checkins"), &official, &json!({"token": code}))
-            .await,
+        app.post(
+            &format!("/v1/shelters/{full}/checkins"),
+            &official,
+            &json!({"token": code}),
+        )
+        .await,
     )
     .await;
 
-    let res = app.client.get(app.url("/v1/shelters/open")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/v1/shelters/open"))
+        .send()
+        .await
+        .unwrap();
     let list = json_ok(res).await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["id"], open);
-    let mut keys: Vec<&str> = list[0].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = list[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort();
     assert_eq!(keys, ["accessibility", "free", "id", "location", "name"]);
     assert_eq!(list[0]["free"], 10);
@@ -443,11 +484,19 @@ async fn an_official_draws_a_zone_orders_it_and_watches_counts_move_without_a_re
     resident_at(&app, 30.11, 120.11, &[]).await;
     let shelter = shelter_at(&app, &official, "Riverside school", 30.15, 120.15, 40).await;
     let b = official_console(&app, "draw.wang").await;
-    b.until("document.querySelectorAll('#map path[data-zone]').length === 1", "the zone on the map")
-        .await;
+    b.until(
+        "document.querySelectorAll('#map path[data-zone]').length === 1",
+        "the zone on the map",
+    )
+    .await;
 
     b.click("#draw").await;
-    for (lat, lon) in [(30.08, 120.08), (30.08, 120.13), (30.13, 120.13), (30.13, 120.08)] {
+    for (lat, lon) in [
+        (30.08, 120.08),
+        (30.08, 120.13),
+        (30.13, 120.13),
+        (30.13, 120.08),
+    ] {
         let p = screen_point(&b, lat, lon).await;
         click_at(&b, p).await;
     }
@@ -455,17 +504,29 @@ async fn an_official_draws_a_zone_orders_it_and_watches_counts_move_without_a_re
     b.wait_for("#draft:not([hidden])").await;
     b.fill("#draft-name", "Riverside").await;
     b.click("#draft-preview").await;
-    b.until("!document.getElementById('draft-impact').hidden", "the impact")
-        .await;
+    b.until(
+        "!document.getElementById('draft-impact').hidden",
+        "the impact",
+    )
+    .await;
     let impact = b.text("#draft-impact").await;
-    assert!(impact.starts_with("2 residents · 2 would turn red"), "{impact}");
+    assert!(
+        impact.starts_with("2 residents · 2 would turn red"),
+        "{impact}"
+    );
     assert!(impact.contains("1 need help"), "{impact}");
     b.screenshot("ops-draw-preview").await;
     b.click("#draft-save").await;
-    b.until("document.querySelectorAll('#map path[data-zone]').length === 2", "the saved zone")
-        .await;
-    b.until("!document.getElementById('zone-panel').hidden", "the zone's panel")
-        .await;
+    b.until(
+        "document.querySelectorAll('#map path[data-zone]').length === 2",
+        "the saved zone",
+    )
+    .await;
+    b.until(
+        "!document.getElementById('zone-panel').hidden",
+        "the zone's panel",
+    )
+    .await;
     let zones = json_ok(app.get("/v1/zones", &official).await).await;
     let riverside = zones["features"]
         .as_array()
@@ -481,8 +542,11 @@ async fn an_official_draws_a_zone_orders_it_and_watches_counts_move_without_a_re
     b.select("#zp-level", "mandatory").await;
     b.fill("#zp-reason", "River over the levee").await;
     b.click("#zp-preview").await;
-    b.until("document.getElementById('zp-effect').textContent.startsWith('2 will turn red')", "the order preview")
-        .await;
+    b.until(
+        "document.getElementById('zp-effect').textContent.startsWith('2 will turn red')",
+        "the order preview",
+    )
+    .await;
     b.click("#zp-issue").await;
     b.until(
         &format!("document.querySelector(\"#zone-rows tr[data-zone='{zone}'] .red-count\")?.textContent === '2'"),
@@ -491,17 +555,29 @@ async fn an_official_draws_a_zone_orders_it_and_watches_counts_move_without_a_re
     .await;
     assert_eq!(app.colour(&official, &r1).await, "red");
     assert!(
-        b.js("return document.getElementById('zp-delete').disabled;", vec![]).await == json!(true),
+        b.js(
+            "return document.getElementById('zp-delete').disabled;",
+            vec![]
+        )
+        .await
+            == json!(true),
         "no deleting a zone under an order"
     );
-    b.until("document.getElementById('live').textContent.startsWith('Live')", "the live line")
-        .await;
+    b.until(
+        "document.getElementById('live').textContent.startsWith('Live')",
+        "the live line",
+    )
+    .await;
 
     // A shelter admits one of them through the API: the board follows by itself.
     let code = code_of(&app, &t1).await;
     json_ok(
-        app.post(&format!("/v1/shelters/{shelter}/checkins"), &official, &json!({"token": code}))
-            .await,
+        app.post(
+            &format!("/v1/shelters/{shelter}/checkins"),
+            &official,
+            &json!({"token": code}),
+        )
+        .await,
     )
     .await;
     b.until(
@@ -527,26 +603,41 @@ async fn an_official_draws_a_zone_orders_it_and_watches_counts_move_without_a_re
         )
         .await;
     let legend = legend.as_str().unwrap();
-    assert!(legend.contains("Must move") && legend.contains("Sheltered"), "{legend}");
+    assert!(
+        legend.contains("Must move") && legend.contains("Sheltered"),
+        "{legend}"
+    );
     b.screenshot("ops-live").await;
 
     // Redrawing under an order is refused, and the refusal is shown where it was asked for.
     b.click("#zp-edit").await;
-    b.until("document.querySelectorAll('#map .vertex').length === 4", "corner handles")
-        .await;
+    b.until(
+        "document.querySelectorAll('#map .vertex').length === 4",
+        "corner handles",
+    )
+    .await;
     b.click("#zp-edit-save").await;
-    b.until("document.getElementById('zp-effect').textContent.includes('lift it before redrawing')", "the refusal")
-        .await;
+    b.until(
+        "document.getElementById('zp-effect').textContent.includes('lift it before redrawing')",
+        "the refusal",
+    )
+    .await;
     b.click("#zp-edit-cancel").await;
     // Lift from the map; then the shape may change and the zone may go.
     b.click("#zp-lift").await;
-    b.until("document.getElementById('zp-delete').disabled === false", "delete allowed after lifting")
-        .await;
+    b.until(
+        "document.getElementById('zp-delete').disabled === false",
+        "delete allowed after lifting",
+    )
+    .await;
     // Drag one corner outwards, save, and the zone takes a third person.
     let (_, _) = resident_at(&app, 30.16, 120.16, &[]).await;
     b.click("#zp-edit").await;
-    b.until("document.querySelectorAll('#map .vertex').length === 4", "corner handles")
-        .await;
+    b.until(
+        "document.querySelectorAll('#map .vertex').length === 4",
+        "corner handles",
+    )
+    .await;
     let from = screen_point(&b, 30.13, 120.13).await;
     let to = screen_point(&b, 30.17, 120.17).await;
     drag(&b, from, to).await;
@@ -559,9 +650,17 @@ async fn an_official_draws_a_zone_orders_it_and_watches_counts_move_without_a_re
 
     b.js("window.confirm = () => true;", vec![]).await;
     b.click("#zp-delete").await;
-    b.until("document.querySelectorAll('#map path[data-zone]').length === 1", "the zone gone")
-        .await;
-    assert_problem(app.get(&format!("/v1/zones/{zone}"), &official).await, 404, "not_found").await;
+    b.until(
+        "document.querySelectorAll('#map path[data-zone]').length === 1",
+        "the zone gone",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("/v1/zones/{zone}"), &official).await,
+        404,
+        "not_found",
+    )
+    .await;
     b.close().await;
 }
 
@@ -588,14 +687,21 @@ async fn zones_imported_from_a_kml_file_are_checked_shown_and_saved() {
         .send_keys(file.to_str().unwrap())
         .await
         .unwrap();
-    b.until("document.querySelectorAll('#imported-list li').length === 3", "the file's zones")
-        .await;
+    b.until(
+        "document.querySelectorAll('#imported-list li').length === 3",
+        "the file's zones",
+    )
+    .await;
     let items = b.text("#imported-list").await;
     assert!(items.contains("东村 — 1 residents"), "{items}");
     assert!(items.contains("Crossed — Refused"), "{items}");
     assert!(items.contains("Just a point — Refused"), "{items}");
     assert_eq!(
-        b.js("return document.querySelectorAll('#map path.draft-refused').length;", vec![]).await,
+        b.js(
+            "return document.querySelectorAll('#map path.draft-refused').length;",
+            vec![]
+        )
+        .await,
         json!(1),
         "the refused shape is drawn in red on the map"
     );
@@ -609,8 +715,11 @@ async fn zones_imported_from_a_kml_file_are_checked_shown_and_saved() {
     );
     b.screenshot("ops-import").await;
     b.click("#import-save").await;
-    b.until("document.querySelectorAll('#map path[data-zone]').length === 1", "the accepted zone saved")
-        .await;
+    b.until(
+        "document.querySelectorAll('#map path[data-zone]').length === 1",
+        "the accepted zone saved",
+    )
+    .await;
     b.close().await;
 }
 
@@ -626,8 +735,12 @@ async fn a_red_resident_sees_the_nearest_shelter_with_room_and_a_way_there_even_
         .as_str()
         .unwrap()
         .to_owned();
-    app.order(&official, &zone, &json!({"level": "mandatory", "reason": "flood"}))
-        .await;
+    app.order(
+        &official,
+        &zone,
+        &json!({"level": "mandatory", "reason": "flood"}),
+    )
+    .await;
     let b = Browser::start(&[]).await;
     b.goto(&app.url("/")).await;
     b.js(
@@ -635,25 +748,37 @@ async fn a_red_resident_sees_the_nearest_shelter_with_room_and_a_way_there_even_
         vec![json!(token)],
     )
     .await;
-    b.until("document.querySelector('#band .band')?.dataset.colour === 'red'", "red")
-        .await;
-    b.until("document.querySelectorAll('#where-list li[data-shelter]').length === 2", "the shelters")
-        .await;
+    b.until(
+        "document.querySelector('#band .band')?.dataset.colour === 'red'",
+        "red",
+    )
+    .await;
+    b.until(
+        "document.querySelectorAll('#where-list li[data-shelter]').length === 2",
+        "the shelters",
+    )
+    .await;
     let first = b.text("#where-list li:first-child").await;
     assert!(first.starts_with("Near school"), "{first}");
     assert!(first.contains("1.5 km · 100 free places"), "{first}");
     let href = b
-        .js("return document.querySelector('#where-list li a').getAttribute('href');", vec![])
+        .js(
+            "return document.querySelector('#where-list li a').getAttribute('href');",
+            vec![],
+        )
         .await;
     assert!(
-        href.as_str().unwrap().starts_with("geo:30.06,120.06?q=30.06,120.06(Near%20school)"),
+        href.as_str()
+            .unwrap()
+            .starts_with("geo:30.06,120.06?q=30.06,120.06(Near%20school)"),
         "{href}"
     );
     b.screenshot("resident-where-to-go").await;
     // Larger text on request, remembered.
     b.click("#bigger").await;
     assert_eq!(
-        b.js("return getComputedStyle(document.body).fontSize;", vec![]).await,
+        b.js("return getComputedStyle(document.body).fontSize;", vec![])
+            .await,
         json!("24px")
     );
     // With no network, the list comes from the last fetch and says so.
@@ -662,8 +787,15 @@ async fn a_red_resident_sees_the_nearest_shelter_with_room_and_a_way_there_even_
         vec![],
     )
     .await;
-    b.until("document.getElementById('where-note').textContent.startsWith('Saved list from')", "the saved list")
-        .await;
-    assert!(b.text("#where-list li:first-child").await.starts_with("Near school"));
+    b.until(
+        "document.getElementById('where-note').textContent.startsWith('Saved list from')",
+        "the saved list",
+    )
+    .await;
+    assert!(
+        b.text("#where-list li:first-child")
+            .await
+            .starts_with("Near school")
+    );
     b.close().await;
 }

@@ -6,7 +6,16 @@ use crate::helpers::*;
 use serde_json::json;
 
 const NAMES: [&str; 10] = [
-    "张小明", "欧阳娜", "李四", "王芳", "陈伟", "刘洋", "赵敏", "孙丽", "周杰", "吴刚",
+    "张小明",
+    "欧阳娜",
+    "李四",
+    "王芳",
+    "陈伟",
+    "刘洋",
+    "赵敏",
+    "孙丽",
+    "周杰",
+    "吴刚",
 ];
 
 /// Ten residents inside the square zone (30.0–30.1, 120.0–120.1), with addresses.
@@ -33,7 +42,11 @@ fn run(cmd: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -41,7 +54,16 @@ fn run(cmd: &str, args: &[&str]) -> String {
 fn codes_on_pages(pdf: &std::path::Path) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("page");
-    run("pdftoppm", &["-r", "300", "-png", pdf.to_str().unwrap(), prefix.to_str().unwrap()]);
+    run(
+        "pdftoppm",
+        &[
+            "-r",
+            "300",
+            "-png",
+            pdf.to_str().unwrap(),
+            prefix.to_str().unwrap(),
+        ],
+    );
     let mut pages: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -82,7 +104,10 @@ async fn a_zones_codes_print_as_one_pdf_that_reads_back_and_scans_to_the_colour_
     let pdf = res.bytes().await.unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     let text = String::from_utf8_lossy(&pdf);
-    assert!(text.contains("%safecode-progress 8/10"), "progress after the first page");
+    assert!(
+        text.contains("%safecode-progress 8/10"),
+        "progress after the first page"
+    );
     assert!(text.contains("%safecode-progress 10/10"));
     let path = artifacts().join("printed-zone.pdf");
     std::fs::write(&path, &pdf).unwrap();
@@ -98,7 +123,10 @@ async fn a_zones_codes_print_as_one_pdf_that_reads_back_and_scans_to_the_colour_
         };
         assert!(words.contains(&masked), "{masked} in\n{words}");
         assert!(words.contains(last4.as_str()), "{last4}");
-        assert!(!words.contains(name), "the full name {name} is never printed");
+        assert!(
+            !words.contains(name),
+            "the full name {name} is never printed"
+        );
     }
     assert!(words.contains("Zhang * Ming"), "the name in Latin letters");
     assert!(words.contains("连江口镇石螺村 1 号"));
@@ -115,23 +143,42 @@ async fn a_zones_codes_print_as_one_pdf_that_reads_back_and_scans_to_the_colour_
     let codes = codes_on_pages(&path);
     assert_eq!(codes.len(), 10, "every card's code reads back");
     for code in &codes {
-        let v = json_ok(app.post("/v1/verify", &official, &json!({"token": code})).await).await;
+        let v = json_ok(
+            app.post("/v1/verify", &official, &json!({"token": code}))
+                .await,
+        )
+        .await;
         assert_eq!(v["valid"], true, "{v}");
         assert_eq!(v["current_colour"], "green", "{v}");
     }
     json_ok(
-        app.order(&official, &zone, &json!({"level": "mandatory", "reason": "levee"}))
+        app.order(
+            &official,
+            &zone,
+            &json!({"level": "mandatory", "reason": "levee"}),
+        )
+        .await,
+    )
+    .await;
+    let v = json_ok(
+        app.post("/v1/verify", &official, &json!({"token": codes[0]}))
             .await,
     )
     .await;
-    let v = json_ok(app.post("/v1/verify", &official, &json!({"token": codes[0]})).await).await;
     assert_eq!(v["token_colour"], "green", "the paper says green");
     assert_eq!(v["current_colour"], "red", "the scan says red: {v}");
     // Printing is audited, with the scope and the count, and nothing personal.
-    assert!(app.audit_actions().await.contains(&"codes.print".to_owned()));
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"codes.print".to_owned())
+    );
     let audit = json_ok(app.get("/v1/audit?action=codes.print", &official).await).await;
     let entry = audit.to_string();
-    assert!(entry.contains(&zone) && entry.contains("\"cards\":10"), "{entry}");
+    assert!(
+        entry.contains(&zone) && entry.contains("\"cards\":10"),
+        "{entry}"
+    );
     assert!(!entry.contains("张"), "{entry}");
 }
 
@@ -148,26 +195,41 @@ async fn printing_refuses_what_it_cannot_print_and_prints_a_list_once_per_person
         (json!({"zone": zone}), 422, "nothing_to_print"),
         (json!({"zone": uuid::Uuid::new_v4()}), 404, "not_found"),
         (json!({"incident": uuid::Uuid::new_v4()}), 404, "not_found"),
-        (json!({"residents": [a, uuid::Uuid::new_v4()]}), 422, "unknown_resident"),
+        (
+            json!({"residents": [a, uuid::Uuid::new_v4()]}),
+            422,
+            "unknown_resident",
+        ),
         (json!({"residents": "everyone"}), 422, "invalid_body"),
     ] {
-        assert_problem(app.post("/v1/print/cards", &official, &body).await, status, code).await;
+        assert_problem(
+            app.post("/v1/print/cards", &official, &body).await,
+            status,
+            code,
+        )
+        .await;
     }
-    let many: Vec<String> = (0..20_001).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let many: Vec<String> = (0..20_001)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
     assert_problem(
-        app.post("/v1/print/cards", &official, &json!({"residents": many})).await,
+        app.post("/v1/print/cards", &official, &json!({"residents": many}))
+            .await,
         422,
         "too_many_cards",
     )
     .await;
     assert_problem(
-        app.post("/v1/print/cards", &resident, &json!({"zone": zone})).await,
+        app.post("/v1/print/cards", &resident, &json!({"zone": zone}))
+            .await,
         403,
         "forbidden",
     )
     .await;
     assert!(
-        !app.audit_actions().await.contains(&"codes.print".to_owned()),
+        !app.audit_actions()
+            .await
+            .contains(&"codes.print".to_owned()),
         "a refused batch is not recorded as printed"
     );
     let res = app
@@ -192,19 +254,28 @@ async fn an_official_prints_a_zone_and_a_csv_list_from_the_console() {
     b.fill("#code", &totp_now(&person.secret, 1)).await;
     b.click("#password-signin button[type=submit]").await;
     b.until(
-        &format!("[...document.getElementById('p-zone').options].some((o) => o.value === '{zone}')"),
+        &format!(
+            "[...document.getElementById('p-zone').options].some((o) => o.value === '{zone}')"
+        ),
         "the zone to print",
     )
     .await;
     b.select("#p-zone", &zone).await;
     b.click("#p-go").await;
-    b.until("!document.getElementById('p-download').hidden", "the PDF ready")
-        .await;
+    b.until(
+        "!document.getElementById('p-download').hidden",
+        "the PDF ready",
+    )
+    .await;
     assert_eq!(b.text("#p-status").await, "10 cards ready");
     let link = b.text("#p-download").await;
     assert!(link.starts_with("Download the PDF (10 cards"), "{link}");
     assert_eq!(
-        b.js("return document.getElementById('p-progress').value;", vec![]).await,
+        b.js(
+            "return document.getElementById('p-progress').value;",
+            vec![]
+        )
+        .await,
         json!(10)
     );
     // The same from a CSV list (the pending-acknowledgement export has this column).
@@ -215,10 +286,17 @@ async fn an_official_prints_a_zone_and_a_csv_list_from_the_console() {
     )
     .unwrap();
     b.select("#p-scope", "csv").await;
-    b.wait_for("#p-csv").await.send_keys(csv.to_str().unwrap()).await.unwrap();
+    b.wait_for("#p-csv")
+        .await
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
     b.click("#p-go").await;
-    b.until("document.getElementById('p-status').textContent === '2 cards ready'", "the list's PDF")
-        .await;
+    b.until(
+        "document.getElementById('p-status').textContent === '2 cards ready'",
+        "the list's PDF",
+    )
+    .await;
     b.screenshot("ops-printing").await;
     b.close().await;
 }

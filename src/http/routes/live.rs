@@ -26,19 +26,17 @@ pub async fn events(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, A
     let deadline = tokio::time::Instant::now() + LIFETIME;
     // The current value is in the first event: the stream goes on from there.
     rx.borrow_and_update();
-    let rest = stream::unfold(rx, move |mut rx| {
-        async move {
-            if tokio::time::Instant::now() >= deadline {
-                return None;
-            }
-            let wait = deadline.min(tokio::time::Instant::now() + HEARTBEAT);
-            let chunk = match tokio::time::timeout_at(wait, rx.changed()).await {
-                Ok(Ok(())) => event(&rx.borrow_and_update()),
-                Ok(Err(_)) => return None,
-                Err(_) => ": still here\n\n".to_owned(),
-            };
-            Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), rx))
+    let rest = stream::unfold(rx, move |mut rx| async move {
+        if tokio::time::Instant::now() >= deadline {
+            return None;
         }
+        let wait = deadline.min(tokio::time::Instant::now() + HEARTBEAT);
+        let chunk = match tokio::time::timeout_at(wait, rx.changed()).await {
+            Ok(Ok(())) => event(&rx.borrow_and_update()),
+            Ok(Err(_)) => return None,
+            Err(_) => ": still here\n\n".to_owned(),
+        };
+        Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), rx))
     });
     let body = stream::once(async move { Ok(web::Bytes::from(first)) }).chain(rest);
     Ok(HttpResponse::Ok()

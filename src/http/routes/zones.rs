@@ -7,8 +7,7 @@ use crate::service::orders::{
 };
 use crate::service::zone_history::{self, ZoneHistory};
 use crate::service::zones::{
-    self, ZoneCollection, ZoneCreated, ZoneFeature, ZoneImpact, ZonePatch, ZoneResidents,
-    ZoneView,
+    self, ZoneCollection, ZoneCreated, ZoneFeature, ZoneImpact, ZonePatch, ZoneResidents, ZoneView,
 };
 use crate::service::{Ctx, Principal};
 use actix_web::{HttpResponse, web};
