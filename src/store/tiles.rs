@@ -34,10 +34,7 @@ impl TileAddress {
 
 impl TileFile {
     pub async fn open(path: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .read_only(true)
-            .immutable(false);
+        let options = SqliteConnectOptions::new().filename(path).read_only(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

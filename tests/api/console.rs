@@ -720,6 +720,35 @@ async fn zones_imported_from_a_kml_file_are_checked_shown_and_saved() {
         "the accepted zone saved",
     )
     .await;
+    // GeoJSON as well: a name too long is refused with the server's words, the other saved.
+    let geojson = json!({"type": "FeatureCollection", "features": [
+        feature(&"x".repeat(101), json!({"type": "Polygon", "coordinates": [rect(120.3, 30.3, 120.4, 30.4)]})),
+        feature("西村", json!({"type": "Polygon", "coordinates": [rect(120.5, 30.5, 120.6, 30.6)]})),
+    ]});
+    let file = artifacts().join(format!("zones-{}.geojson", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, geojson.to_string()).unwrap();
+    b.wait_for("#zone-file")
+        .await
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    b.until(
+        "document.querySelectorAll('#imported-list li').length === 2",
+        "the GeoJSON zones",
+    )
+    .await;
+    let items = b.text("#imported-list").await;
+    assert!(
+        items.contains("Refused properties.name: a zone needs properties.name of 1 to 100 characters"),
+        "{items}"
+    );
+    assert!(items.contains("西村 — 0 residents"), "{items}");
+    b.click("#import-save").await;
+    b.until(
+        "document.querySelectorAll('#map path[data-zone]').length === 2",
+        "the GeoJSON zone saved",
+    )
+    .await;
     b.close().await;
 }
 
