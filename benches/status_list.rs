@@ -16,7 +16,6 @@ use base64::Engine;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safecode::domain::{Colour, OrderLevel};
-use safecode::service::users::{self, Creator, NewUserForm};
 use safecode::service::{orders, status_list as lists, zones};
 use safecode::startup;
 use safecode::token::status_list::{self, Slot, StatusBits, StatusList};
@@ -95,24 +94,7 @@ async fn build(n: u64) {
             .await
             .unwrap();
     assert_eq!(report.imported, n);
-    let token = users::create(
-        &ctx,
-        Creator::Operator,
-        &NewUserForm {
-            role: "official".into(),
-            name: "bench".into(),
-            shelter_ids: vec![],
-            jurisdiction: None,
-            login: None,
-        },
-    )
-    .await
-    .unwrap()
-    .token
-    .expect("a machine account gets a token");
-    let official = users::authenticate(&ctx, &token, safecode::store::users::Carrier::Header)
-        .await
-        .unwrap();
+    let official = common::official(&ctx).await;
     // About 10 % of the synthetic residents (see benches/colour.rs).
     let zone = zones::create(
         &ctx,

@@ -29,30 +29,12 @@ pub async fn zone_of_synthetic_residents(
     safecode::service::Principal,
     safecode::service::zones::ZoneCreated,
 ) {
-    use safecode::service::users::{self, Creator, NewUserForm};
     let mut csv = Vec::new();
     safecode::synthetic::write_csv(&mut csv, n, 3).unwrap();
     safecode::service::import::import_csv(ctx, None, std::io::Cursor::new(csv), |_| {})
         .await
         .unwrap();
-    let token = users::create(
-        ctx,
-        Creator::Operator,
-        &NewUserForm {
-            role: "official".into(),
-            name: "bench".into(),
-            shelter_ids: vec![],
-            jurisdiction: None,
-            login: None,
-        },
-    )
-    .await
-    .unwrap()
-    .token
-    .expect("a machine account gets a token");
-    let official = users::authenticate(ctx, &token, safecode::store::users::Carrier::Header)
-        .await
-        .unwrap();
+    let official = official(ctx).await;
     let zone = safecode::service::zones::create(
         ctx,
         &official,
@@ -77,3 +59,27 @@ pub const ALL_RING: [[[f64; 2]; 5]; 1] = [[
     [120.0, 30.5],
     [120.0, 30.0],
 ]];
+
+/// An official (a machine account: no sign-in), as the benches act.
+#[allow(dead_code)]
+pub async fn official(ctx: &safecode::service::Ctx) -> safecode::service::Principal {
+    use safecode::service::users::{self, Creator, NewUserForm};
+    let token = users::create(
+        ctx,
+        Creator::Operator,
+        &NewUserForm {
+            role: "official".into(),
+            name: "bench".into(),
+            shelter_ids: vec![],
+            jurisdiction: None,
+            login: None,
+        },
+    )
+    .await
+    .unwrap()
+    .token
+    .expect("a machine account gets a token");
+    users::authenticate(ctx, &token, safecode::store::users::Carrier::Header)
+        .await
+        .unwrap()
+}

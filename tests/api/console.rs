@@ -65,7 +65,8 @@ fn tile_of(lat: f64, lon: f64, z: u32) -> (i64, i64) {
     )
 }
 
-async fn official_console(app: &TestApp, login: &str) -> Browser {
+/// A browser signed in to `/ops` as a new official named `login`, the map drawn.
+pub async fn official_console(app: &TestApp, login: &str) -> Browser {
     let person = app.person("official", login, json!({})).await;
     let b = Browser::start(&["--window-size=1280,1100".to_owned()]).await;
     b.goto(&app.url("/ops")).await;
@@ -82,6 +83,15 @@ async fn official_console(app: &TestApp, login: &str) -> Browser {
     )
     .await;
     b
+}
+
+/// Chooses `file` in the page's file input `css` (as a person picking it would).
+pub async fn choose_file(b: &Browser, css: &str, file: &std::path::Path) {
+    b.wait_for(css)
+        .await
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
 }
 
 /// Where a point of the map is on the screen (after scrolling the map into view).
@@ -682,11 +692,7 @@ async fn zones_imported_from_a_kml_file_are_checked_shown_and_saved() {
     let b = official_console(&app, "import.wang").await;
     let file = artifacts().join(format!("zones-{}.kml", uuid::Uuid::new_v4().simple()));
     std::fs::write(&file, KML).unwrap();
-    b.wait_for("#zone-file")
-        .await
-        .send_keys(file.to_str().unwrap())
-        .await
-        .unwrap();
+    choose_file(&b, "#zone-file", &file).await;
     b.until(
         "document.querySelectorAll('#imported-list li').length === 3",
         "the file's zones",
@@ -727,11 +733,7 @@ async fn zones_imported_from_a_kml_file_are_checked_shown_and_saved() {
     ]});
     let file = artifacts().join(format!("zones-{}.geojson", uuid::Uuid::new_v4().simple()));
     std::fs::write(&file, geojson.to_string()).unwrap();
-    b.wait_for("#zone-file")
-        .await
-        .send_keys(file.to_str().unwrap())
-        .await
-        .unwrap();
+    choose_file(&b, "#zone-file", &file).await;
     b.until(
         "document.querySelectorAll('#imported-list li').length === 2",
         "the GeoJSON zones",
@@ -739,7 +741,9 @@ async fn zones_imported_from_a_kml_file_are_checked_shown_and_saved() {
     .await;
     let items = b.text("#imported-list").await;
     assert!(
-        items.contains("Refused properties.name: a zone needs properties.name of 1 to 100 characters"),
+        items.contains(
+            "Refused properties.name: a zone needs properties.name of 1 to 100 characters"
+        ),
         "{items}"
     );
     assert!(items.contains("西村 — 0 residents"), "{items}");

@@ -1,7 +1,8 @@
 //! Codes by the thousand: a zone's, an incident's or a list's printed codes as one PDF, read
 //! back as a print shop and a shelter door would (poppler's text and pages, a QR reader).
 
-use crate::browser::{Browser, artifacts};
+use crate::browser::artifacts;
+use crate::console::{choose_file, official_console};
 use crate::helpers::*;
 use serde_json::json;
 
@@ -245,14 +246,7 @@ async fn an_official_prints_a_zone_and_a_csv_list_from_the_console() {
     let official = app.official().await;
     let zone = app.square_zone(&official, "Shiluo").await;
     let people = residents_in_zone(&app).await;
-    let person = app.person("official", "print.wang", json!({})).await;
-    let b = Browser::start(&["--window-size=1280,1100".to_owned()]).await;
-    b.goto(&app.url("/ops")).await;
-    b.wait_for("#password-signin:not([hidden])").await;
-    b.fill("#login", "print.wang").await;
-    b.fill("#password", "a long enough passphrase").await;
-    b.fill("#code", &totp_now(&person.secret, 1)).await;
-    b.click("#password-signin button[type=submit]").await;
+    let b = official_console(&app, "print.wang").await;
     b.until(
         &format!(
             "[...document.getElementById('p-zone').options].some((o) => o.value === '{zone}')"
@@ -286,11 +280,7 @@ async fn an_official_prints_a_zone_and_a_csv_list_from_the_console() {
     )
     .unwrap();
     b.select("#p-scope", "csv").await;
-    b.wait_for("#p-csv")
-        .await
-        .send_keys(csv.to_str().unwrap())
-        .await
-        .unwrap();
+    choose_file(&b, "#p-csv", &csv).await;
     b.click("#p-go").await;
     b.until(
         "document.getElementById('p-status').textContent === '2 cards ready'",
