@@ -782,7 +782,11 @@ async function init() {
   $('zp-edit-save').onclick = zoneEditSave;
   $('zp-edit-cancel').onclick = zoneEditDone;
   $('zp-close').onclick = closeZone;
-  $('zp-print').onclick = () => printPdf({ zone: selected.properties.id });
+  $('zp-print').onclick = () => {
+    // The progress shows in the printing section: bring it into view.
+    $('printing').scrollIntoView({ block: 'start' });
+    printPdf({ zone: selected.properties.id });
+  };
   $('p-scope').onchange = printScope;
   $('print-form').onsubmit = printCodes;
   applyWords();

@@ -122,7 +122,10 @@ impl From<ServiceError> for ApiError {
                 (S::UNAUTHORIZED, "a valid bearer token is required".into())
             }
             ServiceError::SignInRefused => (S::UNAUTHORIZED, e.to_string()),
-            ServiceError::Locked { retry_after_secs } => {
+            ServiceError::Locked { retry_after_secs }
+            | ServiceError::Busy {
+                retry_after_secs, ..
+            } => {
                 let mut a = ApiError::new(S::TOO_MANY_REQUESTS, code, e.to_string());
                 a.extensions
                     .insert("retry_after".into(), (*retry_after_secs).into());

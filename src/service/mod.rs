@@ -95,6 +95,12 @@ pub enum ServiceError {
     /// Too many wrong sign-ins in a row: the account waits a little.
     #[error("too many wrong attempts; try again in {retry_after_secs} s")]
     Locked { retry_after_secs: u64 },
+    /// The server is already doing as much of this heavy work as it takes at once.
+    #[error("{what}: try again in {retry_after_secs} s")]
+    Busy {
+        what: &'static str,
+        retry_after_secs: u64,
+    },
     /// A state-changing request with a session cookie that did not come from this site's pages.
     #[error("cross-site request refused")]
     CrossSite,
@@ -145,6 +151,7 @@ impl ServiceError {
             ServiceError::Unauthenticated => "unauthenticated",
             ServiceError::SignInRefused => "sign_in_failed",
             ServiceError::Locked { .. } => "account_locked",
+            ServiceError::Busy { .. } => "busy",
             ServiceError::CrossSite => "cross_site_request",
             ServiceError::Forbidden => "forbidden",
             ServiceError::OutsideJurisdiction => "outside_jurisdiction",

@@ -18,6 +18,12 @@ use uuid::Uuid;
 /// A print shop's batch is at most this many cards; a larger area is printed in parts.
 pub const MAX_CARDS: usize = 20_000;
 
+/// Batches laid out at once by one server: each keeps a core busy for seconds, so one
+/// official (or a stolen session) cannot starve the rest of the service by asking for many.
+const AT_ONCE: usize = 2;
+static PRINTING: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE)));
+
 /// The font the cards' text is set in (a subset of it is embedded in each PDF).
 static FONT: &[u8] = include_bytes!("../../fonts/wqy-microhei.ttc");
 
@@ -38,6 +44,8 @@ pub struct PrintForm {
 pub struct Batch {
     people: Vec<ResidentRecord>,
     pub file_name: String,
+    /// Held until the last page is written.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Batch {
@@ -124,6 +132,13 @@ pub async fn prepare(ctx: &Ctx, p: &Principal, f: &PrintForm) -> Result<Batch> {
     if people.len() > MAX_CARDS {
         return Err(too_many(people.len()));
     }
+    let slot = PRINTING
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ServiceError::Busy {
+            what: "other batches are being printed",
+            retry_after_secs: 30,
+        })?;
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     audit::lock_chain(&mut tx).await?;
@@ -139,6 +154,7 @@ pub async fn prepare(ctx: &Ctx, p: &Principal, f: &PrintForm) -> Result<Batch> {
     Ok(Batch {
         people,
         file_name: format!("safecode-cards-{file_name}.pdf"),
+        _slot: slot,
     })
 }
 
