@@ -86,6 +86,9 @@ pub struct Settings {
     pub alerting: AlertingSettings,
     pub rate_limits: RateLimitSettings,
     pub map: MapSettings,
+    /// A console's event stream ends after this many seconds and the browser opens a new one,
+    /// authenticating afresh.
+    pub live_stream_secs: u32,
 }
 
 /// The console's map: where base tiles come from, and how often each zone's counts are kept
@@ -242,6 +245,7 @@ struct FileSettings {
     tile_url: Option<String>,
     tile_attribution: Option<String>,
     zone_sample_secs: Option<u32>,
+    live_stream_secs: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -495,6 +499,12 @@ impl Settings {
         Ok(Self {
             alerting: alerting(&f, &src)?,
             map: map(&f, &src)?,
+            live_stream_secs: src.get(
+                "live_stream_secs",
+                f.live_stream_secs,
+                "300",
+                within(1u32, 3600, "1 to 3600 seconds"),
+            )?,
             bind: src.get("bind", f.bind, "127.0.0.1:8080", |s| {
                 s.parse::<SocketAddr>().map_err(|_| {
                     format!("must be host:port with an IP address, e.g. 127.0.0.1:8080, got {s:?}")

@@ -53,7 +53,9 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
             Some(path) => Some(crate::store::tiles::TileFile::open(path).await?),
             None => None,
         },
-        live: Default::default(),
+        live: std::sync::Arc::new(crate::service::live::Pulse::new(
+            std::time::Duration::from_secs(u64::from(settings.live_stream_secs)),
+        )),
         db,
         id_key,
         keys,

@@ -540,13 +540,16 @@ function goLive() {
   }
   events?.close();
   events = new EventSource('/v1/events');
+  heard = Date.now();
   let seen = null;
   events.addEventListener('change', (e) => {
+    heard = Date.now();
     $('live').textContent = `${t('live_on')} · ${when(new Date().toISOString())}`;
     // The first event after (re)connecting may follow a gap: always fetch then.
     if (e.data !== seen) scheduleRefresh();
     seen = e.data;
   });
+  events.addEventListener('ping', () => { heard = Date.now(); });
   events.onerror = async () => {
     $('live').textContent = t('live_reconnecting');
     if (events.readyState !== EventSource.CLOSED) return;
@@ -556,6 +559,16 @@ function goLive() {
     setTimeout(goLive, 5000);
   };
 }
+
+// A phone network can leave a connection half open: no error, no events. The server pings
+// every 15 s; a stream silent for 40 s is replaced.
+let heard = 0;
+setInterval(() => {
+  if (events && events.readyState !== EventSource.CLOSED && Date.now() - heard > 40000) {
+    $('live').textContent = t('live_reconnecting');
+    goLive();
+  }
+}, 10000);
 
 // Printing codes by the thousand.
 let incidents = [];

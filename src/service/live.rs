@@ -14,17 +14,18 @@ pub const POLL: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Pulse {
     tx: watch::Sender<Counters>,
-}
-
-impl Default for Pulse {
-    fn default() -> Self {
-        Self {
-            tx: watch::channel(Counters::default()).0,
-        }
-    }
+    /// How long one stream lasts before the browser opens another.
+    pub lifetime: Duration,
 }
 
 impl Pulse {
+    pub fn new(lifetime: Duration) -> Self {
+        Self {
+            tx: watch::channel(Counters::default()).0,
+            lifetime,
+        }
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<Counters> {
         self.tx.subscribe()
     }

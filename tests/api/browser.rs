@@ -204,6 +204,14 @@ impl Browser {
             .expect("a virtual authenticator");
     }
 
+    /// Cuts the browser off the network (or reconnects it), as a lost signal would.
+    pub async fn offline(&self, offline: bool) {
+        self.client
+            .issue_cmd(NetworkConditions { offline })
+            .await
+            .expect("network conditions");
+    }
+
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
     }
@@ -265,5 +273,29 @@ impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
             "hasResidentKey": true, "hasUserVerification": true, "isUserVerified": true,
             "isUserConsenting": true});
         (http::Method::POST, Some(options.to_string()))
+    }
+}
+
+#[derive(Debug)]
+struct NetworkConditions {
+    offline: bool,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for NetworkConditions {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/chromium/network_conditions",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let conditions = json!({"network_conditions": {"offline": self.offline, "latency": 0,
+            "download_throughput": -1, "upload_throughput": -1}});
+        (http::Method::POST, Some(conditions.to_string()))
     }
 }

@@ -406,7 +406,12 @@ async fn the_event_stream_tells_of_each_change_and_starts_with_the_current_state
             .unwrap()
             .unwrap();
         let s = std::str::from_utf8(&chunk).unwrap().to_owned();
-        if let Some(d) = s.lines().find_map(|l| l.strip_prefix("data: ")) {
+        // Pings (every 15 s) carry nothing; a change carries the counters.
+        if let Some(d) = s
+            .split("event: change\n")
+            .nth(1)
+            .and_then(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+        {
             break serde_json::from_str::<Value>(d).unwrap();
         }
     };
@@ -830,5 +835,48 @@ async fn a_red_resident_sees_the_nearest_shelter_with_room_and_a_way_there_even_
             .await
             .starts_with("Near school")
     );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_console_reconnects_after_a_network_drop_and_catches_up() {
+    let (mut settings, dir) = test_settings().await;
+    // Streams end every two seconds: the next one is opened while the browser is offline.
+    settings.live_stream_secs = 2;
+    let app = spawn_with(settings, dir).await;
+    let official = app.official().await;
+    app.square_zone(&official, "Before").await;
+    let b = official_console(&app, "drop.wang").await;
+    b.until(
+        "document.getElementById('live').textContent.startsWith('Live')",
+        "live",
+    )
+    .await;
+    b.offline(true).await;
+    b.until(
+        "document.getElementById('live').textContent.startsWith('Connection lost')",
+        "the drop noticed",
+    )
+    .await;
+    // What changes meanwhile is shown once the network is back, with no reload.
+    app.zone(
+        &official,
+        &feature(
+            "During",
+            json!({"type": "Polygon", "coordinates": [rect(120.2, 30.2, 120.3, 30.3)]}),
+        ),
+    )
+    .await;
+    b.offline(false).await;
+    b.until(
+        "document.querySelectorAll('#map path[data-zone]').length === 2",
+        "the zone added during the drop",
+    )
+    .await;
+    b.until(
+        "document.getElementById('live').textContent.startsWith('Live')",
+        "live again",
+    )
+    .await;
     b.close().await;
 }

@@ -7,15 +7,14 @@ use actix_web::{HttpResponse, web};
 use futures_util::{StreamExt, stream};
 use std::time::Duration;
 
-/// A heartbeat so that proxies keep the stream open and a dead network shows as an error.
+/// A heartbeat so that proxies keep the stream open, and so that the page can tell a stream
+/// that went silent (a half-open connection on a phone network never reports an error) and
+/// open a new one.
 const HEARTBEAT: Duration = Duration::from_secs(15);
-/// The stream ends after this long and the browser opens a new one, signing in afresh: a
-/// revoked session or a disabled account stops hearing within this time.
-const LIFETIME: Duration = Duration::from_secs(300);
 
 /// One `change` event now and one whenever the counters move; `data` holds the counters (no
-/// personal data), which the console compares with what it last fetched. The browser
-/// reconnects by itself after a drop.
+/// personal data), which the console compares with what it last fetched; a `ping` every 15 s.
+/// The browser reconnects by itself after a drop.
 #[utoipa::path(get, path = "/v1/events", tag = "zones", security(("bearer" = [])),
     responses((status = 200, content_type = "text/event-stream", body = String), (status = 403, body = Problem)))]
 pub async fn events(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
@@ -23,7 +22,9 @@ pub async fn events(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, A
     let mut rx = ctx.live.subscribe();
     live::refresh(&ctx).await;
     let first = format!("retry: 3000\n{}", event(&ctx.live.current()));
-    let deadline = tokio::time::Instant::now() + LIFETIME;
+    // The stream ends and the browser opens a new one, signing in afresh: a revoked session
+    // or a disabled account stops hearing within this time.
+    let deadline = tokio::time::Instant::now() + ctx.live.lifetime;
     // The current value is in the first event: the stream goes on from there.
     rx.borrow_and_update();
     let rest = stream::unfold(rx, move |mut rx| async move {
@@ -34,7 +35,7 @@ pub async fn events(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, A
         let chunk = match tokio::time::timeout_at(wait, rx.changed()).await {
             Ok(Ok(())) => event(&rx.borrow_and_update()),
             Ok(Err(_)) => return None,
-            Err(_) => ": still here\n\n".to_owned(),
+            Err(_) => "event: ping\ndata: {}\n\n".to_owned(),
         };
         Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), rx))
     });
