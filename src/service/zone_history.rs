@@ -40,6 +40,7 @@ pub async fn sample(ctx: &Ctx) -> Result<usize> {
         .collect();
     let mut tx = ctx.db.begin().await?;
     zone_history::insert(&mut tx, &samples).await?;
+    zone_history::forget_before(&mut tx, at - Duration::days(KEPT_DAYS)).await?;
     tx.commit().await?;
     Ok(samples.len())
 }
@@ -75,6 +76,8 @@ pub struct ZoneHistory {
 }
 
 pub const MAX_HOURS: u32 = 72;
+/// Samples are kept this long, then forgotten.
+pub const KEPT_DAYS: i64 = 7;
 
 /// The zones the caller sees, each with its samples of the last `hours`.
 pub async fn history(ctx: &Ctx, p: &Principal, hours: u32) -> Result<Vec<ZoneHistory>> {

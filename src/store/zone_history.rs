@@ -46,3 +46,14 @@ pub async fn since(db: &Db, since: DateTime<Utc>) -> Result<Vec<Sample>> {
     .fetch_all(c)
     .await?))
 }
+
+/// Forgets samples older than `before`: the charts show hours, not the season.
+pub async fn forget_before(tx: &mut Tx, before: DateTime<Utc>) -> Result<u64> {
+    Ok(crate::on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM zone_samples WHERE at < $1"
+    )
+    .bind(before)
+    .execute(c)
+    .await?
+    .rows_affected()))
+}
