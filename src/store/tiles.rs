@@ -33,7 +33,17 @@ impl TileAddress {
 }
 
 impl TileFile {
+    /// Opens the file and checks it is one (a start with a wrong file stops, naming it).
     pub async fn open(path: &Path) -> Result<Self> {
+        Self::read(path).await.map_err(|e| {
+            StoreError::Corrupt(format!(
+                "the tiles file {} is not an MBTiles file of raster tiles: {e}",
+                path.display()
+            ))
+        })
+    }
+
+    async fn read(path: &Path) -> Result<Self> {
         let options = SqliteConnectOptions::new().filename(path).read_only(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)

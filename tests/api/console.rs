@@ -880,3 +880,20 @@ async fn the_console_reconnects_after_a_network_drop_and_catches_up() {
     .await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_tiles_file_that_is_not_mbtiles_stops_the_start_with_its_name() {
+    let (mut settings, dir) = test_settings().await;
+    let wrong = dir.path().join("tiles.txt");
+    std::fs::write(&wrong, "not a database").unwrap();
+    settings.map.tiles = Some(wrong.clone());
+    let err = safecode::startup::Application::build(&settings)
+        .await
+        .err()
+        .expect("the start refuses");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("is not an MBTiles file") && msg.contains("tiles.txt"),
+        "{msg}"
+    );
+}
