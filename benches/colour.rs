@@ -248,6 +248,7 @@ async fn database(n: u64) {
     let app = Application::build(&settings).await.unwrap();
     let url = format!("http://127.0.0.1:{}/v1/zones", app.port());
     tokio::spawn(app.run_until_stopped());
+    safecode::outbound::install_crypto();
     let client = reqwest::Client::new();
     let get = || async {
         let started = Instant::now();

@@ -89,6 +89,18 @@ pub struct Settings {
     /// A console's event stream ends after this many seconds and the browser opens a new one,
     /// authenticating afresh.
     pub live_stream_secs: u32,
+    /// HTTPS on this server's own port, when set.
+    pub tls: Option<TlsSettings>,
+    /// Requests to other servers: the extra CA trusted, and whether plain HTTP to loopback is
+    /// allowed (test receivers).
+    pub outbound: crate::outbound::OutboundSettings,
+}
+
+/// The server's certificate chain and key (PEM files), read again when they change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The console's map: where base tiles come from, and how often each zone's counts are kept
@@ -246,6 +258,10 @@ struct FileSettings {
     tile_attribution: Option<String>,
     zone_sample_secs: Option<u32>,
     live_stream_secs: Option<u32>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    extra_ca_file: Option<String>,
+    allow_plain_http: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -315,7 +331,11 @@ fn within<T: std::str::FromStr + PartialOrd>(
 }
 
 /// The alerting settings (CAP sender, public address, webhook): one section of `load_from`.
-fn alerting(f: &FileSettings, src: &Sources) -> Result<AlertingSettings, ConfigError> {
+fn alerting(
+    f: &FileSettings,
+    src: &Sources,
+    plain: crate::outbound::PlainHttp,
+) -> Result<AlertingSettings, ConfigError> {
     let cap_sender = src.get(
         "cap_sender",
         f.cap_sender.as_ref(),
@@ -348,11 +368,9 @@ fn alerting(f: &FileSettings, src: &Sources) -> Result<AlertingSettings, ConfigE
         "",
         |s| match s {
             "" => Ok(None),
-            // No TLS backend builds offline here; see README.
-            s if s.starts_with("http://") && reqwest::Url::parse(s).is_ok() => {
-                Ok(Some(s.to_owned()))
-            }
-            _ => Err(format!("must be an http:// address, got {s:?}")),
+            s => crate::outbound::check_url(s, plain)
+                .map(|_| Some(s.to_owned()))
+                .map_err(|e| e.to_string()),
         },
     )?;
     let webhook_secret = src.get(
@@ -388,6 +406,52 @@ fn alerting(f: &FileSettings, src: &Sources) -> Result<AlertingSettings, ConfigE
         cap_sender,
         public_url,
         webhook,
+    })
+}
+
+/// A readable file, or nothing when the value is empty.
+fn file(s: &str) -> Result<Option<PathBuf>, String> {
+    match s {
+        "" => Ok(None),
+        s if Path::new(s).is_file() => Ok(Some(PathBuf::from(s))),
+        s => Err(format!("{s:?} is not a file")),
+    }
+}
+
+/// HTTPS on this server's port: both files or neither.
+fn tls(f: &FileSettings, src: &Sources) -> Result<Option<TlsSettings>, ConfigError> {
+    let cert = src.get("tls_cert", f.tls_cert.as_ref(), "", file)?;
+    let key = src.get("tls_key", f.tls_key.as_ref(), "", |s| {
+        match (file(s)?, &cert) {
+            (Some(k), Some(_)) => Ok(Some(k)),
+            (None, None) => Ok(None),
+            (None, Some(_)) => {
+                Err("must be set (SAFECODE_TLS_KEY: the key's PEM file) when tls_cert is".into())
+            }
+            (Some(_), None) => Err("is set but tls_cert is not".into()),
+        }
+    })?;
+    Ok(cert.zip(key).map(|(cert, key)| TlsSettings { cert, key }))
+}
+
+/// Requests to other servers: one section of `load_from`.
+fn outbound(
+    f: &FileSettings,
+    src: &Sources,
+) -> Result<crate::outbound::OutboundSettings, ConfigError> {
+    use crate::outbound::PlainHttp;
+    Ok(crate::outbound::OutboundSettings {
+        extra_ca: src.get("extra_ca_file", f.extra_ca_file.as_ref(), "", file)?,
+        plain_http: src.get(
+            "allow_plain_http",
+            f.allow_plain_http.as_ref(),
+            "off",
+            |s| match s {
+                "off" => Ok(PlainHttp::Refused),
+                "loopback" => Ok(PlainHttp::Loopback),
+                _ => Err(format!("must be off or loopback, got {s:?}")),
+            },
+        )?,
     })
 }
 
@@ -494,10 +558,13 @@ impl Settings {
             }
         };
         let src = Sources { env };
+        let outbound = outbound(&f, &src)?;
         let import_limit_mb: usize =
             src.get("import_limit_mb", f.import_limit_mb, "200", positive)?;
         Ok(Self {
-            alerting: alerting(&f, &src)?,
+            alerting: alerting(&f, &src, outbound.plain_http)?,
+            tls: tls(&f, &src)?,
+            outbound,
             map: map(&f, &src)?,
             live_stream_secs: src.get(
                 "live_stream_secs",
@@ -709,8 +776,49 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_is_https_unless_loopback_is_allowed() {
+        let secret = (
+            "SAFECODE_ALERT_WEBHOOK_SECRET",
+            "k7f2-very-long-shared-secret-0123456789",
+        );
+        let plain = (
+            "SAFECODE_ALERT_WEBHOOK_URL",
+            "http://hub.example.gov.cn/hook",
+        );
+        let e = Settings::load_from(None, &env(&[plain, secret])).unwrap_err();
+        assert!(e.to_string().contains("SAFECODE_ALERT_WEBHOOK_URL"), "{e}");
+        let local = ("SAFECODE_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook");
+        assert!(Settings::load_from(None, &env(&[local, secret])).is_err());
+        let allow = ("SAFECODE_ALLOW_PLAIN_HTTP", "loopback");
+        assert!(Settings::load_from(None, &env(&[local, secret, allow])).is_ok());
+        assert!(Settings::load_from(None, &env(&[plain, secret, allow])).is_err());
+        let tls = (
+            "SAFECODE_ALERT_WEBHOOK_URL",
+            "https://hub.example.gov.cn/hook",
+        );
+        assert!(Settings::load_from(None, &env(&[tls, secret])).is_ok());
+        let bad = ("SAFECODE_ALLOW_PLAIN_HTTP", "yes");
+        assert!(Settings::load_from(None, &env(&[bad])).is_err());
+    }
+
+    #[test]
+    fn tls_takes_both_files_or_neither() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        std::fs::write(&cert, "x").unwrap();
+        let c = ("SAFECODE_TLS_CERT", cert.to_str().unwrap());
+        let e = Settings::load_from(None, &env(&[c])).unwrap_err();
+        assert!(e.to_string().contains("SAFECODE_TLS_KEY"), "{e}");
+        let k = ("SAFECODE_TLS_KEY", cert.to_str().unwrap());
+        let s = Settings::load_from(None, &env(&[c, k])).unwrap();
+        assert_eq!(s.tls.unwrap().cert, cert);
+        let missing = ("SAFECODE_TLS_CERT", "/nonexistent/cert.pem");
+        assert!(Settings::load_from(None, &env(&[missing, k])).is_err());
+    }
+
+    #[test]
     fn a_webhook_needs_a_long_secret_which_never_prints() {
-        let url = ("SAFECODE_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook");
+        let url = ("SAFECODE_ALERT_WEBHOOK_URL", "https://127.0.0.1:9/hook");
         let e = Settings::load_from(None, &env(&[url])).unwrap_err();
         assert!(e.to_string().contains("SECRET"), "{e}");
         let short = ("SAFECODE_ALERT_WEBHOOK_SECRET", "short");
@@ -721,7 +829,7 @@ mod tests {
         );
         let s = Settings::load_from(None, &env(&[url, secret])).unwrap();
         let hook = s.alerting.webhook.clone().unwrap();
-        assert_eq!(hook.url, "http://127.0.0.1:9/hook");
+        assert_eq!(hook.url, "https://127.0.0.1:9/hook");
         assert!(!format!("{s:?}").contains("k7f2"), "the secret is redacted");
         let e = Settings::load_from(None, &env(&[("SAFECODE_CAP_SENDER", "a b")])).unwrap_err();
         assert!(e.to_string().contains("SAFECODE_CAP_SENDER"), "{e}");

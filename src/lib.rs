@@ -29,6 +29,7 @@ pub mod domain;
 pub mod geo;
 pub mod http;
 pub mod keys;
+pub mod outbound;
 pub mod print;
 pub mod qr;
 pub mod rules;

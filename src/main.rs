@@ -123,7 +123,7 @@ enum UsersCommand {
 enum BundleCommand {
     /// Download a verifier bundle (staff or official token), check it, and save it.
     Fetch {
-        /// The server's base URL, e.g. http://10.0.0.5:8080
+        /// The server's base URL, e.g. https://safecode.district.example.gov.cn
         #[arg(long)]
         server: String,
         /// A staff or official bearer token.
@@ -136,6 +136,13 @@ enum BundleCommand {
         /// vouch for.
         #[arg(long)]
         trust: Option<PathBuf>,
+        /// PEM certificates of a CA trusted besides the built-in roots (a province's own).
+        #[arg(long, env = "SAFECODE_EXTRA_CA_FILE")]
+        extra_ca: Option<PathBuf>,
+        /// `loopback` allows plain http:// to this machine only (a local test server).
+        #[arg(long, env = "SAFECODE_ALLOW_PLAIN_HTTP", default_value = "off",
+              value_parser = ["off", "loopback"])]
+        allow_plain_http: String,
     },
 }
 
@@ -181,6 +188,7 @@ enum DevCommand {
 }
 
 fn main() -> anyhow::Result<()> {
+    safecode::outbound::install_crypto();
     let cli = Cli::parse();
     if let Command::Dev {
         command: DevCommand::GenResidents { count, seed, out },
@@ -195,11 +203,21 @@ fn main() -> anyhow::Result<()> {
                 token,
                 out,
                 trust,
+                extra_ca,
+                allow_plain_http,
             },
     } = &cli.command
     {
         let trust = trust.clone().unwrap_or_else(|| trust_beside(out));
-        std::process::exit(fetch_bundle(server, token, out, &trust));
+        let outbound = safecode::outbound::OutboundSettings {
+            extra_ca: extra_ca.clone(),
+            plain_http: if allow_plain_http == "loopback" {
+                safecode::outbound::PlainHttp::Loopback
+            } else {
+                safecode::outbound::PlainHttp::Refused
+            },
+        };
+        std::process::exit(fetch_bundle(server, token, out, &trust, &outbound));
     }
     if let Command::Verify {
         token_or_image,

@@ -16,6 +16,10 @@ pub enum StartError {
     Keys(#[from] crate::keys::KeysError),
     #[error("cannot prepare the database: {0}")]
     Bootstrap(#[from] crate::service::ServiceError),
+    #[error("HTTPS: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    Outbound(#[from] crate::outbound::OutboundError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -53,6 +57,7 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
             Some(path) => Some(crate::store::tiles::TileFile::open(path).await?),
             None => None,
         },
+        outbound: crate::outbound::Outbound::new(&settings.outbound)?,
         live: std::sync::Arc::new(crate::service::live::Pulse::new(
             std::time::Duration::from_secs(u64::from(settings.live_stream_secs)),
         )),
@@ -131,6 +136,7 @@ impl Application {
                 }
             });
         }
+        let https = settings.tls.is_some();
         let mut server = HttpServer::new(move || {
             http::app(
                 data.clone(),
@@ -140,11 +146,18 @@ impl Application {
                     deadline: std::time::Duration::from_secs(body_deadline),
                 },
                 limits.clone(),
+                https,
             )
         })
         // SIGTERM/SIGINT: stop accepting, let requests in flight finish.
-        .shutdown_timeout(30)
-        .listen(listener)
+        .shutdown_timeout(30);
+        server = match &settings.tls {
+            Some(files) => server.listen_rustls_0_23(
+                listener,
+                http::tls::server_config(files).map_err(StartError::Tls)?,
+            ),
+            None => server.listen(listener),
+        }
         .map_err(|source| StartError::Bind {
             addr: settings.bind.to_string(),
             source,

@@ -31,17 +31,28 @@ setInterval(() => {
   if (!token && !$('board').hidden && Date.now() - lastInput > IDLE_MS) signOut();
 }, 60 * 1000);
 
+// A list is drawn again only when what it shows changed: a live refresh must not replace a
+// row (and its buttons) under a finger about to tap it.
+const listed = {};
+function changed(key, data) {
+  const now = JSON.stringify(data);
+  if (listed[key] === now) return false;
+  listed[key] = now;
+  return true;
+}
+
 async function loadZones() {
   const r = await call('/v1/zones');
   if (!r.ok) return say(problem(r), true);
   const features = r.data.features;
   zoneFeatures = features;
-  map?.zones(features);
   if (selected) {
     const again = features.find((f) => f.properties.id === selected.properties.id);
     if (again) showZone(again, false);
     else closeZone();
   }
+  if (!changed('zones', features)) return;
+  map?.zones(features);
   $('zone-rows').replaceChildren(...features.map(({ properties: p }) => el('tr', { 'data-zone': p.id },
     el('td', {}, p.name), el('td', {}, t(p.order_level === 'none' ? 'none' : p.order_level)), el('td', {}, p.residents),
     el('td', { class: 'red-count' }, p.red), el('td', {}, p.yellow), el('td', {}, p.green), el('td', {}, p.sheltered),
@@ -57,6 +68,7 @@ async function loadOrders() {
   if (!orders.ok) return;
   activeOrders = orders.data;
   if (selected) showZone(selected, false);
+  if (!changed('orders', [orders.data, zones])) return;
   $('orders').replaceChildren(...orders.data.map((o) => el('li', {},
     el('strong', {}, `${t(o.level)} · ${zones[o.zone_id] || o.zone_id}`), ` — ${o.reason} · ${when(o.issued_at)} `,
     el('button', { type: 'button', onclick: async () => { const r = await call(`/v1/orders/${o.id}/lift`, { method: 'POST' }); say(r.ok ? t('saved') : problem(r), !r.ok); refresh(); } }, t('lift')))));
@@ -148,14 +160,14 @@ async function findDocument(e) {
 
 async function loadDisputes() {
   const r = await call('/v1/residents/disputes');
-  if (!r.ok) return;
+  if (!r.ok || !changed('disputes', r.data)) return;
   $('disputes').replaceChildren(...r.data.map((d) => el('li', {}, el('strong', {}, `${t(d.id_type)} ···${d.id_last4}`),
     el('ul', { class: 'plain' }, ...d.records.map(documentRecord)))));
 }
 
 async function loadApprovals() {
   const r = await call('/v1/approvals?status=pending');
-  if (!r.ok) return;
+  if (!r.ok || !changed('approvals', r.data)) return;
   const decide = (a, verb) => async () => {
     const d = await call(`/v1/approvals/${a.id}/${verb}`, { method: 'POST' });
     say(d.ok ? t('saved') : problem(d), !d.ok);
@@ -183,7 +195,7 @@ async function downloadPending(alert) {
 
 async function loadAlerts() {
   const r = await call('/v1/alerts');
-  if (!r.ok) return;
+  if (!r.ok || !changed('alerts', r.data)) return;
   map?.alerts(r.data);
   $('alerts').replaceChildren(...r.data.map((a) => el('li', { 'data-alert': a.id },
     el('strong', {}, a.headline), ` · ${a.msg_type} · ${when(a.sent_at)}`,
@@ -194,7 +206,7 @@ async function loadAlerts() {
 
 async function loadReports() {
   const r = await call('/v1/reports?limit=100');
-  if (!r.ok) return;
+  if (!r.ok || !changed('reports', r.data)) return;
   map?.reports(r.data.features);
   const items = [...r.data.features].sort((a, b) => (b.properties.urgent - a.properties.urgent)
     || (a.properties.created_at < b.properties.created_at ? 1 : -1));
@@ -205,7 +217,7 @@ async function loadReports() {
 
 async function loadShelters() {
   const r = await call('/v1/shelters');
-  if (!r.ok) return;
+  if (!r.ok || !changed('shelters', r.data)) return;
   map?.shelters(r.data);
   $('shelters').replaceChildren(...r.data.map((s) => el('tr', { 'data-shelter': s.id }, el('td', {}, s.name),
     el('td', {}, `${t('occupancy')} ${s.occupancy}/${s.capacity}`), el('td', {}, s.status),
@@ -512,6 +524,7 @@ async function loadCharts() {
   const r = await call('/v1/zones/history?hours=12');
   if (!r.ok) return;
   histories = Object.fromEntries(r.data.map((h) => [h.zone_id, h.points]));
+  if (!changed('charts', [r.data, zoneFeatures.map((f) => f.properties.name)])) return;
   const names = Object.fromEntries(zoneFeatures.map((f) => [f.properties.id, f.properties.name]));
   $('charts').replaceChildren(...r.data.map((h) => zoneChart(names[h.zone_id] || h.zone_id, h.points)));
   if (selected) $('zp-chart').replaceChildren(zoneChart(selected.properties.name, histories[selected.properties.id] || []));
@@ -577,6 +590,7 @@ async function loadIncidents() {
   const r = await call('/v1/incidents');
   if (!r.ok) return;
   incidents = r.data;
+  if (!changed('incidents', r.data)) return;
   const chosen = $('p-incident').value;
   $('p-incident').replaceChildren(...incidents.map((i) => el('option', { value: i.id, selected: i.id === chosen }, i.name)));
 }
@@ -765,7 +779,11 @@ async function show() {
 }
 
 async function init() {
-  setupLanguage(() => !$('board').hidden && refresh());
+  setupLanguage(() => {
+    // Every list is drawn again in the other language.
+    for (const k of Object.keys(listed)) delete listed[k];
+    if (!$('board').hidden) refresh();
+  });
   $('password-signin').onsubmit = signIn;
   $('signin').onsubmit = signInWithToken;
   $('signout').onclick = signOut;

@@ -12,14 +12,20 @@ pub(crate) fn fetch_bundle(
     token: &str,
     out: &std::path::Path,
     trust: &std::path::Path,
+    outbound: &safecode::outbound::OutboundSettings,
 ) -> i32 {
     let url = format!("{}/v1/verifier/bundle", server.trim_end_matches('/'));
-    if !url.starts_with("http://") {
-        eprintln!(
-            "only http:// servers: this build has no TLS client. Behind TLS: curl -fsS -H 'Authorization: Bearer …' {url} > FILE"
-        );
-        return 2;
-    }
+    // A bundle fetched in plain over a shelter's Wi-Fi is what an attacker there would swap.
+    let client = match safecode::outbound::Outbound::new(outbound).and_then(|o| {
+        o.check(&url)?;
+        o.client(std::time::Duration::from_secs(60))
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -33,7 +39,7 @@ pub(crate) fn fetch_bundle(
     // Read in pieces and given up past the cap: a server (or whoever sits between) cannot
     // fill this machine's memory.
     let got = runtime.block_on(async {
-        let mut res = reqwest::Client::new()
+        let mut res = client
             .get(&url)
             .bearer_auth(token)
             .timeout(std::time::Duration::from_secs(60))
@@ -59,7 +65,7 @@ pub(crate) fn fetch_bundle(
             return 1;
         }
         Err(e) => {
-            eprintln!("cannot reach {url}: {e}");
+            eprintln!("cannot reach {url}: {}", safecode::outbound::cause(&e));
             return 1;
         }
     };

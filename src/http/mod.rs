@@ -14,6 +14,7 @@ pub mod pages;
 pub mod rate_limit;
 pub mod routes;
 pub mod scan;
+pub mod tls;
 
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{HttpResponse, web};
@@ -193,6 +194,7 @@ pub fn app(
     m: web::Data<metrics::Metrics>,
     bodies: bounds::BodySettings,
     limits: web::Data<Option<rate_limit::Limits>>,
+    https: bool,
 ) -> actix_web::App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -211,6 +213,14 @@ pub fn app(
         .app_data(web::Data::new(bodies))
         .app_data(limits)
         .wrap(from_fn(bounds::bound))
+        // Served over HTTPS by this process: browsers are told to never come back in plain.
+        .wrap(actix_web::middleware::Condition::new(
+            https,
+            actix_web::middleware::DefaultHeaders::new().add((
+                actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                "max-age=31536000",
+            )),
+        ))
         .wrap(ErrorHandlers::new().default_handler(errors::to_problem))
         .wrap(from_fn(rate_limit::limit))
         .wrap(from_fn(metrics::observe))

@@ -72,6 +72,8 @@ pub struct Ctx {
     pub map: std::sync::Arc<crate::config::MapSettings>,
     /// The MBTiles file this server serves tiles from, when one is set.
     pub tiles: Option<crate::store::tiles::TileFile>,
+    /// The trust and rules of every request to another server.
+    pub outbound: crate::outbound::Outbound,
     /// What changed lately, for the consoles' live updates.
     pub live: std::sync::Arc<live::Pulse>,
 }

@@ -356,6 +356,8 @@ async fn a_resend_through_the_webhook_is_signed_retried_and_reaches_only_the_pen
     const SECRET: &str = "a-test-secret-of-at-least-32-characters";
     let (url, seen) = receiver().await;
     let (mut settings, dir) = test_settings().await;
+    // The receiver is plain HTTP on this machine (tests/api/https.rs holds the HTTPS one).
+    settings.outbound.plain_http = safecode::outbound::PlainHttp::Loopback;
     settings.alerting.webhook = Some(safecode::config::WebhookSettings {
         url,
         secret: SECRET.into(),

@@ -112,6 +112,7 @@ pub async fn another_server(app: &TestApp) -> TestApp {
 /// debounce) must not send its next request on a connection the server has just closed
 /// (`IncompleteMessage`, seen on a fresh machine's first run).
 pub fn test_client() -> Client {
+    safecode::outbound::install_crypto();
     Client::builder()
         .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()

@@ -15,6 +15,7 @@ mod crash;
 mod errors;
 mod health;
 mod helpers;
+mod https;
 mod import;
 mod incidents;
 mod insiders;

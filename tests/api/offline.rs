@@ -217,6 +217,8 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
     let out = run(&[
         &os("bundle"),
         &os("fetch"),
+        &os("--allow-plain-http"),
+        &os("loopback"),
         &os("--server"),
         &os(&app.address),
         &os("--token"),
@@ -279,6 +281,8 @@ async fn bundle_fetch_and_verify_from_the_command_line() {
     let out = run(&[
         &os("bundle"),
         &os("fetch"),
+        &os("--allow-plain-http"),
+        &os("loopback"),
         &os("--server"),
         &os(&app.address),
         &os("--token"),
@@ -506,7 +510,15 @@ async fn bundle_fetch_reads_at_most_its_cap_from_a_hostile_server() {
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(TestApp::binary())
             .args([
-                "bundle", "fetch", "--server", &server, "--token", "sc_x", "--out",
+                "bundle",
+                "fetch",
+                "--allow-plain-http",
+                "loopback",
+                "--server",
+                &server,
+                "--token",
+                "sc_x",
+                "--out",
             ])
             .arg(&out_file)
             .env("RUST_LOG", "warn")
@@ -733,6 +745,8 @@ async fn verifiers_believe_the_keys_they_pinned_and_those_those_keys_vouch_for()
         vec![
             "bundle".into(),
             "fetch".into(),
+            "--allow-plain-http".into(),
+            "loopback".into(),
             "--server".into(),
             app.address.clone().into(),
             "--token".into(),

@@ -117,6 +117,10 @@ pub async fn deliver_due(
             .body(body)
             .send()
             .await
+            .inspect_err(|e| {
+                // The cause only (a refused certificate, a timeout): never the body.
+                tracing::warn!(error = %crate::outbound::cause(e), "webhook request failed");
+            })
             .is_ok_and(|r| r.status().is_success());
         if ok {
             alerts::webhook_delivered(&ctx.db, &ids, ctx.now()).await?;
@@ -145,9 +149,10 @@ pub async fn deliver_when_due(ctx: Ctx) {
     let Some(hook) = ctx.alerting.webhook.clone() else {
         return;
     };
-    let client = match reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
+    let client = match ctx
+        .outbound
+        .check(&hook.url)
+        .and_then(|_| ctx.outbound.client(std::time::Duration::from_secs(10)))
     {
         Ok(c) => c,
         Err(e) => {
