@@ -523,10 +523,15 @@ let histories = {};
 async function loadCharts() {
   const r = await call('/v1/zones/history?hours=12');
   if (!r.ok) return;
-  histories = Object.fromEntries(r.data.map((h) => [h.zone_id, h.points]));
-  if (!changed('charts', [r.data, zoneFeatures.map((f) => f.properties.name)])) return;
+  // The samples are minutes apart; the line ends at the counts of this moment.
+  const now = Object.fromEntries(zoneFeatures.map(({ properties: p }) => [p.id, {
+    at: new Date().toISOString(), must_move: p.red, sheltered: p.sheltered,
+    safe_with_relatives: p.safe_with_relatives, not_reached: p.not_reached }]));
+  histories = Object.fromEntries(r.data.map((h) => [h.zone_id, now[h.zone_id] ? [...h.points, now[h.zone_id]] : h.points]));
+  if (!changed('charts', [r.data, zoneFeatures.map((f) => [f.properties.name, f.properties.red, f.properties.sheltered,
+    f.properties.safe_with_relatives, f.properties.not_reached])])) return;
   const names = Object.fromEntries(zoneFeatures.map((f) => [f.properties.id, f.properties.name]));
-  $('charts').replaceChildren(...r.data.map((h) => zoneChart(names[h.zone_id] || h.zone_id, h.points)));
+  $('charts').replaceChildren(...r.data.map((h) => zoneChart(names[h.zone_id] || h.zone_id, histories[h.zone_id])));
   if (selected) $('zp-chart').replaceChildren(zoneChart(selected.properties.name, histories[selected.properties.id] || []));
 }
 

@@ -607,7 +607,7 @@ async fn an_official_draws_a_zone_orders_it_and_watches_counts_move_without_a_re
     .await;
     // The zone's chart: four lines, each named with its latest count.
     b.until(
-        "[...document.querySelectorAll('#charts figure')].some((f) => f.textContent.includes('Riverside') && f.querySelectorAll('polyline').length === 4)",
+        "[...document.querySelectorAll('#charts figure')].some((f) => f.textContent.includes('Riverside') && f.querySelectorAll('polyline').length === 4 && f.querySelector('li[data-series=sheltered] strong')?.textContent === '1')",
         "the zone's chart",
     )
     .await;
