@@ -64,7 +64,7 @@ const WORDS = {
     safe_with_relatives: 'Safe with relatives', corner: 'Corner', open: 'open', full: 'full', closed: 'closed',
     where_title: 'Where to go', where_how: 'Open shelters with free places, nearest first.',
     free_places: 'free places', km: 'km', directions: 'Directions', where_none: 'No open shelter with free places is known. Call your village official.',
-    where_saved: 'Saved list from', use_here: 'Use where I am now', large_text: 'Larger text', infants: 'Infant care',
+    where_saved: 'Saved list from', use_here: 'Use where I am now', large_text: 'Larger text', infants: 'Infant care', amap: 'Amap (高德地图)',
     // ops
     ops_title: 'Operations', zones: 'Zones', residents: 'Residents', sheltered: 'Sheltered',
     safe_relatives: 'Safe with relatives', not_reached: 'Not reached', order: 'Order',
@@ -168,7 +168,7 @@ const WORDS = {
     safe_with_relatives: '投亲靠友', corner: '角', open: '开放', full: '已满', closed: '关闭',
     where_title: '去哪里', where_how: '有空位的开放安置点，由近到远。',
     free_places: '个空位', km: '公里', directions: '导航', where_none: '暂无有空位的开放安置点。请联系村干部。',
-    where_saved: '已保存的列表，更新于', use_here: '按我现在的位置', large_text: '大字', infants: '婴幼儿照护',
+    where_saved: '已保存的列表，更新于', use_here: '按我现在的位置', large_text: '大字', infants: '婴幼儿照护', amap: '高德地图',
     ops_title: '指挥调度', zones: '区域', residents: '居民', sheltered: '已安置',
     safe_relatives: '在亲友家安全', not_reached: '未联系上', order: '命令', issue_order: '发布转移令',
     level: '级别', advisory: '建议转移', mandatory: '强制转移', reason: '理由', preview: '预览',

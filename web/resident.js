@@ -117,6 +117,13 @@ function directions(s) {
   return `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(s.name)})`;
 }
 
+/** Amap (高德), which most phones in mainland China have: told the point is WGS-84, it
+ * converts to its own GCJ-02 itself, so the pin is not a few hundred metres off. */
+function amap(s) {
+  const { lat, lon } = s.location;
+  return `https://uri.amap.com/navigation?to=${lon},${lat},${encodeURIComponent(s.name)}&mode=walk&coordinate=wgs84&callnative=1`;
+}
+
 let here = null;
 
 async function whereToGo(colour, me) {
@@ -139,7 +146,8 @@ async function whereToGo(colour, me) {
     el('strong', {}, s.name), el('br'),
     s.km === null ? null : `${s.km.toFixed(1)} ${t('km')} · `, `${s.free} ${t('free_places')}`,
     s.accessibility.length ? ` · ♿ ${s.accessibility.map(t).join(', ')}` : null, el('br'),
-    el('a', { class: 'button go', href: directions(s), 'data-t': 'directions' }, `${t('directions')} → ${s.name}`)));
+    el('a', { class: 'button go', href: directions(s) }, `${t('directions')} → ${s.name}`), ' ',
+    el('a', { class: 'button go', href: amap(s), rel: 'noreferrer' }, t('amap'))));
   $('where-list').replaceChildren(...(items.length ? items : [el('li', {}, t('where_none'))]));
 }
 

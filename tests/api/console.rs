@@ -811,6 +811,15 @@ async fn a_red_resident_sees_the_nearest_shelter_with_room_and_a_way_there_even_
             .starts_with("geo:30.06,120.06?q=30.06,120.06(Near%20school)"),
         "{href}"
     );
+    let amap = b
+        .js("return document.querySelectorAll('#where-list li')[0].querySelectorAll('a')[1].getAttribute('href');", vec![])
+        .await;
+    assert!(
+        amap.as_str().unwrap().starts_with("https://uri.amap.com/navigation?to=120.06,30.06,Near%20school&mode=walk&coordinate=wgs84"),
+        "{amap}"
+    );
+    b.js("document.getElementById('where').scrollIntoView();", vec![])
+        .await;
     b.screenshot("resident-where-to-go").await;
     // Larger text on request, remembered.
     b.click("#bigger").await;
