@@ -457,12 +457,8 @@ fn outbound(
 
 /// The map's settings: one section of `load_from`.
 fn map(f: &FileSettings, src: &Sources) -> Result<MapSettings, ConfigError> {
-    let tiles = src.get("tiles", f.tiles.as_ref(), "", |s| match s {
-        "" => Ok(None),
-        s if std::path::Path::new(s).is_file() => Ok(Some(PathBuf::from(s))),
-        s => Err(format!(
-            "{s:?} is not a file (an MBTiles file of raster tiles)"
-        )),
+    let tiles = src.get("tiles", f.tiles.as_ref(), "", |s| {
+        file(s).map_err(|e| format!("{e} (an MBTiles file of raster tiles)"))
     })?;
     let tile_url = src.get("tile_url", f.tile_url.as_ref(), "", |s| match s {
         "" => Ok(None),

@@ -35,6 +35,7 @@ fn load(s: &TlsSettings) -> Result<Arc<CertifiedKey>, String> {
     Ok(Arc::new(ck))
 }
 
+#[derive(Debug)]
 struct Current {
     stamp: Stamp,
     looked: Instant,
@@ -46,14 +47,6 @@ struct Current {
 pub struct ReloadingCert {
     files: TlsSettings,
     current: RwLock<Current>,
-}
-
-impl std::fmt::Debug for Current {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Current")
-            .field("stamp", &self.stamp)
-            .finish()
-    }
 }
 
 impl ReloadingCert {

@@ -47,7 +47,9 @@ pub async fn sample(ctx: &Ctx) -> Result<usize> {
 
 pub async fn sample_every(ctx: Ctx) {
     let period = std::time::Duration::from_secs(u64::from(ctx.map.zone_sample_secs));
-    let mut tick = tokio::time::interval(period);
+    // The first sample one period after start, not at it: a start (or a restart of several
+    // servers) is not the moment to count every zone.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
