@@ -58,6 +58,8 @@ async fn run(n: u64) {
         msg_type: None,
         references: None,
         escalate_after: None,
+        language: None,
+        translation: None,
     };
     let start = Instant::now();
     let sent = alerts::send(&ctx, &official, &form).await.unwrap();

@@ -186,6 +186,18 @@ pub struct AlertingSettings {
     /// without it links are built from the request's host.
     pub public_url: Option<String>,
     pub webhook: Option<WebhookSettings>,
+    /// The SMS gateway the server sends through itself; without one, SMS wait in the outbox
+    /// for a gateway to drain (`GET /v1/outbox`).
+    pub sms: Option<SmsGateway>,
+    /// The mail server officials' escalations go out through.
+    pub smtp: Option<SmtpSettings>,
+    /// The hosts DingTalk robot addresses may name: officials type these addresses, and the
+    /// server must not be made to POST wherever they say.
+    pub dingtalk_hosts: Vec<String>,
+    /// How long a one-tap acknowledgement link works.
+    pub ack_link_hours: u32,
+    /// The first retry of any channel waits this long; each next one twice as long.
+    pub retry_base_ms: u64,
 }
 
 impl Default for AlertingSettings {
@@ -194,7 +206,77 @@ impl Default for AlertingSettings {
             cap_sender: "safecode@localhost".into(),
             public_url: None,
             webhook: None,
+            sms: None,
+            smtp: None,
+            dingtalk_hosts: vec!["oapi.dingtalk.com".into()],
+            ack_link_hours: 72,
+            retry_base_ms: 2000,
         }
+    }
+}
+
+/// An HTTP SMS gateway and the format it speaks.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmsGateway {
+    pub url: String,
+    pub format: SmsFormat,
+    /// The sender number or name the gateway sends from.
+    pub from: String,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum SmsFormat {
+    /// Twilio's Messages API: form fields, HTTP Basic with the account SID and auth token,
+    /// status callbacks signed `X-Twilio-Signature` with the auth token.
+    Twilio { account: String, token: String },
+    /// A JSON body built from a template whose string values `{to}`, `{text}`, `{ref}`,
+    /// `{from}` are replaced; the message id read at a JSON pointer of the answer; receipts
+    /// signed like the webhook (`Safecode-Signature`) with `receipt_secret`.
+    Json {
+        template: serde_json::Value,
+        id_pointer: String,
+        token: Option<String>,
+        receipt_secret: String,
+    },
+}
+
+impl SmsFormat {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Twilio { .. } => "twilio",
+            Self::Json { .. } => "json",
+        }
+    }
+}
+
+impl std::fmt::Debug for SmsGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsGateway")
+            .field("url", &self.url)
+            .field("format", &self.format.name())
+            .field("credentials", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A mail server reached with STARTTLS (never in the clear).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -252,6 +334,21 @@ struct FileSettings {
     alert_webhook_url: Option<String>,
     alert_webhook_secret: Option<String>,
     webhook_retry_base_ms: Option<u64>,
+    sms_gateway: Option<String>,
+    sms_gateway_url: Option<String>,
+    sms_gateway_account: Option<String>,
+    sms_gateway_token: Option<String>,
+    sms_gateway_from: Option<String>,
+    sms_gateway_template: Option<String>,
+    sms_gateway_id_pointer: Option<String>,
+    sms_receipt_secret: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    smtp_from: Option<String>,
+    dingtalk_hosts: Option<String>,
+    ack_link_hours: Option<u32>,
     rate_limits: Option<String>,
     tiles: Option<String>,
     tile_url: Option<String>,
@@ -402,11 +499,175 @@ fn alerting(
         }),
         _ => None,
     };
+    let sms = sms_gateway(f, src, plain, public_url.is_some())?;
+    let smtp = smtp(f, src)?;
+    let dingtalk_hosts = src.get(
+        "dingtalk_hosts",
+        f.dingtalk_hosts.as_ref(),
+        "oapi.dingtalk.com",
+        |s| {
+            let hosts: Vec<String> = s
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect();
+            if hosts.iter().all(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            }) {
+                Ok(hosts)
+            } else {
+                Err(format!("must be host names separated by commas, got {s:?}"))
+            }
+        },
+    )?;
+    let ack_link_hours = src.get(
+        "ack_link_hours",
+        f.ack_link_hours,
+        "72",
+        within(1u32, 720, "1 to 720 hours"),
+    )?;
     Ok(AlertingSettings {
         cap_sender,
         public_url,
         webhook,
+        sms,
+        smtp,
+        dingtalk_hosts,
+        ack_link_hours,
+        retry_base_ms,
     })
+}
+
+/// The SMS gateway: its format, address and credentials, all or nothing.
+fn sms_gateway(
+    f: &FileSettings,
+    src: &Sources,
+    plain: crate::outbound::PlainHttp,
+    has_public_url: bool,
+) -> Result<Option<SmsGateway>, ConfigError> {
+    let format = src.get("sms_gateway", f.sms_gateway.as_ref(), "", |s| match s {
+        "" | "twilio" | "json" => Ok(s.to_owned()),
+        _ => Err(format!("must be twilio or json, got {s:?}")),
+    })?;
+    let required = |key: &str, v: Option<String>| -> Result<String, ConfigError> {
+        v.filter(|v| !v.is_empty())
+            .ok_or_else(|| ConfigError::Value {
+                source_name: format!("`{key}`"),
+                reason: format!("must be set when sms_gateway is {format}"),
+            })
+    };
+    let opt = |key: &str, file: Option<&String>| {
+        src.get(key, file, "", |s| {
+            Ok::<_, String>((!s.is_empty()).then(|| s.to_owned()))
+        })
+    };
+    let url = src.get(
+        "sms_gateway_url",
+        f.sms_gateway_url.as_ref(),
+        "",
+        |s| match s {
+            "" => Ok(None),
+            s => crate::outbound::check_url(s, plain)
+                .map(|_| Some(s.to_owned()))
+                .map_err(|e| e.to_string()),
+        },
+    )?;
+    let account = opt("sms_gateway_account", f.sms_gateway_account.as_ref())?;
+    let token = opt("sms_gateway_token", f.sms_gateway_token.as_ref())?;
+    let from = opt("sms_gateway_from", f.sms_gateway_from.as_ref())?;
+    let template = src.get(
+        "sms_gateway_template",
+        f.sms_gateway_template.as_ref(),
+        r#"{"to":"{to}","text":"{text}","ref":"{ref}","from":"{from}"}"#,
+        |s| match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+            _ => Err("must be a JSON object".to_owned()),
+        },
+    )?;
+    let id_pointer = src.get(
+        "sms_gateway_id_pointer",
+        f.sms_gateway_id_pointer.as_ref(),
+        "/message_id",
+        |s| {
+            (s.is_empty() || s.starts_with('/'))
+                .then(|| s.to_owned())
+                .ok_or_else(|| format!("must be a JSON pointer such as /message_id, got {s:?}"))
+        },
+    )?;
+    let receipt_secret = opt("sms_receipt_secret", f.sms_receipt_secret.as_ref())?;
+    if format.is_empty() {
+        return Ok(None);
+    }
+    if !has_public_url {
+        return Err(ConfigError::Value {
+            source_name: "`public_url`".into(),
+            reason: "must be set when an SMS gateway is: messages link to it and receipts \
+                     come back to it"
+                .into(),
+        });
+    }
+    let url = required("sms_gateway_url", url)?;
+    let from = required("sms_gateway_from", from)?;
+    let format = if format == "twilio" {
+        SmsFormat::Twilio {
+            account: required("sms_gateway_account", account)?,
+            token: required("sms_gateway_token", token)?,
+        }
+    } else {
+        let receipt_secret = required("sms_receipt_secret", receipt_secret)?;
+        if receipt_secret.len() < 32 {
+            return Err(ConfigError::Value {
+                source_name: "`sms_receipt_secret`".into(),
+                reason: "must be at least 32 characters".into(),
+            });
+        }
+        SmsFormat::Json {
+            template,
+            id_pointer,
+            token,
+            receipt_secret,
+        }
+    };
+    Ok(Some(SmsGateway { url, format, from }))
+}
+
+/// The mail server for officials' escalations.
+fn smtp(f: &FileSettings, src: &Sources) -> Result<Option<SmtpSettings>, ConfigError> {
+    let host = src.get("smtp_host", f.smtp_host.as_ref(), "", |s| {
+        Ok::<_, String>(s.to_owned())
+    })?;
+    let port = src.get("smtp_port", f.smtp_port, "587", positive::<u16>)?;
+    let text = |key: &str, file: Option<&String>| {
+        src.get(key, file, "", |s| {
+            Ok::<_, String>((!s.is_empty()).then(|| s.to_owned()))
+        })
+    };
+    let username = text("smtp_username", f.smtp_username.as_ref())?;
+    let password = text("smtp_password", f.smtp_password.as_ref())?;
+    let from = src.get("smtp_from", f.smtp_from.as_ref(), "", |s| {
+        if s.is_empty() || (s.contains('@') && !s.contains(['\r', '\n'])) {
+            Ok(s.to_owned())
+        } else {
+            Err(format!("must be an email address, got {s:?}"))
+        }
+    })?;
+    if host.is_empty() {
+        return Ok(None);
+    }
+    if from.is_empty() {
+        return Err(ConfigError::Value {
+            source_name: "`smtp_from`".into(),
+            reason: "must be set when smtp_host is".into(),
+        });
+    }
+    Ok(Some(SmtpSettings {
+        host,
+        port,
+        username,
+        password,
+        from,
+    }))
 }
 
 /// A readable file, or nothing when the value is empty.

@@ -77,6 +77,9 @@ pub fn check_url(raw: &str, plain: PlainHttp) -> Result<reqwest::Url, OutboundEr
 pub struct Outbound {
     tls: Arc<rustls::ClientConfig>,
     plain: PlainHttp,
+    /// The PEM certificates trusted besides the built-in roots, for clients that build their
+    /// own TLS (SMTP).
+    pub extra_ca_pem: Option<Arc<Vec<u8>>>,
 }
 
 impl Outbound {
@@ -107,9 +110,19 @@ impl Outbound {
             .map_err(|e| OutboundError::Client(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        let extra_ca_pem = match &s.extra_ca {
+            Some(p) => Some(Arc::new(std::fs::read(p).map_err(|e| {
+                OutboundError::CaFile {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                }
+            })?)),
+            None => None,
+        };
         Ok(Self {
             tls: Arc::new(tls),
             plain: s.plain_http,
+            extra_ca_pem,
         })
     }
 

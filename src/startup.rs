@@ -51,6 +51,8 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         )),
         alerting: std::sync::Arc::new(settings.alerting.clone()),
         webhook_wake: Default::default(),
+        sms_wake: Default::default(),
+        contacts_wake: Default::default(),
         anchors: Default::default(),
         map: std::sync::Arc::new(settings.map.clone()),
         tiles: match &settings.map.tiles {
@@ -109,6 +111,10 @@ impl Application {
         tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
         tokio::spawn(crate::service::alerts::escalate_when_due(ctx.clone()));
         tokio::spawn(crate::service::alerts::webhook::deliver_when_due(
+            ctx.clone(),
+        ));
+        tokio::spawn(crate::service::alerts::sms::deliver_when_due(ctx.clone()));
+        tokio::spawn(crate::service::alerts::contacts::deliver_when_due(
             ctx.clone(),
         ));
         tokio::spawn(forget_old_idempotency_records(ctx.db.clone()));

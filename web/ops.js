@@ -201,7 +201,54 @@ async function loadAlerts() {
     el('strong', {}, a.headline), ` · ${a.msg_type} · ${when(a.sent_at)}`,
     el('div', {}, `${t('recipients')} ${a.recipients} · ${t('acknowledged')} ${a.acknowledged} · ${t('pending')} `,
       el('strong', { class: 'pending' }, a.pending)),
-    el('button', { type: 'button', onclick: () => downloadPending(a) }, t('download_pending')))));
+    el('button', { type: 'button', onclick: () => downloadPending(a) }, t('download_pending')), ' ',
+    el('button', { type: 'button', onclick: () => showDoor(a.id) }, t('door_to_door')))));
+}
+
+// Escalation's end: who is still to reach, village by village, with what was tried; a list to
+// print for the teams that knock on doors.
+async function showDoor(id) {
+  const r = await call(`/v1/alerts/${id}/door-to-door?per_page=2000`);
+  if (!r.ok) return say(problem(r), true);
+  const head = () => el('thead', {}, el('tr', {}, ...['name', 'phone', 'address', 'needs', 'reached', 'tried']
+    .map((k) => el('th', { scope: 'col' }, t(k)))));
+  const row = (p) => el('tr', {}, el('td', {}, p.name), el('td', {}, p.phone || ''), el('td', {}, p.address || ''),
+    el('td', {}, p.needs.map((n) => t(n)).join(', ')), el('td', {}, p.reached_at ? when(p.reached_at) : ''),
+    el('td', {}, p.tried.map((x) => `${x.channel} ×${x.messages}${x.failed_at ? ' ✗' : ''}`).join(', ')));
+  const villages = r.data.villages;
+  $('door-list').replaceChildren(...(villages.length
+    ? villages.map((v) => el('div', { class: 'village' }, el('h3', {}, `${v.name} · ${v.people.length}`),
+      el('table', {}, head(), el('tbody', {}, ...v.people.map(row)))))
+    : [el('p', {}, t('no_one_left'))]));
+  $('door').hidden = false;
+  $('door').scrollIntoView({ block: 'start' });
+}
+
+async function loadContacts() {
+  const r = await call('/v1/alert-contacts');
+  if (!r.ok || !changed('contacts', r.data)) return;
+  $('contacts').replaceChildren(...r.data.map((c) => el('li', {},
+    el('strong', {}, c.name), ` · ${c.kind} · ${c.zone_name || c.incident_id || ''} · ${c.address_hint} · ${c.language} `,
+    el('button', { type: 'button', onclick: async () => {
+      const d = await call(`/v1/alert-contacts/${c.id}`, { method: 'DELETE' });
+      say(d.ok ? t('saved') : problem(d), !d.ok);
+      loadContacts();
+    } }, t('remove')))));
+}
+
+async function addContact(e) {
+  e.preventDefault();
+  const f = e.target.elements;
+  const body = { kind: f.kind.value, name: f.name.value.trim(), zone_id: f.zone.value,
+    address: f.address.value.trim(), language: f.language.value };
+  if (f.kind.value === 'dingtalk') body.secret = f.secret.value.trim();
+  const r = await call('/v1/alert-contacts', { method: 'POST', body });
+  say(r.ok ? t('saved') : problem(r), !r.ok);
+  if (r.ok) {
+    f.secret.value = '';
+    f.address.value = '';
+    loadContacts();
+  }
 }
 
 async function loadReports() {
@@ -285,8 +332,9 @@ async function refresh() {
     await loadZones();
     const names = Object.fromEntries([...$('o-zone').options].map((o) => [o.value, o.textContent]));
     store('ops_zone_names', names);
+    $('c-zone').replaceChildren(...[...$('o-zone').options].map((o) => o.cloneNode(true)));
     await Promise.all([loadOrders(), loadApprovals(), loadDisputes(), loadAlerts(), loadReports(), loadShelters(),
-      loadCharts(), loadIncidents()]);
+      loadCharts(), loadIncidents(), loadContacts()]);
   } catch (err) {
     if (!(err instanceof Offline)) throw err;
   }
@@ -781,6 +829,9 @@ async function show() {
   await startMap();
   await refresh();
   goLive();
+  // A link from an escalation message (#door=<alert>) opens that alert's door-to-door list.
+  const door = location.hash.match(/^#door=([0-9a-f-]{36})$/);
+  if (door) showDoor(door[1]);
 }
 
 async function init() {
@@ -802,6 +853,9 @@ async function init() {
   $('passkey-signin').onclick = signInWithPasskey;
   $('passkey-signin').hidden = !passkeys;
   $('draw').onclick = drawStart;
+  $('contact-form').onsubmit = addContact;
+  $('door-print').onclick = () => window.print();
+  $('door-close').onclick = () => { $('door').hidden = true; };
   $('draw-finish').onclick = drawFinish;
   $('draw-cancel').onclick = drawCancel;
   $('draft').onsubmit = draftPreview;

@@ -50,6 +50,8 @@ async function register(e) {
     address: f.elements.address.value.trim() || null,
     birth_year: num(f.elements.birth_year.value),
     needs: checked(f, 'need'),
+    // SMS and group messages reach the household in the language this page is read in.
+    language: lang(),
     location: f.elements.lat.value && f.elements.lon.value
       ? { lat: Number(f.elements.lat.value), lon: Number(f.elements.lon.value) } : null,
     dependents: [...f.querySelectorAll('fieldset.dependent')].map((d) => {
@@ -191,10 +193,40 @@ async function renderFamily(res, me) {
   $('family-codes').replaceChildren(...boxes);
 }
 
+// An alert's words in the page's language when the sender wrote them in it.
+function inMyLanguage(a, want = lang()) {
+  return a.translation && a.translation.language === want && a.language !== want ? a.translation : a;
+}
+
+// A one-tap link from an SMS (/a/<token>): acknowledge once, show the alert, and take the
+// token out of the address bar and the history, so it is not bookmarked or shared by mistake.
+async function ackFromLink() {
+  const m = location.pathname.match(/^\/a\/([A-Za-z0-9_-]{22})$/);
+  if (!m) return;
+  history.replaceState(null, '', '/');
+  let r;
+  try {
+    r = await api(`/v1/ack/${m[1]}`, { method: 'POST' });
+  } catch {
+    say(t('network_error'), true);
+    return;
+  }
+  if (!r.ok) {
+    say(problem(r), r.status !== 410);
+    return;
+  }
+  const a = inMyLanguage(r.data.alert, r.data.language);
+  document.querySelector('main').prepend(el('section', { id: 'acked', class: 'alert' },
+    el('p', { 'data-t': 'ack_link_done' }, t('ack_link_done')),
+    el('strong', {}, a.headline), el('p', {}, a.description),
+    a.instruction ? el('p', {}, el('b', {}, a.instruction)) : null));
+}
+
 async function renderAlerts(res) {
   const r = await api('/v1/residents/me/alerts', { token: res.token });
   if (!r.ok) return;
-  const items = r.data.map((a) => {
+  const items = r.data.map((raw) => {
+    const a = { ...raw, ...inMyLanguage(raw) };
     const read = el('button', { type: 'button', class: a.acknowledged_at ? '' : 'primary', disabled: !!a.acknowledged_at,
       'data-t': a.acknowledged_at ? 'read' : 'read_it' }, t(a.acknowledged_at ? 'read' : 'read_it'));
     read.onclick = async () => {
@@ -301,10 +333,16 @@ function init() {
   $('where-here').onclick = useHere;
   $('bigger').onclick = () => textSize(true);
   textSize(false);
-  setupLanguage(() => { const c = store('sc_code'); if (c && !$('home').hidden) renderCode(c, store('sc_me')); });
+  setupLanguage(() => {
+    const c = store('sc_code');
+    if (c && !$('home').hidden) renderCode(c, store('sc_me'));
+    const res = store('sc_resident');
+    if (res) api('/v1/residents/me/language', { method: 'PUT', token: res.token, body: { language: lang() } }).catch(() => {});
+  });
   if (store('sc_resident')) showHome().then(() => { if (returned) say(t('signed_in_again')); });
   else $('register').hidden = false;
   applyWords();
+  ackFromLink();
 }
 
 init();

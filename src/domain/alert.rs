@@ -2,6 +2,7 @@
 //! text within limits, at least one zone.
 
 use super::Invalid;
+use super::message::Language;
 use super::resident::vocabulary;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -87,9 +88,63 @@ pub struct AlertForm {
     /// The alert this one updates or cancels.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub references: Option<Uuid>,
-    /// Minutes after which the alert is sent again (SMS), once, to whoever has not
-    /// acknowledged it (1 to 1440).
+    /// Minutes between the steps of escalation for whoever has not acknowledged: an SMS,
+    /// then a voice call, then the village's DingTalk group and email (1 to 1440).
     pub escalate_after: Option<i64>,
+    /// The language of `headline`, `description` and `instruction`: `zh` (default) or `en`.
+    pub language: Option<String>,
+    /// The same alert in the other language; each resident is sent the one they read.
+    pub translation: Option<TranslationForm>,
+}
+
+/// An alert's text in its second language.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranslationForm {
+    pub headline: String,
+    pub description: String,
+    #[serde(default)]
+    pub instruction: String,
+}
+
+/// The words of an alert in one language.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct AlertText {
+    pub language: Language,
+    pub headline: String,
+    pub description: String,
+    pub instruction: String,
+}
+
+impl AlertText {
+    fn parse(
+        language: Language,
+        headline: &str,
+        description: &str,
+        instruction: &str,
+    ) -> Result<Self, Invalid> {
+        Ok(Self {
+            language,
+            headline: text("headline", headline, 160, true)?,
+            description: text("description", description, 4000, true)?,
+            instruction: text("instruction", instruction, 2000, false)?,
+        })
+    }
+
+    /// The short message a phone shows: headline and what to do.
+    pub fn short(&self) -> String {
+        let s = if self.instruction.is_empty() {
+            self.headline.clone()
+        } else {
+            let sep = if self.language == Language::Zh {
+                "："
+            } else {
+                ": "
+            };
+            format!("{}{sep}{}", self.headline, self.instruction)
+        };
+        s.chars().take(500).collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +165,9 @@ pub struct NewAlert {
     pub msg_type: MsgType,
     pub references: Option<Uuid>,
     pub escalate_at: Option<DateTime<Utc>>,
+    pub escalate_every: Option<chrono::Duration>,
+    pub language: Language,
+    pub translation: Option<AlertText>,
 }
 
 /// A drawn target area and what to call it.
@@ -206,8 +264,27 @@ impl NewAlert {
                 "escalate_after is 1 to 1440 minutes",
             ));
         }
+        let language = Language::parse(f.language.as_deref().unwrap_or("zh"))?;
+        let translation = match &f.translation {
+            None => None,
+            Some(t) => Some(
+                AlertText::parse(
+                    language.other(),
+                    &t.headline,
+                    &t.description,
+                    &t.instruction,
+                )
+                .map_err(|mut e| {
+                    e.field = format!("translation.{}", e.field);
+                    e
+                })?,
+            ),
+        };
         Ok(NewAlert {
             escalate_at: f.escalate_after.map(|m| now + chrono::Duration::minutes(m)),
+            escalate_every: f.escalate_after.map(chrono::Duration::minutes),
+            language,
+            translation,
             zones,
             area,
             headline: text("headline", &f.headline, 160, true)?,
@@ -250,7 +327,34 @@ mod tests {
             msg_type: None,
             references: None,
             escalate_after: None,
+            language: None,
+            translation: None,
         }
+    }
+
+    #[test]
+    fn a_translation_is_the_other_language_and_checked_like_the_original() {
+        let mut f = form();
+        f.language = Some("en".into());
+        f.translation = Some(TranslationForm {
+            headline: "义桥溃堤".into(),
+            description: "水位每小时上涨30厘米。".into(),
+            instruction: "立即前往高处的学校。".into(),
+        });
+        let a = NewAlert::parse(&f, Utc::now()).unwrap();
+        assert_eq!(a.language, Language::En);
+        let t = a.translation.unwrap();
+        assert_eq!(t.language, Language::Zh);
+        assert_eq!(t.short(), "义桥溃堤：立即前往高处的学校。");
+        f.translation.as_mut().unwrap().headline = String::new();
+        let e = NewAlert::parse(&f, Utc::now()).unwrap_err();
+        assert_eq!(e.field, "translation.headline");
+        f.translation = None;
+        f.language = Some("de".into());
+        assert_eq!(
+            NewAlert::parse(&f, Utc::now()).unwrap_err().code,
+            "invalid_language"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod display;
 pub mod document;
 pub mod ids;
 pub mod location;
+pub mod message;
 pub mod report;
 pub mod resident;
 pub mod role;

@@ -164,6 +164,9 @@ pub struct ResidentForm {
     pub birth_year: Option<i64>,
     #[serde(default)]
     pub needs: Vec<String>,
+    /// The language alerts reach this household in: `zh` (default) or `en`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// Household members registered with this resident as their head (at most 20; they may
     /// not have dependents of their own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -360,6 +363,7 @@ mod tests {
 
     fn form() -> ResidentForm {
         ResidentForm {
+            language: None,
             name: "王小明".into(),
             id_number: "11010519491231002X".into(),
             phone: Some("139 1234 5678".into()),

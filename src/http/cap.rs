@@ -68,36 +68,41 @@ pub fn alert_xml(a: &CapAlert) -> io::Result<Vec<u8>> {
             if let Some(incident) = &a.incident {
                 text(w, "incidents", incident)?;
             }
-            w.create_element("info").write_inner_content(|w| {
-                text(w, "category", &a.category)?;
-                text(w, "event", &a.event)?;
-                text(w, "responseType", &a.response_type)?;
-                text(w, "urgency", &a.urgency)?;
-                text(w, "severity", &a.severity)?;
-                text(w, "certainty", &a.certainty)?;
-                if let Some(e) = a.expires {
-                    text(w, "expires", &cap_time(e))?;
-                }
-                text(w, "headline", &a.headline)?;
-                text(w, "description", &a.description)?;
-                if !a.instruction.is_empty() {
-                    text(w, "instruction", &a.instruction)?;
-                }
-                for area in &a.areas {
-                    w.create_element("area").write_inner_content(|w| {
-                        text(w, "areaDesc", &area.desc)?;
-                        for ring in &area.polygons {
-                            let pairs: Vec<String> = ring
-                                .iter()
-                                .map(|(lat, lon)| format!("{lat},{lon}"))
-                                .collect();
-                            text(w, "polygon", &pairs.join(" "))?;
-                        }
-                        Ok(())
-                    })?;
-                }
-                Ok(())
-            })?;
+            // CAP 1.2 says the language of each `info` in its `language` element (the schema
+            // allows no xml:lang attribute there); one block per language.
+            for t in &a.texts {
+                w.create_element("info").write_inner_content(|w| {
+                    text(w, "language", t.language.tag())?;
+                    text(w, "category", &a.category)?;
+                    text(w, "event", &a.event)?;
+                    text(w, "responseType", &a.response_type)?;
+                    text(w, "urgency", &a.urgency)?;
+                    text(w, "severity", &a.severity)?;
+                    text(w, "certainty", &a.certainty)?;
+                    if let Some(e) = a.expires {
+                        text(w, "expires", &cap_time(e))?;
+                    }
+                    text(w, "headline", &t.headline)?;
+                    text(w, "description", &t.description)?;
+                    if !t.instruction.is_empty() {
+                        text(w, "instruction", &t.instruction)?;
+                    }
+                    for area in &a.areas {
+                        w.create_element("area").write_inner_content(|w| {
+                            text(w, "areaDesc", &area.desc)?;
+                            for ring in &area.polygons {
+                                let pairs: Vec<String> = ring
+                                    .iter()
+                                    .map(|(lat, lon)| format!("{lat},{lon}"))
+                                    .collect();
+                                text(w, "polygon", &pairs.join(" "))?;
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    Ok(())
+                })?;
+            }
             Ok(())
         })?;
     Ok(w.into_inner())
@@ -180,9 +185,12 @@ mod tests {
             severity: "Extreme".into(),
             certainty: "Observed".into(),
             expires: None,
-            headline: "Levee <breach> & rising".into(),
-            description: "Water \"rising\"".into(),
-            instruction: String::new(),
+            texts: vec![crate::domain::alert::AlertText {
+                language: crate::domain::message::Language::En,
+                headline: "Levee <breach> & rising".into(),
+                description: "Water \"rising\"".into(),
+                instruction: String::new(),
+            }],
             areas: vec![CapArea {
                 desc: "Yiqiao".into(),
                 polygons: vec![vec![

@@ -146,6 +146,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotIndependent(why) => (S::FORBIDDEN, (*why).to_owned()),
             ServiceError::NotFound(what) => (S::NOT_FOUND, format!("no such {what}")),
             ServiceError::Conflict { detail, .. } => (S::CONFLICT, detail.clone()),
+            ServiceError::Gone { detail, .. } => (S::GONE, detail.clone()),
             ServiceError::InvalidCode(_) => (
                 S::UNPROCESSABLE_ENTITY,
                 "the code is not valid; ask for the resident's current code or check their ID"

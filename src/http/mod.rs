@@ -87,6 +87,7 @@ api_routes! {
     "/v1/residents".wrap(from_fn(rate_limit::register)) => [post: residents::register],
     "/v1/residents/me" => [get: residents::me],
     "/v1/residents/me/alerts" => [get: routes::alerts::inbox],
+    "/v1/residents/me/language" => [put: residents::language],
     "/v1/residents/me/safe" => [post: routes::alerts::safe],
     "/v1/residents/me/code" => [get: routes::codes::mine],
     "/v1/residents/me/appeals" => [get: appeals::mine, post: appeals::appeal],
@@ -132,6 +133,14 @@ api_routes! {
     "/v1/outbox" => [get: routes::alerts::outbox],
     "/v1/outbox/{id}/delivered" => [post: routes::alerts::delivered],
     "/v1/alerts/{id}/recipients" => [get: routes::alerts::recipients],
+    "/v1/alerts/{id}/door-to-door" => [get: routes::channels::door_to_door],
+    "/v1/alert-contacts" => [get: routes::channels::list, post: routes::channels::add],
+    "/v1/alert-contacts/{id}" => [delete: routes::channels::remove],
+    // 128-bit tokens: the generous scan limit, so that a village behind one carrier NAT
+    // tapping its links at once is not refused.
+    "/v1/ack/{token}".wrap(from_fn(rate_limit::verify)) => [post: routes::channels::ack_link],
+    "/v1/sms/receipts/twilio" => [post: routes::channels::twilio_receipt],
+    "/v1/sms/receipts/json" => [post: routes::channels::json_receipt],
     "/v1/status-list" => [get: routes::offline::status_list],
     // Base64 in JSON costs a third; gzip on the wire gives it back (docs/offline.md).
     "/v1/verifier/bundle".wrap(actix_web::middleware::Compress::default()) => [get: routes::offline::bundle],

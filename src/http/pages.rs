@@ -106,7 +106,18 @@ fn csp(tile_origin: Option<&str>) -> String {
 }
 
 async fn serve(req: HttpRequest) -> HttpResponse {
-    let Some(i) = ASSETS.iter().position(|a| a.path == req.path()) else {
+    serve_asset(&req, req.path())
+}
+
+/// A one-tap acknowledgement link (`/a/<token>`) opens the resident page, which reads the
+/// token from its address, acknowledges, shows the alert and drops the token from the address.
+/// The GET itself changes nothing: a link previewer that fetches it acknowledges nothing.
+async fn ack_page(req: HttpRequest) -> HttpResponse {
+    serve_asset(&req, "/")
+}
+
+fn serve_asset(req: &HttpRequest, path: &str) -> HttpResponse {
+    let Some(i) = ASSETS.iter().position(|a| a.path == path) else {
         return HttpResponse::NotFound().finish();
     };
     let (asset, etag) = (&ASSETS[i], &ETAGS[i]);
@@ -143,6 +154,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(serve)),
         );
     }
+    cfg.service(
+        web::resource("/a/{token}")
+            .wrap(actix_web::middleware::Compress::default())
+            .route(web::get().to(ack_page)),
+    );
 }
 
 #[cfg(test)]

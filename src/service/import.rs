@@ -105,6 +105,7 @@ pub fn form_from_record(header: &Header, rec: &csv::StringRecord) -> Result<Resi
         })?),
     };
     Ok(ResidentForm {
+        language: None,
         name: get(header.name).to_owned(),
         id_type: Some(IdType::parse(get(header.id_type))?),
         id_number: get(header.id_number).to_owned(),

@@ -68,6 +68,10 @@ pub struct Ctx {
     pub anchors: std::sync::Arc<audit::AnchorMemory>,
     /// Woken when webhook messages were queued, so they leave at once.
     pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Woken when SMS were queued for the configured gateway.
+    pub sms_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Woken when messages to villages' contacts (DingTalk, email) were queued.
+    pub contacts_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Base tiles and the zone charts' sampling period.
     pub map: std::sync::Arc<crate::config::MapSettings>,
     /// The MBTiles file this server serves tiles from, when one is set.
@@ -119,6 +123,9 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Something that was good once and no longer is (a used or expired one-time link).
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
     /// A conflict with what the caller needs to act on it (where the resident is sheltered,
     /// the nearest shelters with room, what remains of a quota), as problem extension members.
     #[error("{detail}")]
@@ -160,7 +167,9 @@ impl ServiceError {
             ServiceError::SameOfficial => "same_official",
             ServiceError::NotIndependent(_) => "not_independent",
             ServiceError::NotFound(_) => "not_found",
-            ServiceError::Conflict { code, .. } | ServiceError::ConflictWith { code, .. } => code,
+            ServiceError::Conflict { code, .. }
+            | ServiceError::ConflictWith { code, .. }
+            | ServiceError::Gone { code, .. } => code,
             ServiceError::InvalidCode(code) => code,
             ServiceError::IdempotencyKeyReused => "idempotency_key_reused",
             ServiceError::Store(s) if s.is_unavailable() => "database_unavailable",

@@ -111,6 +111,8 @@ pub async fn register(
     let now = ctx.now();
     let year = now.year();
     let mut head = NewResident::parse(form, year)?;
+    let language =
+        crate::domain::message::Language::parse(form.language.as_deref().unwrap_or("zh"))?;
     if form.dependents.len() > MAX_DEPENDENTS {
         return Err(Invalid::new(
             "dependents",
@@ -194,10 +196,12 @@ pub async fn register(
         .subject(format!("resident:{resident_id}"))
         .after(json!({"dependents": deps.len(), "needs": head.needs, "located": head.location.is_some(), "document": held(head_stored)}))];
     let mut dependents = Vec::with_capacity(deps.len());
+    let mut dependents_internal = Vec::with_capacity(deps.len());
     for d in &deps {
         let mut r = row(&ctx.id_key, d, Some(head_id), "self", now);
         let dep_stored = status_slots::insert_on_random_slot(&mut tx, &mut r).await?;
         let dep_internal = dep_stored.id;
+        dependents_internal.push(dep_internal);
         if let Some(l) = d.location {
             located.push(Placed {
                 id: dep_internal,
@@ -214,6 +218,11 @@ pub async fn register(
                 ),
         );
         dependents.push(dep_id);
+    }
+    if language != crate::domain::message::Language::Zh {
+        let mut household = vec![head_id];
+        household.extend(dependents_internal.iter().copied());
+        crate::store::channels::set_language(&mut tx, &household, language.as_str()).await?;
     }
     let token = token_for(ctx, idempotency_key, resident_id);
     users::insert_token(
@@ -553,4 +562,26 @@ async fn apply(
         crate::store::zones::set_member_facts(tx, r.id, pack_facts(&needs, &flags)).await?;
     }
     Ok(())
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageForm {
+    /// `zh` or `en`.
+    pub language: String,
+}
+
+/// The language alerts reach me (and my household) in (residents).
+pub async fn set_my_language(ctx: &Ctx, p: &Principal, f: &LanguageForm) -> Result<LanguageForm> {
+    authz::authorize(p, Action::ReadOwnProfile)?;
+    let Principal::Resident { internal, .. } = p else {
+        return Err(ServiceError::Forbidden);
+    };
+    let language = crate::domain::message::Language::parse(&f.language)?;
+    let mut tx = ctx.db.begin().await?;
+    crate::store::channels::set_household_language(&mut tx, *internal, language.as_str()).await?;
+    tx.commit().await?;
+    Ok(LanguageForm {
+        language: language.as_str().to_owned(),
+    })
 }

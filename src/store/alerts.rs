@@ -26,6 +26,9 @@ pub struct AlertInsert<'a> {
     pub escalate_at: Option<DateTime<Utc>>,
     pub areas: &'a [AreaSnapshot],
     pub sent_by: &'a str,
+    pub language: &'a str,
+    pub translation: Option<&'a crate::domain::alert::AlertText>,
+    pub escalate_every_secs: Option<i64>,
 }
 
 /// A target area as it was when the alert was sent: its name and GeoJSON geometry.
@@ -40,8 +43,10 @@ pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Res
         sqlx::query_scalar(
         "INSERT INTO alerts (public_id, msg_type, references_id, category, event, response_type, \
          urgency, severity, certainty, headline, description, instruction, zones, expires_at, \
-         incident_id, sent_by, sent_at, escalate_at, areas) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+         incident_id, sent_by, sent_at, escalate_at, areas, language, translation, \
+         escalate_every_secs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20, $21, $22) \
          RETURNING id"
     )
     .bind(a.public_id)
@@ -63,6 +68,9 @@ pub async fn insert(tx: &mut Tx, a: &AlertInsert<'_>, now: DateTime<Utc>) -> Res
     .bind(now)
     .bind(a.escalate_at)
     .bind(Json(a.areas))
+    .bind(a.language)
+    .bind(a.translation.map(Json))
+    .bind(a.escalate_every_secs)
     .fetch_one(c)
     .await?
     }))
@@ -181,12 +189,14 @@ pub struct AlertRow {
     pub sent_at: DateTime<Utc>,
     pub references_sent_at: Option<DateTime<Utc>>,
     pub areas: Option<Json<Vec<AreaSnapshot>>>,
+    pub language: String,
+    pub translation: Option<Json<crate::domain::alert::AlertText>>,
 }
 
 const ALERT_COLUMNS: &str = "a.id, a.public_id, a.msg_type, ref.public_id AS references_public_id, \
     a.category, a.event, a.response_type, a.urgency, a.severity, a.certainty, a.headline, \
     a.description, a.instruction, a.zones, a.expires_at, a.incident_id, a.recipients, a.sent_by, \
-    a.sent_at, ref.sent_at AS references_sent_at, a.areas";
+    a.sent_at, ref.sent_at AS references_sent_at, a.areas, a.language, a.translation";
 const ALERT_FROM: &str = "FROM alerts a LEFT JOIN alerts ref ON ref.id = a.references_id";
 
 pub async fn get(db: &Db, public_id: Uuid) -> Result<Option<AlertRow>> {
@@ -195,6 +205,16 @@ pub async fn get(db: &Db, public_id: Uuid) -> Result<Option<AlertRow>> {
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)
         .bind(public_id)
+        .fetch_optional(c)
+        .await?))
+}
+
+pub async fn get_by_id(db: &Db, id: i64) -> Result<Option<AlertRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLUMNS} {ALERT_FROM} WHERE a.id = $1"
+    ));
+    Ok(on_db!(db, |c| sqlx::query_as(sql)
+        .bind(id)
         .fetch_optional(c)
         .await?))
 }
@@ -242,14 +262,15 @@ pub async fn acknowledge(
     Ok(at.flatten())
 }
 
-/// Per zone: (zone id, name, recipients, acknowledged); those reached through a drawn area
-/// alone come last, without a zone.
+/// Per zone: (zone id, name, recipients, acknowledged, reached); those reached through a
+/// drawn area alone come last, without a zone.
 pub async fn per_zone(
     db: &Db,
     alert_id: i64,
-) -> Result<Vec<(Option<Uuid>, Option<String>, i64, i64)>> {
+) -> Result<Vec<(Option<Uuid>, Option<String>, i64, i64, i64)>> {
     Ok(on_db!(db, |c| sqlx::query_as(
-        "SELECT z.public_id, z.name, COUNT(*), COUNT(r.acknowledged_at) FROM alert_recipients r \
+        "SELECT z.public_id, z.name, COUNT(*), COUNT(r.acknowledged_at), COUNT(r.reached_at) \
+         FROM alert_recipients r \
          LEFT JOIN zones z ON z.id = r.zone_id WHERE r.alert_id = $1 GROUP BY z.public_id, z.name \
          ORDER BY z.name IS NULL, z.name"
     )
@@ -279,6 +300,7 @@ pub struct RecipientRow {
     pub needs: Json<Vec<Need>>,
     pub zone: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    pub reached_at: Option<DateTime<Utc>>,
 }
 
 /// Recipients, those with needs first, then by registration; `acknowledged` filters.
@@ -295,7 +317,8 @@ pub async fn recipients(
         Some(false) => "AND r.acknowledged_at IS NULL",
     };
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT p.public_id, p.name, p.phone, p.address, p.needs, z.name AS zone, r.acknowledged_at \
+        "SELECT p.public_id, p.name, p.phone, p.address, p.needs, z.name AS zone, r.acknowledged_at, \
+         r.reached_at \
          FROM alert_recipients r JOIN residents p ON p.id = r.resident_id LEFT JOIN zones z ON z.id = r.zone_id \
          WHERE r.alert_id = $1 {filter} \
          ORDER BY CASE WHEN CAST(p.needs AS TEXT) IN ('[]', '') THEN 1 ELSE 0 END, p.id \
@@ -316,13 +339,14 @@ pub async fn queue_pending(
     tx: &mut Tx,
     alert_id: i64,
     channel: &str,
-    body: &str,
+    body: &Bodies,
     now: DateTime<Utc>,
     quiet_since: DateTime<Utc>,
 ) -> Result<u64> {
     Ok(on_tx!(tx, |c| sqlx::query(
         "INSERT INTO outbox (channel, alert_id, resident_id, phone, body, created_at) \
-         SELECT $2, r.alert_id, r.resident_id, p.phone, $3, $4 FROM alert_recipients r \
+         SELECT $2, r.alert_id, r.resident_id, p.phone, \
+         CASE WHEN p.language = 'en' THEN $6 ELSE $3 END, $4 FROM alert_recipients r \
          JOIN residents p ON p.id = r.resident_id \
          WHERE r.alert_id = $1 AND r.acknowledged_at IS NULL AND p.phone IS NOT NULL \
          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = r.alert_id \
@@ -330,12 +354,21 @@ pub async fn queue_pending(
     )
     .bind(alert_id)
     .bind(channel)
-    .bind(body)
+    .bind(&body.zh)
     .bind(now)
     .bind(quiet_since)
+    .bind(&body.en)
     .execute(c)
     .await?
     .rows_affected()))
+}
+
+/// A message in each language a resident may read (the same text twice when an alert has
+/// no translation).
+#[derive(Debug, Clone)]
+pub struct Bodies {
+    pub zh: String,
+    pub en: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -353,7 +386,10 @@ pub async fn outbox(db: &Db, channel: &str, after: i64, limit: i64) -> Result<Ve
     Ok(on_db!(db, |c| sqlx::query_as(
         "SELECT o.id, o.channel, a.public_id AS alert_public_id, o.phone, o.body, o.created_at \
          FROM outbox o JOIN alerts a ON a.id = o.alert_id \
-         WHERE o.channel = $1 AND o.delivered_at IS NULL AND o.id > $2 ORDER BY o.id LIMIT $3"
+         WHERE o.channel = $1 AND o.delivered_at IS NULL AND o.cancelled_at IS NULL AND o.id > $2 \
+         AND NOT EXISTS (SELECT 1 FROM alert_recipients r WHERE r.alert_id = o.alert_id \
+             AND r.resident_id = o.resident_id AND r.acknowledged_at IS NOT NULL) \
+         ORDER BY o.id LIMIT $3"
     )
     .bind(channel)
     .bind(after)
@@ -375,31 +411,18 @@ pub async fn delivered(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool>
         == 1))
 }
 
-/// Claims the alerts due for escalation (each once, also across servers): (id, public id,
-/// headline, instruction).
-pub async fn claim_due_escalations(
-    tx: &mut Tx,
-    now: DateTime<Utc>,
-) -> Result<Vec<(i64, Uuid, String, String)>> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(
-        "UPDATE alerts SET escalated_at = $1 WHERE escalate_at <= $1 AND escalated_at IS NULL \
-         RETURNING id, public_id, headline, instruction"
-    )
-    .bind(now)
-    .fetch_all(c)
-    .await?))
-}
-
 /// Whether a webhook message waits to be sent now (a read, so an idle server does not take
 /// the write lock to find nothing).
 pub async fn webhook_due(db: &Db, now: DateTime<Utc>) -> Result<bool> {
-    Ok(on_db!(db, |c| sqlx::query_scalar(
+    Ok(on_db!(db, |c| {
+        sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM outbox WHERE channel = 'webhook' AND delivered_at IS NULL \
-         AND failed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1))"
+         AND failed_at IS NULL AND cancelled_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1))"
     )
     .bind(now)
     .fetch_one(c)
-    .await?))
+    .await?
+    }))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -430,7 +453,7 @@ pub async fn claim_webhook(
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN (SELECT id FROM outbox WHERE channel = 'webhook' AND delivered_at IS NULL \
-                 AND failed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+                 AND failed_at IS NULL AND cancelled_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
                  ORDER BY id LIMIT $3) \
              AND (next_attempt_at IS NULL OR next_attempt_at <= $1) RETURNING id",
         )

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod appeals;
 pub mod audit;
+pub mod channels;
 pub mod credentials;
 pub mod devices;
 pub mod facts;

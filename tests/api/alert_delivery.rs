@@ -312,6 +312,40 @@ async fn cap_messages_are_valid_cap_1_2_and_carry_the_polygons() {
     assert_problem(missing, 404, "not_found").await;
 }
 
+/// An alert written in Chinese and English is one CAP message with one `info` per language,
+/// each saying its language, and still valid CAP 1.2.
+#[tokio::test]
+async fn a_bilingual_alert_is_one_cap_info_per_language() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let mut body = alert(json!([zone]));
+    body["language"] = json!("en");
+    body["translation"] = json!({"headline": "义桥溃堤", "description": "水位每小时上涨30厘米。",
+                                 "instruction": "立即前往义桥中学。"});
+    let sent: Value = json_ok(app.post("/v1/alerts", &official, &body).await).await;
+    let id = sent["id"].as_str().unwrap();
+    let xml = app.public_text(&format!("/v1/alerts/{id}/cap")).await;
+    let (valid, why) = xmllint(&["--noout", "--schema", &schema()], xml.as_bytes());
+    assert!(valid, "CAP 1.2 schema: {why}\n{xml}");
+    assert_eq!(texts(&xml, "language"), ["en-US", "zh-CN"]);
+    assert_eq!(
+        texts(&xml, "headline"),
+        ["Levee breach at Yiqiao", "义桥溃堤"]
+    );
+    assert_eq!(texts(&xml, "instruction")[1], "立即前往义桥中学。");
+    // Both blocks describe the same areas.
+    assert_eq!(texts(&xml, "areaDesc"), ["Yiqiao", "Yiqiao"]);
+    let mut half = body.clone();
+    half["translation"] = json!({"headline": "", "description": "x"});
+    assert_problem(
+        app.post("/v1/alerts", &official, &half).await,
+        422,
+        "required",
+    )
+    .await;
+}
+
 /// What the local receiver saw: (signature header, body).
 type Seen = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 

@@ -292,6 +292,35 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         r("GET", "/v1/orders", None, OFFICIAL).d(hides(&zone)),
         r("POST", format!("/v1/orders/{nobody}/lift"), None, OFFICIAL).d(Acts),
         r("GET", "/v1/outbox?channel=sms", None, GATEWAY),
+        r(
+            "GET",
+            format!("/v1/alerts/{alert}/door-to-door"),
+            None,
+            OFFICIAL,
+        )
+        .d(Refused),
+        r("GET", "/v1/alert-contacts", None, OFFICIAL).d(Acts),
+        // Neither a village nor an incident: refused as invalid, so nothing is set up.
+        r(
+            "POST",
+            "/v1/alert-contacts",
+            Some(json!({"kind": "dingtalk", "name": "x", "secret": "SECx",
+                        "address": "https://oapi.dingtalk.com/robot/send?access_token=t"})),
+            OFFICIAL,
+        )
+        .d(Acts),
+        r("DELETE", format!("/v1/alert-contacts/{nobody}"), None, OFFICIAL).d(Acts),
+        // The link is the proof: anyone may present one (this one exists nowhere: 404).
+        r("POST", "/v1/ack/AAAAAAAAAAAAAAAAAAAAAA", None, EVERYONE).d(Acts),
+        // Verified by the gateway's signature, not a session (no gateway here: 404).
+        r("POST", "/v1/sms/receipts/twilio", None, EVERYONE).d(Acts),
+        r("POST", "/v1/sms/receipts/json", None, EVERYONE).d(Acts),
+        r(
+            "PUT",
+            "/v1/residents/me/language",
+            Some(json!({"language": "en"})),
+            RESIDENT,
+        ),
         r("POST", "/v1/outbox/999999/delivered", None, GATEWAY),
         r(
             "POST",

@@ -8,6 +8,7 @@ mod appeals;
 mod audit;
 mod authz_matrix;
 mod browser;
+mod channels;
 mod cli;
 mod codes;
 mod console;

@@ -100,6 +100,7 @@ pub async fn recipients(
         "needs",
         "zone",
         "acknowledged_at",
+        "reached_at",
     ])?;
     for r in &rows {
         let needs: Vec<&str> = r.needs.iter().map(|n| n.as_str()).collect();
@@ -113,6 +114,7 @@ pub async fn recipients(
             r.acknowledged_at
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default(),
+            r.reached_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
         ])?;
     }
     let body = out.into_bytes()?;

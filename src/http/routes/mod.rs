@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod appeals;
 pub mod audit;
+pub mod channels;
 pub mod codes;
 pub mod devices;
 pub mod health;

@@ -100,6 +100,18 @@ pub async fn me(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiEr
     Ok(HttpResponse::Ok().json(residents::me(&ctx, &p).await?))
 }
 
+/// The language alerts reach me and my household in: `zh` or `en` (SMS, messages).
+#[utoipa::path(put, path = "/v1/residents/me/language", tag = "residents", security(("bearer" = [])),
+    request_body = residents::LanguageForm,
+    responses((status = 200, body = residents::LanguageForm), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn language(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    form: web::Json<residents::LanguageForm>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(residents::set_my_language(&ctx, &p, &form).await?))
+}
+
 /// A resident's profile (officials).
 #[utoipa::path(get, path = "/v1/residents/{id}", tag = "residents", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),

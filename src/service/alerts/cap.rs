@@ -22,9 +22,8 @@ pub struct CapAlert {
     pub severity: String,
     pub certainty: String,
     pub expires: Option<DateTime<Utc>>,
-    pub headline: String,
-    pub description: String,
-    pub instruction: String,
+    /// One CAP `info` block per language the alert was written in, its own first.
+    pub texts: Vec<crate::domain::alert::AlertText>,
     pub areas: Vec<CapArea>,
 }
 
@@ -50,6 +49,11 @@ pub async fn cap(ctx: &Ctx, id: Uuid) -> Result<CapAlert> {
             polygons: shape.outer_rings(),
         });
     }
+    let mut texts = vec![super::channels::text_in(
+        &a,
+        crate::domain::message::Language::parse(&a.language).unwrap_or_default(),
+    )];
+    texts.extend(a.translation.clone().map(|t| t.0));
     Ok(CapAlert {
         identifier: a.public_id.to_string(),
         sender: ctx.alerting.cap_sender.clone(),
@@ -67,9 +71,7 @@ pub async fn cap(ctx: &Ctx, id: Uuid) -> Result<CapAlert> {
         severity: a.severity,
         certainty: a.certainty,
         expires: a.expires_at,
-        headline: a.headline,
-        description: a.description,
-        instruction: a.instruction,
+        texts,
         areas,
     })
 }

@@ -2,6 +2,8 @@
 //! they are sent.
 
 use super::super::Result;
+use crate::domain::alert::AlertText;
+use crate::domain::message::Language;
 use crate::store::alerts;
 use chrono::{DateTime, Utc};
 
@@ -14,7 +16,7 @@ pub trait Channel: Send + Sync {
         &'a self,
         tx: &'a mut crate::store::Tx,
         alert_id: i64,
-        body: &'a str,
+        body: &'a alerts::Bodies,
         now: DateTime<Utc>,
     ) -> futures_util::future::BoxFuture<'a, Result<u64>>;
 }
@@ -34,7 +36,7 @@ impl Channel for Outbox {
         &'a self,
         tx: &'a mut crate::store::Tx,
         alert_id: i64,
-        body: &'a str,
+        body: &'a alerts::Bodies,
         now: DateTime<Utc>,
     ) -> futures_util::future::BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
@@ -43,9 +45,25 @@ impl Channel for Outbox {
     }
 }
 
-pub(super) fn message(headline: &str, instruction: &str) -> String {
-    format!("{headline}: {instruction}")
-        .chars()
-        .take(500)
-        .collect()
+/// The alert's words in `language`: its own, or its translation when that is the one asked
+/// for (an alert without a translation is sent as written).
+pub fn text_in(a: &alerts::AlertRow, language: Language) -> AlertText {
+    let own = AlertText {
+        language: Language::parse(&a.language).unwrap_or_default(),
+        headline: a.headline.clone(),
+        description: a.description.clone(),
+        instruction: a.instruction.clone(),
+    };
+    match &a.translation {
+        Some(t) if t.0.language == language && own.language != language => t.0.clone(),
+        _ => own,
+    }
+}
+
+/// The short message in each language a resident may read.
+pub(super) fn bodies(a: &alerts::AlertRow) -> alerts::Bodies {
+    alerts::Bodies {
+        zh: text_in(a, Language::Zh).short(),
+        en: text_in(a, Language::En).short(),
+    }
 }

@@ -8,15 +8,22 @@
 mod acks;
 mod cap;
 mod channels;
+pub mod contacts;
+mod door;
 mod escalation;
+pub mod links;
 mod outbox;
 mod resend;
+pub mod sms;
 pub mod webhook;
 
 pub use acks::{Acknowledged, InboxItem, acknowledge, inbox};
 pub use cap::{CapAlert, CapArea, FEED_WINDOW, FeedEntry, cap, feed};
 pub use channels::{Channel, Outbox, RESEND_QUIET};
+pub use contacts::{ContactForm, ContactView};
+pub use door::{DoorToDoor, Household, Try, Village, door_to_door};
 pub use escalation::{escalate_due, escalate_when_due};
+pub use links::{LinkAck, use_link};
 pub use outbox::{OutboxMessage, delivered, outbox};
 pub use resend::{ResendForm, Resent, resend};
 
@@ -92,6 +99,9 @@ pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
             escalate_at: a.escalate_at,
             areas: &areas,
             sent_by: &p.actor(),
+            language: a.language.as_str(),
+            translation: a.translation.as_ref(),
+            escalate_every_secs: a.escalate_every.map(|d| d.num_seconds()),
         },
         now,
     )
@@ -114,6 +124,27 @@ pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
         alerts::add_area_recipients(&mut tx, id, &inside).await?;
     }
     let recipients = alerts::count_recipients(&mut tx, id).await?;
+    // The villages' and the incident's groups hear of it at once.
+    let mut texts = vec![crate::domain::alert::AlertText {
+        language: a.language,
+        headline: a.headline.clone(),
+        description: a.description.clone(),
+        instruction: a.instruction.clone(),
+    }];
+    texts.extend(a.translation.clone());
+    let queued_contacts = contacts::queue_for_alert(
+        ctx,
+        &mut tx,
+        &contacts::NewAlertFor {
+            id,
+            public_id,
+            texts: &texts,
+            zone_ids: &zone_ids,
+            incident: a.incident_id,
+        },
+        now,
+    )
+    .await?;
     audit::append(
         &mut tx,
         &AuditDraft::new(p.actor(), "alert.send")
@@ -126,6 +157,9 @@ pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
     )
     .await?;
     tx.commit().await?;
+    if queued_contacts > 0 {
+        ctx.contacts_wake.notify_one();
+    }
     Ok(Sent {
         id: public_id,
         recipients,
@@ -150,6 +184,11 @@ pub struct AlertView {
     pub instruction: String,
     pub sent_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The language of the headline, description and instruction (`zh` or `en`).
+    pub language: String,
+    /// The same words in the other language, when the sender wrote them.
+    #[schema(value_type = Option<Object>)]
+    pub translation: Option<crate::domain::alert::AlertText>,
 }
 
 fn view(a: &alerts::AlertRow) -> AlertView {
@@ -168,6 +207,8 @@ fn view(a: &alerts::AlertRow) -> AlertView {
         instruction: a.instruction.clone(),
         sent_at: a.sent_at,
         expires_at: a.expires_at,
+        language: a.language.clone(),
+        translation: a.translation.as_ref().map(|t| t.0.clone()),
     }
 }
 
@@ -252,6 +293,7 @@ pub struct ZoneReach {
     pub recipients: i64,
     pub acknowledged: i64,
     pub pending: i64,
+    pub reached: i64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -261,6 +303,8 @@ pub struct AlertStatus {
     pub recipients: i64,
     pub acknowledged: i64,
     pub pending: i64,
+    /// Recipients a gateway confirmed a message arrived to (acknowledged or not).
+    pub reached: i64,
     /// Median time from sending to acknowledgement, of those who acknowledged.
     pub median_seconds_to_ack: Option<i64>,
     pub zones: Vec<ZoneReach>,
@@ -278,12 +322,13 @@ pub async fn status(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<AlertStatus> {
     let zones: Vec<ZoneReach> = alerts::per_zone(&ctx.db, a.id)
         .await?
         .into_iter()
-        .map(|(zone_id, name, n, acked)| ZoneReach {
+        .map(|(zone_id, name, n, acked, reached)| ZoneReach {
             zone_id,
             name: name.unwrap_or_else(|| "(drawn area)".into()),
             recipients: n,
             acknowledged: acked,
             pending: n - acked,
+            reached,
         })
         .collect();
     let recipients = i64::from(a.recipients);
@@ -293,6 +338,7 @@ pub async fn status(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<AlertStatus> {
         recipients,
         acknowledged,
         pending: recipients - acknowledged,
+        reached: zones.iter().map(|z| z.reached).sum(),
         median_seconds_to_ack: median,
         zones,
     })
@@ -309,6 +355,8 @@ pub struct Recipient {
     /// None when reached through the drawn area alone.
     pub zone: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When a gateway confirmed a message arrived; apart from acknowledging it.
+    pub reached_at: Option<DateTime<Utc>>,
 }
 
 /// The people to reach (personal data): officials only; every read is audited.
@@ -348,6 +396,7 @@ pub async fn recipients(
             needs: r.needs.0,
             zone: r.zone,
             acknowledged_at: r.acknowledged_at,
+            reached_at: r.reached_at,
         })
         .collect())
 }

@@ -42,13 +42,14 @@ pub async fn outbox(
     )
 }
 
-/// A gateway reports a message delivered.
+/// A gateway reports a message delivered: its recipient is reached.
 pub async fn delivered(ctx: &Ctx, p: &Principal, id: i64) -> Result<()> {
     authz::authorize(p, Action::DrainOutbox)?;
     let mut tx = ctx.db.begin().await?;
     if !alerts::delivered(&mut tx, id, ctx.now()).await? {
         return Err(ServiceError::NotFound("undelivered message"));
     }
+    crate::store::channels::reached_by_outbox(&mut tx, id, ctx.now()).await?;
     tx.commit().await?;
     Ok(())
 }

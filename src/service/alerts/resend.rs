@@ -2,7 +2,7 @@
 //! acknowledged it.
 
 use super::super::{Action, Ctx, Principal, Result, ServiceError, authz};
-use super::channels::{Channel, Outbox, message};
+use super::channels::{Channel, Outbox, bodies};
 use super::ensure_visible;
 use crate::domain::AuditDraft;
 use crate::store::{alerts, audit};
@@ -58,7 +58,7 @@ pub async fn resend(ctx: &Ctx, p: &Principal, id: Uuid, form: &ResendForm) -> Re
             }
         });
     }
-    let body = message(&a.headline, &a.instruction);
+    let body = bodies(&a);
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     let mut queued = std::collections::BTreeMap::new();
@@ -79,6 +79,9 @@ pub async fn resend(ctx: &Ctx, p: &Principal, id: Uuid, form: &ResendForm) -> Re
     tx.commit().await?;
     if queued.get("webhook").is_some_and(|n| *n > 0) {
         ctx.webhook_wake.notify_one();
+    }
+    if queued.get("sms").is_some_and(|n| *n > 0) {
+        ctx.sms_wake.notify_one();
     }
     let acknowledged = alerts::ack_times(&ctx.db, a.id).await?.len() as i64;
     Ok(Resent {

@@ -25,7 +25,7 @@ impl Channel for Webhook {
         &'a self,
         tx: &'a mut crate::store::Tx,
         alert_id: i64,
-        body: &'a str,
+        body: &'a alerts::Bodies,
         now: DateTime<Utc>,
     ) -> futures_util::future::BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
