@@ -406,6 +406,19 @@ impl Sources<'_> {
     }
 }
 
+impl Sources<'_> {
+    /// A text setting that may be absent (empty means absent).
+    fn optional_text(
+        &self,
+        key: &str,
+        file: Option<&String>,
+    ) -> Result<Option<String>, ConfigError> {
+        self.get(key, file, "", |s| {
+            Ok::<_, String>((!s.is_empty()).then(|| s.to_owned()))
+        })
+    }
+}
+
 fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Result<T, String> {
     match s.parse::<T>() {
         Ok(v) if v > T::default() => Ok(v),
@@ -557,11 +570,7 @@ fn sms_gateway(
                 reason: format!("must be set when sms_gateway is {format}"),
             })
     };
-    let opt = |key: &str, file: Option<&String>| {
-        src.get(key, file, "", |s| {
-            Ok::<_, String>((!s.is_empty()).then(|| s.to_owned()))
-        })
-    };
+    let opt = |key: &str, file: Option<&String>| src.optional_text(key, file);
     let url = src.get(
         "sms_gateway_url",
         f.sms_gateway_url.as_ref(),
@@ -638,13 +647,8 @@ fn smtp(f: &FileSettings, src: &Sources) -> Result<Option<SmtpSettings>, ConfigE
         Ok::<_, String>(s.to_owned())
     })?;
     let port = src.get("smtp_port", f.smtp_port, "587", positive::<u16>)?;
-    let text = |key: &str, file: Option<&String>| {
-        src.get(key, file, "", |s| {
-            Ok::<_, String>((!s.is_empty()).then(|| s.to_owned()))
-        })
-    };
-    let username = text("smtp_username", f.smtp_username.as_ref())?;
-    let password = text("smtp_password", f.smtp_password.as_ref())?;
+    let username = src.optional_text("smtp_username", f.smtp_username.as_ref())?;
+    let password = src.optional_text("smtp_password", f.smtp_password.as_ref())?;
     let from = src.get("smtp_from", f.smtp_from.as_ref(), "", |s| {
         if s.is_empty() || (s.contains('@') && !s.contains(['\r', '\n'])) {
             Ok(s.to_owned())
@@ -1090,5 +1094,74 @@ mod tests {
         assert!(!format!("{s:?}").contains("k7f2"), "the secret is redacted");
         let e = Settings::load_from(None, &env(&[("SAFECODE_CAP_SENDER", "a b")])).unwrap_err();
         assert!(e.to_string().contains("SAFECODE_CAP_SENDER"), "{e}");
+    }
+
+    #[test]
+    fn an_sms_gateway_is_all_or_nothing_and_its_credentials_never_print() {
+        let twilio = ("SAFECODE_SMS_GATEWAY", "twilio");
+        let url = (
+            "SAFECODE_SMS_GATEWAY_URL",
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json",
+        );
+        let from = ("SAFECODE_SMS_GATEWAY_FROM", "+8610000000");
+        let account = ("SAFECODE_SMS_GATEWAY_ACCOUNT", "AC1");
+        let token = ("SAFECODE_SMS_GATEWAY_TOKEN", "tw-secret-token-9f3");
+        let public = ("SAFECODE_PUBLIC_URL", "https://sc.example");
+        let e = Settings::load_from(None, &env(&[twilio, url, from, account, token])).unwrap_err();
+        assert!(
+            e.to_string().contains("public_url"),
+            "receipts need it: {e}"
+        );
+        let e = Settings::load_from(None, &env(&[twilio, url, from, account, public])).unwrap_err();
+        assert!(e.to_string().contains("sms_gateway_token"), "{e}");
+        let s =
+            Settings::load_from(None, &env(&[twilio, url, from, account, token, public])).unwrap();
+        assert_eq!(s.alerting.sms.as_ref().unwrap().format.name(), "twilio");
+        assert!(
+            !format!("{s:?}").contains("tw-secret"),
+            "the token is redacted"
+        );
+        let plain = ("SAFECODE_SMS_GATEWAY_URL", "http://gateway.example/sms");
+        assert!(
+            Settings::load_from(None, &env(&[twilio, plain, from, account, token, public]))
+                .is_err()
+        );
+        let json = ("SAFECODE_SMS_GATEWAY", "json");
+        let short = ("SAFECODE_SMS_RECEIPT_SECRET", "short");
+        let e = Settings::load_from(None, &env(&[json, url, from, public, short])).unwrap_err();
+        assert!(e.to_string().contains("sms_receipt_secret"), "{e}");
+        let bad = ("SAFECODE_SMS_GATEWAY_TEMPLATE", "[1]");
+        let e = Settings::load_from(None, &env(&[json, url, from, public, bad])).unwrap_err();
+        assert!(
+            e.to_string().contains("SAFECODE_SMS_GATEWAY_TEMPLATE"),
+            "{e}"
+        );
+        let e = Settings::load_from(None, &env(&[("SAFECODE_SMS_GATEWAY", "aliyun")])).unwrap_err();
+        assert!(e.to_string().contains("twilio or json"), "{e}");
+    }
+
+    #[test]
+    fn mail_needs_a_sender_and_robots_a_list_of_hosts() {
+        let host = ("SAFECODE_SMTP_HOST", "mail.example");
+        let e = Settings::load_from(None, &env(&[host])).unwrap_err();
+        assert!(e.to_string().contains("smtp_from"), "{e}");
+        let from = ("SAFECODE_SMTP_FROM", "alerts@sc.example");
+        let password = ("SAFECODE_SMTP_PASSWORD", "mail-pass-77x");
+        let s = Settings::load_from(None, &env(&[host, from, password])).unwrap();
+        assert_eq!(s.alerting.smtp.as_ref().unwrap().port, 587);
+        assert!(
+            !format!("{s:?}").contains("mail-pass"),
+            "the password is redacted"
+        );
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert_eq!(s.alerting.dingtalk_hosts, ["oapi.dingtalk.com"]);
+        let hosts = (
+            "SAFECODE_DINGTALK_HOSTS",
+            "oapi.dingtalk.com, robot.gov.example",
+        );
+        let s = Settings::load_from(None, &env(&[hosts])).unwrap();
+        assert_eq!(s.alerting.dingtalk_hosts.len(), 2);
+        let bad = ("SAFECODE_DINGTALK_HOSTS", "evil/path");
+        assert!(Settings::load_from(None, &env(&[bad])).is_err());
     }
 }

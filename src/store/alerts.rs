@@ -411,20 +411,6 @@ pub async fn delivered(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool>
         == 1))
 }
 
-/// Whether a webhook message waits to be sent now (a read, so an idle server does not take
-/// the write lock to find nothing).
-pub async fn webhook_due(db: &Db, now: DateTime<Utc>) -> Result<bool> {
-    Ok(on_db!(db, |c| {
-        sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE channel = 'webhook' AND delivered_at IS NULL \
-         AND failed_at IS NULL AND cancelled_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1))"
-    )
-    .bind(now)
-    .fetch_one(c)
-    .await?
-    }))
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WebhookRow {
     pub id: i64,
@@ -441,30 +427,12 @@ pub struct WebhookRow {
     pub attempts: i32,
 }
 
-/// Claims up to `limit` due webhook messages until `lease_until` (another server skips
-/// them meanwhile) and counts the attempt.
-pub async fn claim_webhook(
-    tx: &mut Tx,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<WebhookRow>> {
+/// Claimed webhook messages with what the receiver is told of their alert and resident.
+pub async fn webhook_rows(tx: &mut Tx, ids: &[i64]) -> Result<Vec<WebhookRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(on_tx!(tx, |c| {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2 \
-             WHERE id IN (SELECT id FROM outbox WHERE channel = 'webhook' AND delivered_at IS NULL \
-                 AND failed_at IS NULL AND cancelled_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
-                 ORDER BY id LIMIT $3) \
-             AND (next_attempt_at IS NULL OR next_attempt_at <= $1) RETURNING id",
-        )
-        .bind(now)
-        .bind(lease_until)
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut q = sqlx::QueryBuilder::new(
             "SELECT o.id, o.alert_id, a.public_id AS alert_public_id, a.msg_type, a.headline, \
              a.severity, a.urgency, a.response_type, p.public_id AS resident_public_id, o.phone, \
@@ -472,53 +440,12 @@ pub async fn claim_webhook(
              JOIN residents p ON p.id = o.resident_id WHERE o.id IN (",
         );
         let mut sep = q.separated(", ");
-        for id in &ids {
+        for id in ids {
             sep.push_bind(*id);
         }
         q.push(") ORDER BY o.id");
         q.build_query_as().fetch_all(&mut *c).await?
     }))
-}
-
-/// Marks webhook messages delivered.
-pub async fn webhook_delivered(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<()> {
-    let mut tx = db.begin().await?;
-    on_tx!(&mut tx, |c| {
-        let mut q = sqlx::QueryBuilder::new("UPDATE outbox SET delivered_at = ");
-        q.push_bind(now).push(" WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *c).await?;
-    });
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Puts webhook messages back for a later attempt, or gives them up (`retry_at` = None).
-pub async fn webhook_failed(
-    db: &Db,
-    ids: &[i64],
-    retry_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let mut tx = db.begin().await?;
-    on_tx!(&mut tx, |c| {
-        let mut q = sqlx::QueryBuilder::new("UPDATE outbox SET next_attempt_at = ");
-        q.push_bind(retry_at).push(", failed_at = ");
-        q.push_bind(retry_at.is_none().then_some(now))
-            .push(" WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *c).await?;
-    });
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Alerts for a public feed, newest first: not expired (those without an expiry: sent since

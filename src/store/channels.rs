@@ -23,6 +23,31 @@ where
     q.push(")");
 }
 
+/// Outbox rows of channel `$4` that may be sent: not sent, given up or set aside.
+const OUTBOX_DUE: &str = "channel = $4 AND cancelled_at IS NULL";
+
+/// The lease both queues take: counts an attempt on up to `$3` rows of `table` that match
+/// `filter` and are due at `$1`, and holds them until `$2`, when another server may take them
+/// (a server that died mid-send leaves them to the next).
+fn lease_sql(table: &str, filter: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET attempts = attempts + 1, next_attempt_at = $2 \
+         WHERE id IN (SELECT id FROM {table} WHERE {filter} AND delivered_at IS NULL \
+             AND failed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+             ORDER BY id LIMIT $3) \
+         AND (next_attempt_at IS NULL OR next_attempt_at <= $1) RETURNING id"
+    ))
+}
+
+/// Whether a row of `table` matching `filter` is due at `$1` (a read, so an idle server does
+/// not take the write lock to find nothing).
+fn due_sql(table: &str, filter: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT EXISTS (SELECT 1 FROM {table} WHERE {filter} AND delivered_at IS NULL \
+         AND failed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1))"
+    ))
+}
+
 /// An outbox message a sending channel claimed.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
@@ -45,19 +70,13 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<Claimed>> {
     Ok(on_tx!(tx, |c| {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3 \
-             WHERE id IN (SELECT id FROM outbox WHERE channel = $1 AND delivered_at IS NULL \
-                 AND failed_at IS NULL AND cancelled_at IS NULL \
-                 AND (next_attempt_at IS NULL OR next_attempt_at <= $2) ORDER BY id LIMIT $4) \
-             AND (next_attempt_at IS NULL OR next_attempt_at <= $2) RETURNING id",
-        )
-        .bind(channel)
-        .bind(now)
-        .bind(lease_until)
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
+        let ids: Vec<i64> = sqlx::query_scalar(lease_sql("outbox", OUTBOX_DUE))
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .bind(channel)
+            .fetch_all(&mut *c)
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -78,18 +97,14 @@ pub async fn claim(
     }))
 }
 
-/// Whether a message of `channel` waits to be sent now (a read, so an idle server does not
-/// take the write lock to find nothing).
+/// Whether a message of `channel` waits to be sent now.
 pub async fn due(db: &Db, channel: &str, now: DateTime<Utc>) -> Result<bool> {
-    Ok(on_db!(db, |c| sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE channel = $1 AND delivered_at IS NULL \
-         AND failed_at IS NULL AND cancelled_at IS NULL \
-         AND (next_attempt_at IS NULL OR next_attempt_at <= $2))"
-    )
-    .bind(channel)
-    .bind(now)
-    .fetch_one(c)
-    .await?))
+    let sql = due_sql("outbox", "channel = $2 AND cancelled_at IS NULL");
+    Ok(on_db!(db, |c| sqlx::query_scalar(sql)
+        .bind(now)
+        .bind(channel)
+        .fetch_one(c)
+        .await?))
 }
 
 /// Marks outbox messages handed over (every part accepted). A gateway may send its receipts
@@ -163,29 +178,32 @@ pub async fn accepted_parts(db: &Db, outbox_id: i64) -> Result<Vec<i32>> {
     .await?))
 }
 
-/// Records a part the gateway accepted under its message id. A repeat of the same id (a
-/// gateway that answers a retried request with the first answer) changes nothing.
+/// Records parts the gateway accepted, each under its message id: (id, message, part). A
+/// repeat of the same id (a gateway that answers a retried request with the first answer)
+/// changes nothing.
 pub async fn accepted(
     db: &Db,
     channel: &str,
-    provider_id: &str,
-    outbox_id: i64,
-    part: i32,
+    parts: &[(String, i64, i32)],
     now: DateTime<Utc>,
 ) -> Result<()> {
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, |c| sqlx::query(
-        "INSERT INTO provider_messages (channel, provider_id, outbox_id, part, accepted_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
-    )
-    .bind(channel)
-    .bind(provider_id)
-    .bind(outbox_id)
-    .bind(part)
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|_| ())?);
+    for chunk in parts.chunks(500) {
+        on_tx!(&mut tx, |c| {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO provider_messages (channel, provider_id, outbox_id, part, accepted_at) ",
+            );
+            q.push_values(chunk, |mut b, (id, outbox, part)| {
+                b.push_bind(channel)
+                    .push_bind(id.clone())
+                    .push_bind(*outbox)
+                    .push_bind(*part)
+                    .push_bind(now);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *c).await?;
+        });
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -503,10 +521,10 @@ pub struct ContactMessage {
 
 /// Whether a contact message waits to be sent now.
 pub async fn contact_messages_due(db: &Db, now: DateTime<Utc>) -> Result<bool> {
-    Ok(on_db!(db, |c| sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM contact_messages WHERE delivered_at IS NULL \
-         AND failed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1))"
-    )
+    Ok(on_db!(db, |c| sqlx::query_scalar(due_sql(
+        "contact_messages",
+        "TRUE"
+    ))
     .bind(now)
     .fetch_one(c)
     .await?))
@@ -520,18 +538,12 @@ pub async fn claim_contact_messages(
     limit: i64,
 ) -> Result<Vec<ContactMessage>> {
     Ok(on_tx!(tx, |c| {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE contact_messages SET attempts = attempts + 1, next_attempt_at = $2 \
-             WHERE id IN (SELECT id FROM contact_messages WHERE delivered_at IS NULL \
-                 AND failed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
-                 ORDER BY id LIMIT $3) \
-             AND (next_attempt_at IS NULL OR next_attempt_at <= $1) RETURNING id",
-        )
-        .bind(now)
-        .bind(lease_until)
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
+        let ids: Vec<i64> = sqlx::query_scalar(lease_sql("contact_messages", "TRUE"))
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }

@@ -678,6 +678,40 @@ async fn escalation_climbs_from_sms_to_a_call_to_the_village_group_and_ends_at_t
             .await
             .contains(&"alert.door_to_door.read".to_owned())
     );
+    // The officials of each village get their own doors: a district holding c's corner sees c,
+    // one holding only a's corner sees no one (a acknowledged), and neither sees the rest.
+    let corner = |lon0: f64, lat0: f64| json!({"type": "Polygon", "coordinates": [rect(lon0, lat0, lon0 + 0.005, lat0 + 0.005)]});
+    let (_, here) = app
+        .create_user(
+            "official",
+            json!({"jurisdiction": corner(120.0675, 30.0675)}),
+        )
+        .await;
+    let (_, there) = app
+        .create_user(
+            "official",
+            json!({"jurisdiction": corner(120.0475, 30.0475)}),
+        )
+        .await;
+    let seen_by = |token: String| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let d: Value = json_ok(
+                app.get(&format!("/v1/alerts/{id}/door-to-door"), &token)
+                    .await,
+            )
+            .await;
+            d["villages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|v| v["people"].as_array().unwrap().clone())
+                .map(|p| p["resident_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen_by(here).await, std::slice::from_ref(&c_id));
+    assert!(seen_by(there).await.is_empty());
 
     // A robot that refuses the message (a wrong secret) is retried, then given up.
     let res = app.post("/v1/alert-contacts", &official, &contact).await;

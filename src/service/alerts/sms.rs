@@ -121,6 +121,9 @@ async fn post_part(
 }
 
 /// Sends the parts of one message not yet accepted; whether all are now.
+/// A part the gateway accepted: (its id for it, the message, the part).
+type Accepted = (String, i64, i32);
+
 async fn send_message(
     ctx: &Ctx,
     client: &reqwest::Client,
@@ -128,9 +131,15 @@ async fn send_message(
     callback: &str,
     m: &channels::Claimed,
     link: Option<&str>,
+    record: &tokio::sync::mpsc::UnboundedSender<Accepted>,
 ) -> Result<bool> {
     let parts = sms_parts(&m.body, link);
-    let done = channels::accepted_parts(&ctx.db, m.id).await?;
+    // A first attempt has no parts sent before it (the attempt is counted when claimed).
+    let done = if m.attempts > 1 {
+        channels::accepted_parts(&ctx.db, m.id).await?
+    } else {
+        Vec::new()
+    };
     for (i, text) in parts.iter().enumerate() {
         let part = i32::try_from(i).unwrap_or(i32::MAX);
         if done.contains(&part) {
@@ -139,7 +148,11 @@ async fn send_message(
         // Stable across retries: a gateway that deduplicates by reference drops a repeat.
         let reference = format!("sc-{}-{part}", m.id);
         match post_part(client, gw, callback, &m.phone, text, &reference).await {
-            Ok(id) => channels::accepted(&ctx.db, CHANNEL, &id, m.id, part, ctx.now()).await?,
+            Ok(id) => {
+                if record.send((id, m.id, part)).is_err() {
+                    return Err(ServiceError::internal("the SMS recorder stopped"));
+                }
+            }
             Err(cause) => {
                 tracing::warn!(%cause, attempts = m.attempts, "SMS part not accepted");
                 return Ok(false);
@@ -189,14 +202,33 @@ pub async fn deliver_due(ctx: &Ctx, client: &reqwest::Client, gw: &SmsGateway) -
         )
         .collect();
     let callback = callback.as_str();
-    let outcomes: Vec<(i64, i32, Result<bool>)> = futures_util::stream::iter(work)
-        .map(|(m, link)| async move {
-            let r = send_message(ctx, client, gw, callback, &m, Some(&link)).await;
-            (m.id, m.attempts, r)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+    // Accepted parts are written as they come, in group commits: while one transaction runs,
+    // the next group gathers. A crash loses at most the group in flight, whose parts a retry
+    // sends again (with the same `{ref}`, for a gateway that drops repeats).
+    let (record, mut recorded) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
+    let sending = async move {
+        futures_util::stream::iter(work)
+            .map(|(m, link)| {
+                let record = record.clone();
+                async move {
+                    let r = send_message(ctx, client, gw, callback, &m, Some(&link), &record).await;
+                    (m.id, m.attempts, r)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<(i64, i32, Result<bool>)>>()
+            .await
+    };
+    let recording = async {
+        let mut group = Vec::new();
+        while recorded.recv_many(&mut group, 1000).await > 0 {
+            channels::accepted(&ctx.db, CHANNEL, &group, ctx.now()).await?;
+            group.clear();
+        }
+        Ok::<(), ServiceError>(())
+    };
+    let (outcomes, recorded) = tokio::join!(sending, recording);
+    recorded?;
     let mut round = Round::default();
     let mut sent = Vec::new();
     let mut retry: std::collections::BTreeMap<Option<DateTime<Utc>>, Vec<i64>> = Default::default();

@@ -6,7 +6,7 @@
 use super::channels::{Channel, RESEND_QUIET};
 use super::{Ctx, Result};
 use crate::config::WebhookSettings;
-use crate::store::alerts;
+use crate::store::{alerts, channels};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -82,11 +82,13 @@ pub async fn deliver_due(
     hook: &WebhookSettings,
 ) -> Result<Round> {
     let now = ctx.now();
-    if !alerts::webhook_due(&ctx.db, now).await? {
+    if !channels::due(&ctx.db, "webhook", now).await? {
         return Ok(Round::default());
     }
     let mut tx = ctx.db.begin().await?;
-    let rows = alerts::claim_webhook(&mut tx, now, now + LEASE, BATCH).await?;
+    let claimed = channels::claim(&mut tx, "webhook", now, now + LEASE, BATCH).await?;
+    let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+    let rows = alerts::webhook_rows(&mut tx, &ids).await?;
     tx.commit().await?;
     let mut per_alert: BTreeMap<i64, Vec<alerts::WebhookRow>> = BTreeMap::new();
     for r in rows {
@@ -123,7 +125,7 @@ pub async fn deliver_due(
             })
             .is_ok_and(|r| r.status().is_success());
         if ok {
-            alerts::webhook_delivered(&ctx.db, &ids, ctx.now()).await?;
+            channels::sent(&ctx.db, &ids, ctx.now()).await?;
             round.delivered += ids.len();
         } else {
             let attempts = msgs.iter().map(|m| m.attempts).max().unwrap_or(1);
@@ -136,7 +138,7 @@ pub async fn deliver_due(
                 gave_up = retry_at.is_none(),
                 "webhook delivery failed"
             );
-            alerts::webhook_failed(&ctx.db, &ids, retry_at, ctx.now()).await?;
+            channels::retry(&ctx.db, &ids, retry_at, ctx.now()).await?;
             round.failed += ids.len();
         }
     }
