@@ -202,7 +202,40 @@ async function loadAlerts() {
     el('div', {}, `${t('recipients')} ${a.recipients} · ${t('acknowledged')} ${a.acknowledged} · ${t('pending')} `,
       el('strong', { class: 'pending' }, a.pending)),
     el('button', { type: 'button', onclick: () => downloadPending(a) }, t('download_pending')), ' ',
+    el('button', { type: 'button', onclick: () => resendSms(a) }, t('resend_sms')), ' ',
     el('button', { type: 'button', onclick: () => showDoor(a.id) }, t('door_to_door')))));
+}
+
+async function resendSms(a) {
+  const r = await call(`/v1/alerts/${a.id}/resend`, { method: 'POST', body: { channels: ['sms'] } });
+  say(r.ok ? `SMS: ${r.data.queued.sms} ${t('queued')}` : problem(r), !r.ok);
+}
+
+// An alert in Chinese, English or both: the Chinese is the original when there is one, the
+// other its translation; each resident is sent the one they read.
+async function sendAlert(e) {
+  e.preventDefault();
+  const f = e.target.elements;
+  const words = (l) => ({ headline: f[`headline_${l}`].value.trim(), description: f[`description_${l}`].value.trim(),
+    instruction: f[`instruction_${l}`].value.trim() });
+  const zh = words('zh');
+  const en = words('en');
+  const has = (w) => w.headline && w.description;
+  if (!has(zh) && !has(en)) return say(t('alert_needs_text'), true);
+  const [language, own, other] = has(zh) ? ['zh', zh, en] : ['en', en, null];
+  const zones = [...f.zones.selectedOptions].map((o) => o.value);
+  const body = { zones, language, ...own, event: f.event.value.trim(), response_type: f.response_type.value,
+    severity: f.severity.value, urgency: f.urgency.value, certainty: f.certainty.value };
+  if (other && has(other)) body.translation = other;
+  if (f.escalate_after.value) body.escalate_after = Number(f.escalate_after.value);
+  const names = [...f.zones.selectedOptions].map((o) => o.textContent).join(', ');
+  if (!confirm(`${t('send_alert')}: ${own.headline} → ${names}?`)) return;
+  const r = await call('/v1/alerts', { method: 'POST', body });
+  say(r.ok ? `${t('alert_sent')} ${r.data.recipients} ${t('residents')}` : problem(r), !r.ok);
+  if (r.ok) {
+    e.target.reset();
+    loadAlerts();
+  }
 }
 
 // Escalation's end: who is still to reach, village by village, with what was tried; a list to
@@ -327,12 +360,24 @@ async function revokeAll() {
   loadDevices();
 }
 
+// The zones as choices in another form, keeping what the official had chosen: the lists are
+// redrawn on every live update, mid-typing.
+function zoneChoices(select) {
+  const chosen = new Set([...select.selectedOptions].map((o) => o.value));
+  select.replaceChildren(...[...$('o-zone').options].map((o) => {
+    const c = el('option', { value: o.value }, o.textContent);
+    c.selected = chosen.has(o.value);
+    return c;
+  }));
+}
+
 async function refresh() {
   try {
     await loadZones();
     const names = Object.fromEntries([...$('o-zone').options].map((o) => [o.value, o.textContent]));
     store('ops_zone_names', names);
-    $('c-zone').replaceChildren(...[...$('o-zone').options].map((o) => o.cloneNode(true)));
+    zoneChoices($('c-zone'));
+    zoneChoices($('a-zones'));
     await Promise.all([loadOrders(), loadApprovals(), loadDisputes(), loadAlerts(), loadReports(), loadShelters(),
       loadCharts(), loadIncidents(), loadContacts()]);
   } catch (err) {
@@ -829,9 +874,13 @@ async function show() {
   await startMap();
   await refresh();
   goLive();
-  // A link from an escalation message (#door=<alert>) opens that alert's door-to-door list.
+  openDoorFromLink();
+}
+
+// A link from an escalation message (#door=<alert>) opens that alert's door-to-door list.
+function openDoorFromLink() {
   const door = location.hash.match(/^#door=([0-9a-f-]{36})$/);
-  if (door) showDoor(door[1]);
+  if (door && !$('board').hidden) showDoor(door[1]);
 }
 
 async function init() {
@@ -854,6 +903,8 @@ async function init() {
   $('passkey-signin').hidden = !passkeys;
   $('draw').onclick = drawStart;
   $('contact-form').onsubmit = addContact;
+  $('alert-form').onsubmit = sendAlert;
+  window.addEventListener('hashchange', openDoorFromLink);
   $('door-print').onclick = () => window.print();
   $('door-close').onclick = () => { $('door').hidden = true; };
   $('draw-finish').onclick = drawFinish;

@@ -951,3 +951,83 @@ async fn the_link_in_an_sms_acknowledges_in_a_real_browser() {
     assert!(!inbox[0]["acknowledged_at"].is_null());
     b.close().await;
 }
+
+/// An official at the console writes an alert in both languages, sets up the village's group,
+/// and after escalation opens the door-to-door list from the link the group was sent.
+#[tokio::test]
+async fn an_official_sends_a_bilingual_alert_from_the_console_and_opens_the_door_list() {
+    const SECRET: &str = "SECconsole0123456789";
+    let (robot_url, robot) = dingtalk_robot(SECRET).await;
+    let (mut settings, dir) = test_settings().await;
+    settings.outbound.plain_http = safecode::outbound::PlainHttp::Loopback;
+    settings.alerting.retry_base_ms = 50;
+    settings.alerting.dingtalk_hosts = vec!["127.0.0.1".into()];
+    let app = spawn_with(settings, dir).await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let (_, _) = resident_at(&app, 30.05, 120.05, &["elderly"]).await;
+    let b = crate::console::official_console(&app, "duty.officer").await;
+    b.js("window.confirm = () => true;", vec![]).await;
+
+    // The village's group, from the console.
+    b.wait_for(&format!("#c-zone option[value='{zone}']")).await;
+    b.select("#c-zone", &zone).await;
+    b.fill("#c-name", "Yiqiao committee").await;
+    b.fill("#c-address", &robot_url).await;
+    b.fill("#c-secret", SECRET).await;
+    b.click("#contact-form button[type=submit]").await;
+    b.until(
+        "document.getElementById('contacts').textContent.includes('Yiqiao committee')",
+        "the contact listed",
+    )
+    .await;
+    assert!(!b.text("#contacts").await.contains("robot-token"));
+
+    // The alert, in Chinese with its English translation.
+    b.js(
+        "const o = [...document.querySelectorAll('#a-zones option')].find((o) => o.value === arguments[0]); o.selected = true;",
+        vec![json!(zone)],
+    )
+    .await;
+    b.fill("#a-headline-zh", "义桥溃堤").await;
+    b.fill("#a-description-zh", "水位快速上涨。").await;
+    b.fill("#a-instruction-zh", "立即前往义桥中学。").await;
+    b.fill("#a-headline-en", "Levee breach at Yiqiao").await;
+    b.fill("#a-description-en", "Water rising fast.").await;
+    b.fill("#a-instruction-en", "Go to Yiqiao school now.")
+        .await;
+    b.fill("#a-escalate", "5").await;
+    b.click("#alert-form button[type=submit]").await;
+    b.until(
+        "document.getElementById('alerts').textContent.includes('义桥溃堤')",
+        "the alert listed",
+    )
+    .await;
+    let alerts: Value = json_ok(app.get("/v1/alerts", &official).await).await;
+    let a = &alerts[0];
+    assert_eq!(a["language"], "zh");
+    assert_eq!(a["translation"]["headline"], "Levee breach at Yiqiao");
+    assert_eq!(a["recipients"], 1);
+    wait_for("the group told", async || !robot.lock().unwrap().is_empty()).await;
+    assert!(robot.lock().unwrap()[0].0, "signed as DingTalk checks");
+
+    // Escalation runs its steps; the door-to-door list opens from its link.
+    let id = a["id"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now();
+    for m in [6, 12, 18] {
+        safecode::service::alerts::escalate_due(&app.ctx, now + chrono::Duration::minutes(m))
+            .await
+            .unwrap();
+    }
+    b.goto(&app.url(&format!("/ops#door={id}"))).await;
+    b.until(
+        "!document.getElementById('door').hidden",
+        "the door-to-door list",
+    )
+    .await;
+    let list = b.text("#door-list").await;
+    assert!(list.contains("Yiqiao · 1"), "{list}");
+    assert!(list.contains("王小明"), "{list}");
+    assert!(list.contains("sms") && list.contains("voice"), "{list}");
+    b.close().await;
+}
