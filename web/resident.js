@@ -268,6 +268,18 @@ async function showHome() {
   }
 }
 
+// My trail, fetched when asked for (it can be long, and old phones pay for every byte).
+async function showHistory() {
+  const res = store('sc_resident');
+  try {
+    const r = await api('/v1/residents/me/history', { token: res.token });
+    if (!r.ok) return say(problem(r), true);
+    const mine = lang();
+    $('history').replaceChildren(...r.data.entries.map((e) => el('li', { 'data-kind': e.kind },
+      el('span', { class: 'muted' }, `${when(e.at)} · ${t(`by_${e.by}`)} `), e[mine] || e.en)));
+  } catch { say(t('network_error'), true); }
+}
+
 async function safe(status) {
   const res = store('sc_resident');
   try {
@@ -326,6 +338,7 @@ function init() {
   $('add-dependent').onclick = addDependent;
   $('register').onsubmit = register;
   $('refresh').onclick = showHome;
+  $('show-history').onclick = showHistory;
   $('safe-home').onclick = () => safe('at_home');
   $('safe-relatives').onclick = () => safe('with_relatives');
   $('report').onsubmit = report;

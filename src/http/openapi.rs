@@ -185,6 +185,8 @@ impl Modify for ProblemContentType {
         routes::alerts::outbox,
         routes::alerts::delivered,
         routes::residents::language,
+        routes::residents::my_history,
+        routes::residents::history,
         routes::channels::add,
         routes::channels::list,
         routes::channels::remove,

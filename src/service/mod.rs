@@ -30,6 +30,7 @@ pub mod status_list;
 pub mod status_slots;
 pub mod sync;
 pub mod tokens;
+pub mod trail;
 pub mod users;
 pub mod zone_history;
 pub mod zones;

@@ -362,6 +362,15 @@ pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentVie
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
     authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
+    // Who looked at a person's record is theirs to know (their trail shows a role and a time).
+    let mut tx = ctx.db.begin().await?;
+    audit::append(
+        &mut tx,
+        &AuditDraft::new(p.actor(), "resident.read").subject(format!("resident:{id}")),
+        ctx.now(),
+    )
+    .await?;
+    tx.commit().await?;
     view(ctx, p, r).await
 }
 

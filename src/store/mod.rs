@@ -24,6 +24,7 @@ pub mod shelters;
 pub mod status_lists;
 pub mod sync;
 pub mod tiles;
+pub mod trail;
 pub mod users;
 pub mod zone_history;
 pub mod zones;

@@ -392,6 +392,14 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         .d(Acts),
         r("GET", "/v1/residents/me", None, RESIDENT),
         r("GET", "/v1/residents/me/alerts", None, RESIDENT),
+        r("GET", "/v1/residents/me/history", None, RESIDENT),
+        r(
+            "GET",
+            format!("/v1/residents/{resident_id}/history"),
+            None,
+            OFFICIAL,
+        )
+        .d(Refused),
         r("GET", "/v1/residents/me/appeals", None, RESIDENT),
         r(
             "POST",

@@ -35,4 +35,5 @@ mod shelters;
 mod sign_in;
 mod sign_in_pages;
 mod squatting;
+mod trail;
 mod users;

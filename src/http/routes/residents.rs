@@ -100,6 +100,27 @@ pub async fn me(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiEr
     Ok(HttpResponse::Ok().json(residents::me(&ctx, &p).await?))
 }
 
+/// My trail: every change to my colour and details with when, why and by which role, whether a
+/// second official approved, my shelter stays and relief, and who looked at my record
+/// (residents), in Chinese and English.
+#[utoipa::path(get, path = "/v1/residents/me/history", tag = "residents", security(("bearer" = [])),
+    responses((status = 200, body = crate::service::trail::Trail), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn my_history(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(crate::service::trail::mine(&ctx, &p).await?))
+}
+
+/// A resident's trail (officials, within their district; the read is audited and shows in it).
+#[utoipa::path(get, path = "/v1/residents/{id}/history", tag = "residents", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = crate::service::trail::Trail), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn history(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    id: web::Path<ResidentId>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(crate::service::trail::of(&ctx, &p, *id).await?))
+}
+
 /// The language alerts reach me and my household in: `zh` or `en` (SMS, messages).
 #[utoipa::path(put, path = "/v1/residents/me/language", tag = "residents", security(("bearer" = [])),
     request_body = residents::LanguageForm,

@@ -1,0 +1,184 @@
+//! A resident's trail: every change to their colour and details with when, why and by which
+//! role, whether a second official approved, their shelter stays and relief, and who looked
+//! at their record, in Chinese and English; the same for an official within their district.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+fn texts(trail: &Value, lang: &str) -> Vec<String> {
+    trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[lang].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_resident_reads_their_season_in_plain_words_and_sees_who_looked() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let second = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let (id, me) = resident_at(&app, 30.05, 120.05, &[]).await;
+
+    // Details changed by an official; an override two officials put in force.
+    let res = app
+        .patch(
+            &format!("/v1/residents/{id}"),
+            &official,
+            &json!({"address": "义桥镇新街 8 号", "reason": "moved"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let o = request_override(&app, &official, &id, "red").await;
+    app.approve(&second, &o).await;
+    // An order over their zone, then lifted.
+    let order: Value = json_ok(
+        app.order(
+            &official,
+            &zone,
+            &json!({"level": "mandatory", "reason": "Levee breach"}),
+        )
+        .await,
+    )
+    .await;
+    let lifted = app
+        .post(
+            &format!("/v1/orders/{}/lift", order["id"].as_str().unwrap()),
+            &official,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(lifted.status(), 200, "{:?}", lifted.text().await);
+    // A stay and relief.
+    let shelter: Value = json_ok(
+        app.post(
+            "/v1/shelters",
+            &official,
+            &json!({"name": "义桥中学", "location": {"lat": 30.05, "lon": 120.05}, "capacity": 10}),
+        )
+        .await,
+    )
+    .await;
+    let s = shelter["id"].as_str().unwrap();
+    let code = code_of(&app, &me).await;
+    let stay: Value = json_ok(
+        app.post(
+            &format!("/v1/shelters/{s}/checkins"),
+            &official,
+            &json!({"token": code}),
+        )
+        .await,
+    )
+    .await;
+    let item: Value = json_ok(
+        app.post(
+            "/v1/relief-items",
+            &official,
+            &json!({"name": "饮用水", "unit": "bottle", "quota": 4, "per": "person"}),
+        )
+        .await,
+    )
+    .await;
+    let given = app
+        .post(
+            &format!("/v1/shelters/{s}/distributions"),
+            &official,
+            &json!({"token": code, "item_id": item["id"], "quantity": 2}),
+        )
+        .await;
+    assert_eq!(given.status(), 201, "{:?}", given.text().await);
+    let out = app
+        .post(
+            &format!("/v1/shelters/{s}/checkouts"),
+            &official,
+            &json!({"stay_id": stay["stay_id"], "reason": "returned_home"}),
+        )
+        .await;
+    assert_eq!(out.status(), 200);
+    // An official looks at the record.
+    assert_eq!(
+        app.get(&format!("/v1/residents/{id}"), &official)
+            .await
+            .status(),
+        200
+    );
+
+    let trail = json_ok(app.get("/v1/residents/me/history", &me).await).await;
+    let en = texts(&trail, "en");
+    let zh = texts(&trail, "zh");
+    let has = |all: &[String], part: &str| all.iter().any(|t| t.contains(part));
+    for part in [
+        "Registered",
+        "Details changed: address",
+        "Colour set to red by an override (category: hazard_at_home), approved by a second official",
+        "Yiqiao: mandatory evacuation order issued (Levee breach)",
+        "Yiqiao: mandatory evacuation order lifted",
+        "Admitted to 义桥中学",
+        "Left 义桥中学 (returned_home)",
+        "Received 2 bottle 饮用水 at 义桥中学",
+        "Your record was looked at",
+    ] {
+        assert!(has(&en, part), "{part:?} missing from {en:#?}");
+    }
+    for part in [
+        "登记",
+        "资料已更改：地址",
+        "第二名官员已批准",
+        "强制转移令",
+        "入住义桥中学",
+        "您的记录被查看",
+    ] {
+        assert!(has(&zh, part), "{part:?} missing from {zh:#?}");
+    }
+    let entries = trail["entries"].as_array().unwrap();
+    // Newest first; roles, never names or ids of officials.
+    let times: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted);
+    for e in entries {
+        assert!(
+            ["resident", "staff", "official", "admin", "system"]
+                .contains(&e["by"].as_str().unwrap()),
+            "{e}"
+        );
+    }
+    let override_entry = entries
+        .iter()
+        .find(|e| e["en"].as_str().unwrap().starts_with("Colour set to red"))
+        .unwrap();
+    assert_eq!(override_entry["second_official"], "approved");
+    assert_eq!(override_entry["by"], "official");
+    let looked = entries.iter().filter(|e| e["kind"] == "looked_at").count();
+    assert_eq!(looked, 1);
+
+    // An official reads the same trail; that read is audited and shows as a look.
+    let theirs = json_ok(
+        app.get(&format!("/v1/residents/{id}/history"), &official)
+            .await,
+    )
+    .await;
+    assert_eq!(texts(&theirs, "en").len(), en.len() + 1);
+    let again = json_ok(app.get("/v1/residents/me/history", &me).await).await;
+    assert_eq!(
+        again["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "looked_at")
+            .count(),
+        2
+    );
+    // Another resident's trail is not mine to read.
+    let (_, other) = resident_at(&app, 30.06, 120.06, &[]).await;
+    let theirs = json_ok(app.get("/v1/residents/me/history", &other).await).await;
+    assert!(!texts(&theirs, "en").iter().any(|t| t.contains("义桥中学")));
+    assert_eq!(
+        app.get(&format!("/v1/residents/{id}/history"), &other)
+            .await
+            .status(),
+        403
+    );
+}
