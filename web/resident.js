@@ -280,6 +280,35 @@ async function showHistory() {
   } catch { say(t('network_error'), true); }
 }
 
+// Everything held about me: read on the page, or saved as a file to take away.
+async function myData(download) {
+  const res = store('sc_resident');
+  try {
+    const r = await api('/v1/residents/me/data', { token: res.token });
+    if (!r.ok) return say(problem(r), true);
+    const d = r.data;
+    if (download) {
+      const url = URL.createObjectURL(new Blob([JSON.stringify(d, null, 2)], { type: 'application/json' }));
+      const a = el('a', { href: url, download: 'safecode-my-data.json' });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      return;
+    }
+    const p = d.profile;
+    const row = (k, v) => [el('dt', { 'data-t': k }, t(k)), el('dd', {}, v ?? '—')];
+    $('my-data').replaceChildren(
+      ...row('name', p.name), ...row('id_number', `…${p.id_last4}`), ...row('phone', p.phone),
+      ...row('address', p.address), ...row('needs', p.needs.map((n) => t(n)).join(', ')),
+      ...row('alerts', d.alerts.map((a) => `${when(a.sent_at)} ${a.headline}`).join(' · ')),
+      ...row('my_reports', d.reports.map((x) => `${when(x.created_at)} ${x.text}`).join(' · ')),
+      ...row('my_appeals', d.appeals.map((x) => x.text).join(' · ')),
+      ...row('history_title', `${d.trail.entries.length}`),
+      ...d.not_held.map((n) => el('dd', { class: 'muted' }, n)));
+  } catch { say(t('network_error'), true); }
+}
+
 async function safe(status) {
   const res = store('sc_resident');
   try {
@@ -339,6 +368,8 @@ function init() {
   $('register').onsubmit = register;
   $('refresh').onclick = showHome;
   $('show-history').onclick = showHistory;
+  $('show-data').onclick = () => myData(false);
+  $('download-data').onclick = () => myData(true);
   $('safe-home').onclick = () => safe('at_home');
   $('safe-relatives').onclick = () => safe('with_relatives');
   $('report').onsubmit = report;

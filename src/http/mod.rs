@@ -89,6 +89,7 @@ api_routes! {
     "/v1/residents/me/alerts" => [get: routes::alerts::inbox],
     "/v1/residents/me/language" => [put: residents::language],
     "/v1/residents/me/history" => [get: residents::my_history],
+    "/v1/residents/me/data" => [get: residents::my_data],
     "/v1/residents/me/safe" => [post: routes::alerts::safe],
     "/v1/residents/me/code" => [get: routes::codes::mine],
     "/v1/residents/me/appeals" => [get: appeals::mine, post: appeals::appeal],

@@ -13,6 +13,7 @@ pub(crate) mod idempotency;
 pub mod import;
 pub mod keys;
 pub mod live;
+pub mod my_data;
 pub mod orders;
 pub mod overrides;
 pub mod passkeys;

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod idempotency;
 pub mod live;
 pub mod meta;
+pub mod my_data;
 pub mod orders;
 pub mod overrides;
 pub mod passkeys;

@@ -393,6 +393,7 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         r("GET", "/v1/residents/me", None, RESIDENT),
         r("GET", "/v1/residents/me/alerts", None, RESIDENT),
         r("GET", "/v1/residents/me/history", None, RESIDENT),
+        r("GET", "/v1/residents/me/data", None, RESIDENT),
         r(
             "GET",
             format!("/v1/residents/{resident_id}/history"),

@@ -182,3 +182,111 @@ async fn a_resident_reads_their_season_in_plain_words_and_sees_who_looked() {
         403
     );
 }
+
+/// A resident takes away everything held about them, and nothing about anyone else.
+#[tokio::test]
+async fn a_resident_downloads_everything_held_about_them() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let (_, me) = resident_at(&app, 30.05, 120.05, &["elderly"]).await;
+    let mut other = resident_body();
+    other["name"] = json!("李四邻");
+    other["phone"] = json!("13800000009");
+    other["location"] = json!({"lat": 30.06, "lon": 120.06});
+    assert_eq!(app.register(&other).await.status(), 201);
+    let sent: Value = json_ok(
+        app.post("/v1/alerts", &official, &alert_form(json!([zone])))
+            .await,
+    )
+    .await;
+    let id = sent["id"].as_str().unwrap();
+    app.post(&format!("/v1/alerts/{id}/resend"), &official, &json!({}))
+        .await;
+    let report = app
+        .post(
+            "/v1/reports",
+            &me,
+            &json!({"location": {"lat": 30.05, "lon": 120.05}, "category": "flooding",
+                    "text": "Water in the lane behind the school"}),
+        )
+        .await;
+    assert_eq!(report.status(), 201, "{:?}", report.text().await);
+    let appeal = app
+        .post(
+            "/v1/residents/me/appeals",
+            &me,
+            &json!({"text": "I moved to my daughter's last week"}),
+        )
+        .await;
+    assert!(appeal.status().is_success(), "{:?}", appeal.text().await);
+
+    let res = app.get("/v1/residents/me/data", &me).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let data: Value = res.json().await.unwrap();
+    assert_eq!(data["profile"]["name"], "王小明");
+    assert_eq!(data["profile"]["phone"], "+8613912345678");
+    assert_eq!(data["profile"]["needs"], json!(["elderly"]));
+    assert_eq!(data["language"], "zh");
+    assert_eq!(data["alerts"][0]["id"], json!(id));
+    assert_eq!(data["alerts"][0]["messages"][0][0], "sms");
+    assert_eq!(
+        data["reports"][0]["text"],
+        "Water in the lane behind the school"
+    );
+    assert_eq!(data["reports"][0]["has_photo"], false);
+    assert_eq!(
+        data["appeals"][0]["text"],
+        "I moved to my daughter's last week"
+    );
+    assert!(
+        data["trail"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["en"] == "Registered")
+    );
+    let text = data.to_string();
+    assert!(!text.contains("李四邻") && !text.contains("13800000009"));
+    assert!(data["not_held"][0].as_str().unwrap().contains("last four"));
+}
+
+/// On the resident page: the trail and the data, in a real browser.
+#[tokio::test]
+async fn the_resident_page_shows_the_trail_and_the_data() {
+    let app = spawn_app().await;
+    let b = crate::browser::Browser::start(&[]).await;
+    b.goto(&app.url("/")).await;
+    b.wait_for("#register:not([hidden])").await;
+    b.fill("#r-name", "李四").await;
+    b.fill("#r-id", &new_id_number()).await;
+    b.click("#register button[type=submit]").await;
+    b.until("document.querySelector('#band .band') !== null", "the code")
+        .await;
+    b.click("#show-history").await;
+    b.until(
+        "document.querySelectorAll('#history li').length > 0",
+        "the trail",
+    )
+    .await;
+    let shown = b.text("#history").await;
+    assert!(
+        shown.contains("Registered") || shown.contains("登记"),
+        "{shown}"
+    );
+    b.click("#show-data").await;
+    b.until(
+        "document.querySelectorAll('#my-data dd').length > 0",
+        "my data",
+    )
+    .await;
+    assert!(b.text("#my-data").await.contains("李四"));
+    b.close().await;
+}

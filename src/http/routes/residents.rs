@@ -109,6 +109,21 @@ pub async fn my_history(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(crate::service::trail::mine(&ctx, &p).await?))
 }
 
+/// Everything held about me, to take away: profile, household, alerts and the messages sent
+/// for them, appeals, reports and my trail (residents; JSON, served as a download).
+#[utoipa::path(get, path = "/v1/residents/me/data", tag = "residents", security(("bearer" = [])),
+    responses((status = 200, body = crate::service::my_data::MyData), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn my_data(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    let data = crate::service::my_data::mine(&ctx, &p).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"safecode-my-data.json\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(data))
+}
+
 /// A resident's trail (officials, within their district; the read is audited and shows in it).
 #[utoipa::path(get, path = "/v1/residents/{id}/history", tag = "residents", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
