@@ -114,6 +114,7 @@ impl Application {
             ctx.clone(),
         ));
         tokio::spawn(crate::service::alerts::sms::deliver_when_due(ctx.clone()));
+        tokio::spawn(crate::service::deletion::carry_out_every(ctx.clone()));
         tokio::spawn(crate::service::alerts::contacts::deliver_when_due(
             ctx.clone(),
         ));

@@ -309,6 +309,20 @@ async function myData(download) {
   } catch { say(t('network_error'), true); }
 }
 
+async function deleteMe() {
+  if (!confirm(t('delete_confirm'))) return;
+  const res = store('sc_resident');
+  try {
+    const r = await api('/v1/residents/me', { method: 'DELETE', token: res.token });
+    if (!r.ok) return say(problem(r), true);
+    $('delete-result').textContent = r.data[lang()] || r.data.en;
+    $('delete-result').hidden = false;
+    if (r.data.status === 'deleted') {
+      for (const k of ['sc_resident', 'sc_code', 'sc_me', 'sc_family']) store(k, null);
+    }
+  } catch { say(t('network_error'), true); }
+}
+
 async function safe(status) {
   const res = store('sc_resident');
   try {
@@ -369,6 +383,7 @@ function init() {
   $('refresh').onclick = showHome;
   $('show-history').onclick = showHistory;
   $('show-data').onclick = () => myData(false);
+  $('delete-me').onclick = deleteMe;
   $('download-data').onclick = () => myData(true);
   $('safe-home').onclick = () => safe('at_home');
   $('safe-relatives').onclick = () => safe('with_relatives');

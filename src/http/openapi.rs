@@ -186,6 +186,7 @@ impl Modify for ProblemContentType {
         routes::alerts::delivered,
         routes::residents::language,
         routes::residents::my_history,
+        routes::residents::delete_me,
         routes::residents::my_data,
         routes::residents::history,
         routes::channels::add,

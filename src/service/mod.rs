@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authz;
 pub mod codes;
 pub mod colour;
+pub mod deletion;
 pub mod devices;
 pub(crate) mod idempotency;
 pub mod import;

@@ -7,6 +7,7 @@ pub mod appeals;
 pub mod audit;
 pub mod channels;
 pub mod credentials;
+pub mod deletion;
 pub mod devices;
 pub mod facts;
 pub mod idempotency;

@@ -290,3 +290,128 @@ async fn the_resident_page_shows_the_trail_and_the_data() {
     assert!(b.text("#my-data").await.contains("李四"));
     b.close().await;
 }
+
+/// "Delete me": done at once when nothing needs the record, else queued with the reason and
+/// carried out when it clears; the person's details leave the tables, their devices are
+/// signed out, and the audit chain says only that a deletion happened.
+#[tokio::test]
+async fn a_deletion_is_done_when_nothing_needs_the_record_and_waits_when_something_does() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let register = |name: &'static str, phone: &'static str, id_number: String| {
+        let app = &app;
+        async move {
+            let mut body = resident_body();
+            body["name"] = json!(name);
+            body["phone"] = json!(phone);
+            body["id_number"] = json!(id_number);
+            body["location"] = json!({"lat": 30.05, "lon": 120.05});
+            let v: Value = json_ok(app.register(&body).await).await;
+            (
+                v["resident_id"].as_str().unwrap().to_owned(),
+                v["access_token"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let free_doc = new_id_number();
+    let (_, free) = register("赵自由", "13811110001", free_doc.clone()).await;
+    let (sheltered_id, sheltered) = register("钱安置", "13811110002", new_id_number()).await;
+    let report = app
+        .post(
+            "/v1/reports",
+            &free,
+            &json!({"location": {"lat": 30.05, "lon": 120.05}, "category": "flooding",
+                    "text": "赵自由 says the lane is under water"}),
+        )
+        .await;
+    assert_eq!(report.status(), 201);
+
+    // Nothing needs the first record: deleted at once, signed out.
+    let res = app.delete("/v1/residents/me", &free).await;
+    assert_eq!(res.status(), 200);
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["status"], "deleted");
+    assert_eq!(app.get("/v1/residents/me", &free).await.status(), 401);
+
+    // The second is in a shelter: queued, with the reason, still signed in.
+    let shelter: Value = json_ok(
+        app.post(
+            "/v1/shelters",
+            &official,
+            &json!({"name": "School", "location": {"lat": 30.05, "lon": 120.05}, "capacity": 10}),
+        )
+        .await,
+    )
+    .await;
+    let s = shelter["id"].as_str().unwrap();
+    let code = code_of(&app, &sheltered).await;
+    let stay: Value = json_ok(
+        app.post(
+            &format!("/v1/shelters/{s}/checkins"),
+            &official,
+            &json!({"token": code}),
+        )
+        .await,
+    )
+    .await;
+    let res = app.delete("/v1/residents/me", &sheltered).await;
+    assert_eq!(res.status(), 202);
+    let queued: Value = res.json().await.unwrap();
+    assert_eq!(queued["waiting_for"], json!(["stay"]));
+    assert!(
+        queued["en"]
+            .as_str()
+            .unwrap()
+            .contains("checked in at a shelter")
+    );
+    assert_eq!(app.get("/v1/residents/me", &sheltered).await.status(), 200);
+    let now = chrono::Utc::now();
+    let carry = safecode::service::deletion::carry_out_queued;
+    assert_eq!(carry(&app.ctx, now).await.unwrap(), 0, "still sheltered");
+    let out = app
+        .post(
+            &format!("/v1/shelters/{s}/checkouts"),
+            &official,
+            &json!({"stay_id": stay["stay_id"], "reason": "returned_home"}),
+        )
+        .await;
+    assert_eq!(out.status(), 200);
+    assert_eq!(carry(&app.ctx, now).await.unwrap(), 1);
+    assert_eq!(carry(&app.ctx, now).await.unwrap(), 0, "once");
+    assert_eq!(app.get("/v1/residents/me", &sheltered).await.status(), 401);
+    // The shelter's own history keeps its count, naming no one.
+    let seen = app
+        .get(&format!("/v1/residents/{sheltered_id}"), &official)
+        .await;
+    assert_eq!(seen.status(), 404);
+
+    // Nothing of them is left in the tables that held it, nor in the audit chain.
+    for (table, column) in [
+        ("residents", "name"),
+        ("residents", "phone"),
+        ("reports", "text"),
+        ("audit_log", "after"),
+        ("audit_log", "before"),
+    ] {
+        for needle in ["赵自由", "钱安置", "13811110001", "13811110002"] {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} LIKE '%{needle}%'");
+            let n: i64 = safecode::on_db!(&app.ctx.db, |c| sqlx::query_scalar(
+                sqlx::AssertSqlSafe(sql.clone())
+            )
+            .fetch_one(c)
+            .await
+            .unwrap());
+            assert_eq!(n, 0, "{needle} in {table}.{column}");
+        }
+    }
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"resident.delete".to_owned())
+    );
+    assert_eq!(app.audit_verify().await["ok"], true);
+    // The same document may register again, as a new person.
+    let mut again = resident_body();
+    again["id_number"] = json!(free_doc);
+    assert_eq!(app.register(&again).await.status(), 201);
+}

@@ -124,6 +124,20 @@ pub async fn my_data(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, 
         .json(data))
 }
 
+/// Delete me: 200 when done at once (the record blanked, every device signed out), 202 when
+/// something still needs the record (an open stay, an open appeal, an order in force), with
+/// what it waits for; it is then carried out when that clears (residents).
+#[utoipa::path(delete, path = "/v1/residents/me", tag = "residents", security(("bearer" = [])),
+    responses((status = 200, body = crate::service::deletion::DeletionView), (status = 202, body = crate::service::deletion::DeletionView), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn delete_me(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, ApiError> {
+    let d = crate::service::deletion::request(&ctx, &p).await?;
+    Ok(if d.status == "deleted" {
+        HttpResponse::Ok().json(d)
+    } else {
+        HttpResponse::Accepted().json(d)
+    })
+}
+
 /// A resident's trail (officials, within their district; the read is audited and shows in it).
 #[utoipa::path(get, path = "/v1/residents/{id}/history", tag = "residents", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
