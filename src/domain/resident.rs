@@ -303,7 +303,7 @@ pub struct ResidentPatchForm {
 }
 
 /// Tells a field given as `null` (clear it) from a field not given at all.
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

@@ -85,7 +85,7 @@ api_routes! {
     // One resource per path, so that a wrong method is a 405, not a 404. The literal
     // `me`, `import`, `lookup` and `disputes` come before `{id}`.
     "/v1/residents".wrap(from_fn(rate_limit::register)) => [post: residents::register],
-    "/v1/residents/me" => [get: residents::me, delete: residents::delete_me],
+    "/v1/residents/me" => [get: residents::me, patch: residents::correct_mine, delete: residents::delete_me],
     "/v1/residents/me/alerts" => [get: routes::alerts::inbox],
     "/v1/residents/me/language" => [put: residents::language],
     "/v1/residents/me/history" => [get: residents::my_history],

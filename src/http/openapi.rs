@@ -187,6 +187,7 @@ impl Modify for ProblemContentType {
         routes::residents::language,
         routes::residents::my_history,
         routes::residents::delete_me,
+        routes::residents::correct_mine,
         routes::residents::my_data,
         routes::residents::history,
         routes::channels::add,

@@ -594,3 +594,72 @@ pub async fn set_my_language(ctx: &Ctx, p: &Principal, f: &LanguageForm) -> Resu
         language: language.as_str().to_owned(),
     })
 }
+
+/// What residents may correct themselves (PIPL art. 46): name, phone, address and needs.
+/// `null` clears the phone or address; an absent field is left alone.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionForm {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::resident::present")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::resident::present")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    pub needs: Option<Vec<String>>,
+}
+
+/// A resident corrects their own details (audited like an official's change). A change that
+/// would make their colour stricter is not theirs alone to make (the approval rule): it is
+/// refused, nothing changes, and an official records it with a second official's approval.
+pub async fn correct_mine(ctx: &Ctx, p: &Principal, form: &CorrectionForm) -> Result<ResidentView> {
+    authz::authorize(p, Action::ReadOwnProfile)?;
+    let Principal::Resident { id, .. } = p else {
+        return Err(ServiceError::Forbidden);
+    };
+    let name = form
+        .name
+        .as_deref()
+        .map(crate::domain::ResidentName::parse)
+        .transpose()?;
+    let patch = ResidentPatch::parse(&ResidentPatchForm {
+        needs: form.needs.clone(),
+        address: form.address.clone(),
+        phone: form.phone.clone(),
+        reason: Some("corrected by the resident".into()),
+        ..Default::default()
+    })?;
+    let rules = super::colour::active_rules(ctx).await?;
+    let r = residents::by_public_id(&ctx.db, id.0)
+        .await?
+        .ok_or(ServiceError::NotFound("resident"))?;
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let before = super::colour::facts_in_tx(&mut tx, r.id, now).await?;
+    apply(&mut tx, p, &r, &patch, json!({}), now).await?;
+    let after = super::colour::facts_in_tx(&mut tx, r.id, now).await?;
+    if rules.worsens(&before, &after) {
+        tx.rollback().await?;
+        return Err(ServiceError::Conflict {
+            code: "needs_an_official",
+            detail: "this change would make your colour stricter, which an official records \
+                     with a second official's approval; nothing was changed"
+                .into(),
+        });
+    }
+    if let Some(n) = &name {
+        residents::set_name(&mut tx, r.id, n.as_str(), now).await?;
+        audit::append(
+            &mut tx,
+            &AuditDraft::new(p.actor(), "resident.update")
+                .subject(format!("resident:{id}"))
+                .after(json!({"name": "changed"}))
+                .reason("corrected by the resident"),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    me(ctx, p).await
+}

@@ -260,6 +260,20 @@ pub struct Facts<'a> {
     pub phone: Option<&'a str>,
 }
 
+/// A resident's own correction of their name.
+pub async fn set_name(tx: &mut Tx, id: i64, name: &str, now: DateTime<Utc>) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE residents SET name = $2, updated_at = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(name)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
 pub async fn update_facts(tx: &mut Tx, id: i64, f: &Facts<'_>, now: DateTime<Utc>) -> Result<()> {
     on_tx!(tx, |c| {
         sqlx::query(

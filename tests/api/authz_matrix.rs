@@ -395,6 +395,12 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         r("GET", "/v1/residents/me/history", None, RESIDENT),
         r("GET", "/v1/residents/me/data", None, RESIDENT),
         r(
+            "PATCH",
+            "/v1/residents/me",
+            Some(json!({"address": "义桥镇新街 1 号"})),
+            RESIDENT,
+        ),
+        r(
             "GET",
             format!("/v1/residents/{resident_id}/history"),
             None,

@@ -415,3 +415,55 @@ async fn a_deletion_is_done_when_nothing_needs_the_record_and_waits_when_somethi
     again["id_number"] = json!(free_doc);
     assert_eq!(app.register(&again).await.status(), 201);
 }
+
+/// A resident corrects their own name, phone and address; a change of needs that would make
+/// their colour stricter is an official's to record (the approval rule), and nothing changes.
+#[tokio::test]
+async fn a_resident_corrects_their_details_but_not_into_a_stricter_colour() {
+    let app = spawn_app().await;
+    let (_, me) = resident_at(&app, 30.05, 120.05, &["elderly"]).await;
+    let res = app
+        .patch(
+            "/v1/residents/me",
+            &me,
+            &json!({"name": "王晓明", "phone": "13700000001", "address": null, "needs": []}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let mine: Value = json_ok(app.get("/v1/residents/me", &me).await).await;
+    assert_eq!(mine["name"], "王晓明");
+    assert_eq!(mine["phone"], "+8613700000001");
+    assert!(mine["address"].is_null());
+    assert_eq!(mine["needs"], json!([]), "milder: applied");
+    // Elderly again: red under an advisory where yellow was, so not theirs alone to record.
+    let worse = app
+        .patch(
+            "/v1/residents/me",
+            &me,
+            &json!({"needs": ["elderly"], "phone": "13700000002"}),
+        )
+        .await;
+    assert_problem(worse, 409, "needs_an_official").await;
+    let mine: Value = json_ok(app.get("/v1/residents/me", &me).await).await;
+    assert_eq!(mine["needs"], json!([]), "nothing changed");
+    assert_eq!(mine["phone"], "+8613700000001", "not even the phone");
+    assert_problem(
+        app.patch("/v1/residents/me", &me, &json!({"flags": ["injured"]}))
+            .await,
+        422,
+        "invalid_body",
+    )
+    .await;
+    let trail = json_ok(app.get("/v1/residents/me/history", &me).await).await;
+    let en = texts(&trail, "en");
+    assert!(en.iter().any(|t| t == "Details changed: name"), "{en:?}");
+    assert!(en.iter().any(|t| t.contains("phone")), "{en:?}");
+    let by: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "facts")
+        .map(|e| e["by"].as_str().unwrap())
+        .collect();
+    assert!(by.iter().all(|b| *b == "resident"), "{by:?}");
+}

@@ -124,6 +124,19 @@ pub async fn my_data(ctx: web::Data<Ctx>, p: Principal) -> Result<HttpResponse, 
         .json(data))
 }
 
+/// Correct my name, phone, address or needs (residents). 409 `needs_an_official` when the
+/// change would make my colour stricter: an official records that, with a second's approval.
+#[utoipa::path(patch, path = "/v1/residents/me", tag = "residents", security(("bearer" = [])),
+    request_body = residents::CorrectionForm,
+    responses((status = 200, body = ResidentView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn correct_mine(
+    ctx: web::Data<Ctx>,
+    p: Principal,
+    form: web::Json<residents::CorrectionForm>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(residents::correct_mine(&ctx, &p, &form).await?))
+}
+
 /// Delete me: 200 when done at once (the record blanked, every device signed out), 202 when
 /// something still needs the record (an open stay, an open appeal, an order in force), with
 /// what it waits for; it is then carried out when that clears (residents).
