@@ -145,7 +145,28 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        self.wait_for(css).await.click().await.expect("click");
+        // The console redraws its lists as live updates arrive: a click that lands while the
+        // page is being laid out again (or on an element just replaced) is tried once more.
+        for attempt in 0..30 {
+            let e = self.wait_for(css).await;
+            match e.click().await {
+                Ok(()) => return,
+                Err(err) => {
+                    let what = format!("{err:?}");
+                    let transient = [
+                        "ElementNotInteractable",
+                        "ElementClickIntercepted",
+                        "StaleElementReference",
+                    ]
+                    .iter()
+                    .any(|k| what.contains(k));
+                    if !transient || attempt == 29 {
+                        panic!("click {css}: {what}");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     pub async fn select(&self, css: &str, value: &str) {
