@@ -476,12 +476,7 @@ fn alerting(
         "alert_webhook_url",
         f.alert_webhook_url.as_ref(),
         "",
-        |s| match s {
-            "" => Ok(None),
-            s => crate::outbound::check_url(s, plain)
-                .map(|_| Some(s.to_owned()))
-                .map_err(|e| e.to_string()),
-        },
+        outbound_url(plain),
     )?;
     let webhook_secret = src.get(
         "alert_webhook_secret",
@@ -575,12 +570,7 @@ fn sms_gateway(
         "sms_gateway_url",
         f.sms_gateway_url.as_ref(),
         "",
-        |s| match s {
-            "" => Ok(None),
-            s => crate::outbound::check_url(s, plain)
-                .map(|_| Some(s.to_owned()))
-                .map_err(|e| e.to_string()),
-        },
+        outbound_url(plain),
     )?;
     let account = opt("sms_gateway_account", f.sms_gateway_account.as_ref())?;
     let token = opt("sms_gateway_token", f.sms_gateway_token.as_ref())?;
@@ -672,6 +662,19 @@ fn smtp(f: &FileSettings, src: &Sources) -> Result<Option<SmtpSettings>, ConfigE
         password,
         from,
     }))
+}
+
+/// An address the server sends to (HTTPS, or plain HTTP to loopback when allowed), or nothing
+/// when the value is empty.
+fn outbound_url(
+    plain: crate::outbound::PlainHttp,
+) -> impl FnOnce(&str) -> Result<Option<String>, String> {
+    move |s| match s {
+        "" => Ok(None),
+        s => crate::outbound::check_url(s, plain)
+            .map(|_| Some(s.to_owned()))
+            .map_err(|e| e.to_string()),
+    }
 }
 
 /// A readable file, or nothing when the value is empty.

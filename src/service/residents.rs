@@ -357,21 +357,33 @@ pub async fn me(ctx: &Ctx, p: &Principal) -> Result<ResidentView> {
 }
 
 pub async fn get(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<ResidentView> {
+    let r = read_one(ctx, p, id, "resident.read").await?;
+    view(ctx, p, r).await
+}
+
+/// One resident's record as an official reads it: within their district, and audited as
+/// `action`, since who looked at a person's record is theirs to know (their trail shows a role
+/// and a time).
+pub(super) async fn read_one(
+    ctx: &Ctx,
+    p: &Principal,
+    id: ResidentId,
+    action: &'static str,
+) -> Result<residents::ResidentRecord> {
     authz::authorize(p, Action::ReadResident)?;
     let r = residents::by_public_id(&ctx.db, id.0)
         .await?
         .ok_or(ServiceError::NotFound("resident"))?;
     authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
-    // Who looked at a person's record is theirs to know (their trail shows a role and a time).
     let mut tx = ctx.db.begin().await?;
     audit::append(
         &mut tx,
-        &AuditDraft::new(p.actor(), "resident.read").subject(format!("resident:{id}")),
+        &AuditDraft::new(p.actor(), action).subject(format!("resident:{id}")),
         ctx.now(),
     )
     .await?;
     tx.commit().await?;
-    view(ctx, p, r).await
+    Ok(r)
 }
 
 /// What an official's change of a resident's facts did: applied at once (the colour stays

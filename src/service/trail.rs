@@ -5,11 +5,10 @@
 //! audit chain and the tables that hold the decisions, orders, stays and relief.
 
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
-use crate::domain::{AuditDraft, Location, ResidentId};
-use crate::store::{audit, residents, trail};
+use crate::domain::ResidentId;
+use crate::store::trail;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 
 /// At most this many of each kind of event are read.
 const PER_SOURCE: i64 = 2000;
@@ -261,20 +260,6 @@ pub async fn mine(ctx: &Ctx, p: &Principal) -> Result<Trail> {
 /// A resident's trail (officials, within their district); the read is itself audited, and
 /// shows in the trail as "looked at".
 pub async fn of(ctx: &Ctx, p: &Principal, id: ResidentId) -> Result<Trail> {
-    authz::authorize(p, Action::ReadResident)?;
-    let r = residents::by_public_id(&ctx.db, id.0)
-        .await?
-        .ok_or(ServiceError::NotFound("resident"))?;
-    authz::ensure_resident_in_jurisdiction(p, Location::from_columns(r.lat, r.lon))?;
-    let mut tx = ctx.db.begin().await?;
-    audit::append(
-        &mut tx,
-        &AuditDraft::new(p.actor(), "resident.history.read")
-            .subject(format!("resident:{id}"))
-            .after(json!({})),
-        ctx.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let r = super::residents::read_one(ctx, p, id, "resident.history.read").await?;
     build(ctx, r.id, id.0).await
 }
