@@ -94,6 +94,23 @@ pub struct Settings {
     /// Requests to other servers: the extra CA trusted, and whether plain HTTP to loopback is
     /// allowed (test receivers).
     pub outbound: crate::outbound::OutboundSettings,
+    /// How long an incident's personal data outlives its all-clear, and the season's end.
+    pub retention: RetentionSettings,
+}
+
+/// Privacy over a season: an incident's personal data is anonymised `after_all_clear_days`
+/// after its all-clear; residents registered for the season are erased after `season_end`
+/// (when set) unless an incident is still open or within its retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    pub after_all_clear_days: u32,
+    pub season_end: Option<chrono::NaiveDate>,
+    /// How often a server looks for work (seconds).
+    pub check_secs: u64,
+    /// Rows per statement, and a pause between statements (ms): anonymising a large incident
+    /// leaves the database to live traffic in between.
+    pub batch: i64,
+    pub pause_ms: u64,
 }
 
 /// The server's certificate chain and key (PEM files), read again when they change.
@@ -359,6 +376,11 @@ struct FileSettings {
     tls_key: Option<String>,
     extra_ca_file: Option<String>,
     allow_plain_http: Option<String>,
+    retention_days: Option<u32>,
+    season_end: Option<String>,
+    retention_check_secs: Option<u64>,
+    retention_batch: Option<i64>,
+    retention_pause_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -826,6 +848,40 @@ impl Settings {
         let import_limit_mb: usize =
             src.get("import_limit_mb", f.import_limit_mb, "200", positive)?;
         Ok(Self {
+            retention: RetentionSettings {
+                after_all_clear_days: src.get(
+                    "retention_days",
+                    f.retention_days,
+                    "30",
+                    within(0u32, 3650, "0 to 3650 days"),
+                )?,
+                season_end: src.get("season_end", f.season_end.as_ref(), "", |s| {
+                    if s.is_empty() {
+                        return Ok(None);
+                    }
+                    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                        .map(Some)
+                        .map_err(|_| format!("must be a date like 2026-10-31, got {s:?}"))
+                })?,
+                check_secs: src.get(
+                    "retention_check_secs",
+                    f.retention_check_secs,
+                    "3600",
+                    within(1u64, 86_400, "1 to 86400 seconds"),
+                )?,
+                batch: src.get(
+                    "retention_batch",
+                    f.retention_batch,
+                    "1000",
+                    within(1i64, 100_000, "1 to 100000 rows"),
+                )?,
+                pause_ms: src.get(
+                    "retention_pause_ms",
+                    f.retention_pause_ms,
+                    "0",
+                    within(0u64, 60_000, "0 to 60000 ms"),
+                )?,
+            },
             alerting: alerting(&f, &src, outbound.plain_http)?,
             tls: tls(&f, &src)?,
             outbound,

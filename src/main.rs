@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Privacy after the all-clear (same database settings as `serve`).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Tools for development and benchmarks.
     Dev {
         #[command(subcommand)]
@@ -88,6 +93,24 @@ enum AuditCommand {
         /// A saved signed head (repeatable).
         #[arg(long = "head")]
         heads: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// By incident: what was anonymised, what is still held and when it is due to go; and
+    /// what is held for the season (JSON).
+    Report {
+        /// Report as at this time (RFC 3339) instead of now.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Do the retention work that is due now (servers do it by themselves every
+    /// `retention_check_secs`); prints what this run did (JSON).
+    Run {
+        /// Run as at this time (RFC 3339), for a drill or a test: only work due by then is done.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -315,6 +338,30 @@ fn main() -> anyhow::Result<()> {
             Command::Audit {
                 command: AuditCommand::Verify { heads },
             } => audit_verify(settings, heads).await,
+            Command::Retention { command } => {
+                let ctx = startup::context(&settings).await?;
+                let out = match command {
+                    RetentionCommand::Report { now } => serde_json::to_value(
+                        safecode::service::retention::report(
+                            &ctx,
+                            now.unwrap_or_else(chrono::Utc::now),
+                        )
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    )?,
+                    RetentionCommand::Run { now } => serde_json::to_value(
+                        safecode::service::retention::run(
+                            &ctx,
+                            now.unwrap_or_else(chrono::Utc::now),
+                        )
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    )?,
+                };
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                ctx.db.close().await;
+                Ok(())
+            }
             Command::Import {
                 command: ImportCommand::Residents { file },
             } => import(settings, file).await,

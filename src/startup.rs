@@ -68,6 +68,7 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         keys,
         rules: Default::default(),
         appeal_deadline: chrono::Duration::hours(i64::from(settings.appeal_deadline_hours)),
+        retention: settings.retention,
         printed_code_days: i64::from(settings.printed_code_days),
         sessions: settings.sessions,
         approver_cooling_off: chrono::Duration::hours(i64::from(
@@ -96,6 +97,12 @@ impl Application {
         let lock = crate::store::startup_lock(&settings.database_url).await?;
         let ctx = prepare(settings).await?;
         let bootstrap_admin_token = users::bootstrap_admin(&ctx).await?.and_then(|u| u.token);
+        // A chain written before sealing existed is resealed once, by the first server to
+        // start. A chain that does not verify is left as it is and said loudly: the service
+        // must still start on the day of a flood.
+        if let Err(e) = crate::service::audit::reseal(&ctx).await {
+            tracing::error!(error = %e, "the audit chain was not resealed");
+        }
         drop(lock);
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.to_string(),
@@ -115,6 +122,7 @@ impl Application {
         ));
         tokio::spawn(crate::service::alerts::sms::deliver_when_due(ctx.clone()));
         tokio::spawn(crate::service::deletion::carry_out_every(ctx.clone()));
+        tokio::spawn(crate::service::retention::run_every(ctx.clone()));
         tokio::spawn(crate::service::alerts::contacts::deliver_when_due(
             ctx.clone(),
         ));

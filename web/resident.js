@@ -257,6 +257,8 @@ async function showHome() {
     }
     store('sc_code', code);
     if (me.ok) store('sc_me', me.data);
+    // Filled once; a refresh does not undo what the resident is typing.
+    if (me.ok && !$('correct').dataset.was) fillCorrection(me.data);
     renderCode(code, me.ok ? me.data : null);
     say('');
     await whereToGo(me.ok ? me.data.colour : code.issued.colour, me.ok ? me.data : null);
@@ -297,6 +299,7 @@ async function myData(download) {
       return;
     }
     const p = d.profile;
+    fillCorrection(p);
     const row = (k, v) => [el('dt', { 'data-t': k }, t(k)), el('dd', {}, v ?? '—')];
     $('my-data').replaceChildren(
       ...row('name', p.name), ...row('id_number', `…${p.id_last4}`), ...row('phone', p.phone),
@@ -306,6 +309,43 @@ async function myData(download) {
       ...row('my_appeals', d.appeals.map((x) => x.text).join(' · ')),
       ...row('history_title', `${d.trail.entries.length}`),
       ...d.not_held.map((n) => el('dd', { class: 'muted' }, n)));
+  } catch { say(t('network_error'), true); }
+}
+
+// The correction form starts from what is held, and sends only what was changed.
+function fillCorrection(p) {
+  const f = $('correct');
+  f.elements.name.value = p.name || '';
+  f.elements.phone.value = p.phone || '';
+  f.elements.address.value = p.address || '';
+  for (const b of f.querySelectorAll('input[name="need"]')) b.checked = (p.needs || []).includes(b.value);
+  f.dataset.was = JSON.stringify({ name: p.name || '', phone: p.phone || '', address: p.address || '', needs: [...(p.needs || [])].sort() });
+}
+
+async function correct(e) {
+  e.preventDefault();
+  const f = e.target;
+  const res = store('sc_resident');
+  const was = JSON.parse(f.dataset.was || '{}');
+  const now = {
+    name: f.elements.name.value.trim(),
+    phone: f.elements.phone.value.trim(),
+    address: f.elements.address.value.trim(),
+    needs: [...f.querySelectorAll('input[name="need"]:checked')].map((b) => b.value).sort(),
+  };
+  const body = {};
+  if (now.name !== was.name) body.name = now.name;
+  if (now.phone !== was.phone) body.phone = now.phone || null;
+  if (now.address !== was.address) body.address = now.address || null;
+  if (JSON.stringify(now.needs) !== JSON.stringify(was.needs)) body.needs = now.needs;
+  if (!Object.keys(body).length) return say(t('no_changes'));
+  try {
+    const r = await api('/v1/residents/me', { method: 'PATCH', token: res.token, body });
+    if (r.status === 409 && r.data && r.data.code === 'needs_an_official') return say(t('needs_official'), true);
+    if (!r.ok) return say(problem(r), true);
+    store('sc_me', r.data);
+    fillCorrection(r.data);
+    say(t('corrected'));
   } catch { say(t('network_error'), true); }
 }
 
@@ -384,6 +424,10 @@ function init() {
   $('show-history').onclick = showHistory;
   $('show-data').onclick = () => myData(false);
   $('delete-me').onclick = deleteMe;
+  needsBoxes(document.querySelector('#correct .needs'), '');
+  $('correct').onsubmit = correct;
+  const me = store('sc_me');
+  if (me) fillCorrection(me);
   $('download-data').onclick = () => myData(true);
   $('safe-home').onclick = () => safe('at_home');
   $('safe-relatives').onclick = () => safe('with_relatives');

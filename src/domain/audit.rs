@@ -15,6 +15,9 @@ pub struct AuditDraft {
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
     pub reason: Option<String>,
+    /// The resident whose key seals the entry's personal values when the subject is not
+    /// that resident (see [`key_owner`]).
+    pub about: Option<String>,
 }
 
 impl AuditDraft {
@@ -26,7 +29,14 @@ impl AuditDraft {
             before: None,
             after: None,
             reason: None,
+            about: None,
         }
+    }
+
+    /// The resident this entry is about when its subject is something else (an approval).
+    pub fn about(mut self, resident: impl std::fmt::Display) -> Self {
+        self.about = Some(format!("resident:{resident}"));
+        self
     }
 
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
@@ -110,6 +120,167 @@ impl AuditRecord {
     }
 }
 
+/// What begins a sealed value: `sealed:v1:<owner>:<base64url>`.
+pub const SEALED: &str = "sealed:v1:";
+
+/// The facts of an entry about a resident that identify nobody and stay readable in the
+/// chain: ids, colours, counts, statuses and categories. Every other field of its
+/// before/after (an address, a location, needs, whatever a later version adds) is sealed
+/// under the resident's key: privacy is the default, readability the exception.
+pub const CLEAR_FACTS: &[&str] = &[
+    "acknowledged_alert",
+    "appeal",
+    "approval",
+    "approved",
+    "approved_by",
+    "cleared",
+    "colour",
+    "day",
+    "dependents",
+    "dependents_detached",
+    "document",
+    "erased",
+    "expires_at",
+    "head",
+    "id_card_checked",
+    "item",
+    "kept",
+    "located",
+    "other_records",
+    "override",
+    "quantity",
+    "reason",
+    "reason_code",
+    "requested_by",
+    "residents",
+    "revoked_tokens",
+    "shelter",
+    "signed_out_devices",
+    "standing",
+    "status",
+    "stay",
+    "transferred_to",
+    "upheld",
+    "used",
+    "waiting_for",
+    "worse",
+];
+
+/// Whose key seals an entry's personal values: the resident it is about, else the season
+/// (the year of the entry) for free text about no one person (a bulk override's reason).
+pub fn key_owner(d: &AuditDraft, at: DateTime<Utc>) -> String {
+    d.about
+        .clone()
+        .or_else(|| {
+            d.subject
+                .as_ref()
+                .filter(|s| s.starts_with("resident:"))
+                .cloned()
+        })
+        .unwrap_or_else(|| season_owner(at))
+}
+
+pub fn season_owner(at: DateTime<Utc>) -> String {
+    use chrono::Datelike;
+    format!("season:{}", at.year())
+}
+
+/// What binds a sealed value to its place: owner, entry and field.
+pub fn seal_context(owner: &str, seq: i64, field: &str) -> String {
+    format!("{owner}|{seq}|{field}")
+}
+
+/// `(owner, ciphertext)` of a sealed value.
+pub fn sealed_parts(s: &str) -> Option<(&str, &str)> {
+    s.strip_prefix(SEALED)?.rsplit_once(':')
+}
+
+/// The fields of `record` that must be sealed under `owner`, as (field, plaintext): every
+/// free-text reason, and for an entry about a resident every before/after field that is not
+/// a [`CLEAR_FACTS`] fact. Values already sealed are left alone, so sealing twice is sealing
+/// once.
+pub fn personal_fields(record: &AuditRecord, owner: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(r) = &record.reason
+        && sealed_parts(r).is_none()
+    {
+        out.push(("reason".to_owned(), r.clone()));
+    }
+    if owner.starts_with("resident:") {
+        for (side, text) in [("before", &record.before), ("after", &record.after)] {
+            let Some(obj) = text
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                .and_then(|v| match v {
+                    serde_json::Value::Object(o) => Some(o),
+                    _ => None,
+                })
+            else {
+                continue;
+            };
+            for (k, v) in obj {
+                let already = v.as_str().is_some_and(|s| sealed_parts(s).is_some());
+                if !CLEAR_FACTS.contains(&k.as_str()) && !already {
+                    out.push((format!("{side}.{k}"), v.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Puts sealed values in place of the fields named (from [`personal_fields`]).
+pub fn replace_fields(record: &mut AuditRecord, sealed: &[(String, String)]) {
+    for (field, value) in sealed {
+        if field == "reason" {
+            record.reason = Some(value.clone());
+            continue;
+        }
+        let Some((side, key)) = field.split_once('.') else {
+            continue;
+        };
+        let slot = if side == "before" {
+            &mut record.before
+        } else {
+            &mut record.after
+        };
+        if let Some(mut v) = slot
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            && let Some(o) = v.as_object_mut()
+        {
+            o.insert(key.to_owned(), serde_json::Value::String(value.clone()));
+            *slot = Some(v.to_string());
+        }
+    }
+}
+
+/// Opens the sealed values of one side (before/after) in place: `open(owner, context,
+/// ciphertext)` gives the plaintext JSON text, or None when the key is gone (then the value
+/// reads `"forgotten"`).
+pub fn open_side(
+    v: &mut serde_json::Value,
+    seq: i64,
+    side: &str,
+    open: &impl Fn(&str, &str, &str) -> Option<String>,
+) {
+    let Some(o) = v.as_object_mut() else {
+        return;
+    };
+    for (k, val) in o.iter_mut() {
+        let Some((owner, ct)) = val.as_str().and_then(sealed_parts) else {
+            continue;
+        };
+        let context = seal_context(owner, seq, &format!("{side}.{k}"));
+        *val = open(owner, &context, ct)
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_else(|| serde_json::Value::String(FORGOTTEN.into()));
+    }
+}
+
+/// What a sealed value reads once its key was destroyed.
+pub const FORGOTTEN: &str = "forgotten";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +304,63 @@ mod tests {
         assert_ne!(a, record(1, "y").chain_hash(&ChainHash::GENESIS));
         assert_ne!(a, record(2, "x").chain_hash(&ChainHash::GENESIS));
         assert_ne!(a, record(1, "x").chain_hash(&a));
+    }
+
+    #[test]
+    fn an_entry_about_a_resident_seals_everything_but_its_facts() {
+        let d = AuditDraft::new("official:x", "resident.update")
+            .subject("resident:b")
+            .before(serde_json::json!({"location": {"lat": 30.1, "lon": 120.2}, "colour": "red"}))
+            .after(serde_json::json!({"address": "No. 5 River Road", "colour": "red"}))
+            .reason("dialysis three times a week");
+        let owner = key_owner(&d, Utc::now());
+        assert_eq!(owner, "resident:b");
+        let r = AuditRecord::from_draft(1, Utc::now(), &d);
+        let mut fields: Vec<String> = personal_fields(&r, &owner)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        fields.sort();
+        assert_eq!(fields, ["after.address", "before.location", "reason"]);
+        let mut sealed = r.clone();
+        let replaced: Vec<(String, String)> = personal_fields(&r, &owner)
+            .into_iter()
+            .map(|(f, _)| (f, format!("{SEALED}{owner}:xyz")))
+            .collect();
+        replace_fields(&mut sealed, &replaced);
+        let text = serde_json::to_string(&sealed).unwrap();
+        assert!(!text.contains("River") && !text.contains("dialysis") && !text.contains("30.1"));
+        assert!(text.contains("red"), "the colour stays readable: {text}");
+        assert!(
+            personal_fields(&sealed, &owner).is_empty(),
+            "sealing twice is once"
+        );
+    }
+
+    #[test]
+    fn free_text_about_no_one_resident_is_sealed_under_the_season() {
+        let d = AuditDraft::new("official:x", "override.bulk")
+            .subject("zone:z")
+            .after(serde_json::json!({"name": "West bank"}))
+            .reason("the old people's home on the west bank");
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let owner = key_owner(&d, at);
+        assert_eq!(owner, "season:2026");
+        let r = AuditRecord::from_draft(1, at, &d);
+        let fields: Vec<String> = personal_fields(&r, &owner)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            fields,
+            ["reason"],
+            "a zone's name is no one's personal data"
+        );
+        assert_eq!(
+            key_owner(&d.clone().about("r1"), at),
+            "resident:r1",
+            "an approval names the resident it is about"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `keys/` folder: secrets that never go into the database: the key of the ID-number
 //! hash, and the Ed25519 signing keys of the codes ([`signing`]).
 
+pub mod seal;
 pub mod signing;
 
 use hmac::{Hmac, Mac};

@@ -67,21 +67,79 @@ pub async fn list(ctx: &Ctx, p: &Principal, q: Query) -> Result<Vec<EntryView>> 
     } else {
         audit::list(&ctx.db, &filter).await?
     };
-    let parse = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
+    open(ctx, entries).await
+}
+
+/// Entries as their readers see them: sealed personal values opened with their owners' keys,
+/// or `"forgotten"` where the key was destroyed.
+pub async fn open(ctx: &Ctx, entries: Vec<audit::StoredEntry>) -> Result<Vec<EntryView>> {
+    use crate::domain::audit::{FORGOTTEN, open_side, seal_context, sealed_parts};
+    let mut owners: Vec<String> = entries
+        .iter()
+        .flat_map(|e| {
+            [&e.record.before, &e.record.after, &e.record.reason]
+                .into_iter()
+                .flatten()
+                .filter(|t| t.contains(crate::domain::audit::SEALED))
+                .flat_map(|t| sealed_owners(t))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    owners.sort();
+    owners.dedup();
+    let keys = if owners.is_empty() {
+        Default::default()
+    } else {
+        crate::store::audit_keys::existing(&ctx.db, &owners).await?
+    };
+    let opener = |owner: &str, context: &str, ct: &str| -> Option<String> {
+        let plain = keys.get(owner)?.open(context, ct)?;
+        String::from_utf8(plain).ok()
+    };
     Ok(entries
         .into_iter()
-        .map(|e| EntryView {
-            seq: e.record.seq,
-            at: e.record.at,
-            actor: e.record.actor,
-            action: e.record.action,
-            subject: e.record.subject,
-            before: parse(e.record.before),
-            after: parse(e.record.after),
-            reason: e.record.reason,
-            hash: hex::encode(e.hash),
+        .map(|e| {
+            let seq = e.record.seq;
+            let side = |s: Option<String>, name: &str| {
+                s.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .map(|mut v| {
+                        open_side(&mut v, seq, name, &opener);
+                        v
+                    })
+            };
+            let reason = e.record.reason.map(|r| match sealed_parts(&r) {
+                Some((owner, ct)) => opener(owner, &seal_context(owner, seq, "reason"), ct)
+                    .unwrap_or_else(|| FORGOTTEN.to_owned()),
+                None => r,
+            });
+            EntryView {
+                seq,
+                at: e.record.at,
+                actor: e.record.actor,
+                action: e.record.action,
+                subject: e.record.subject,
+                before: side(e.record.before, "before"),
+                after: side(e.record.after, "after"),
+                reason,
+                hash: hex::encode(e.hash),
+            }
         })
         .collect())
+}
+
+/// The owners named by sealed values in a stored field (a JSON object's values or a reason).
+fn sealed_owners(text: &str) -> Vec<String> {
+    use crate::domain::audit::sealed_parts;
+    if let Some((o, _)) = sealed_parts(text) {
+        return vec![o.to_owned()];
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(o)) => o
+            .values()
+            .filter_map(|v| v.as_str().and_then(sealed_parts).map(|(o, _)| o.to_owned()))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Pages read at most for one answer to an official with a district, so that a trail full of
@@ -271,6 +329,8 @@ async fn verify_chain(ctx: &Ctx, anchors: &[Anchor]) -> Result<Verification> {
     for a in anchors {
         expected.entry(a.seq as i64).or_default().push(a.hash);
     }
+    // Old hashes a vouched reseal explains, looked up only if a signed head does not match.
+    let mut legacy: Option<std::collections::HashMap<i64, Vec<u8>>> = None;
     let mut prev = ChainHash::GENESIS;
     let mut expected_seq = 1;
     let mut checked = 0;
@@ -305,9 +365,18 @@ async fn verify_chain(ctx: &Ctx, anchors: &[Anchor]) -> Result<Verification> {
                     n_anchors,
                 ));
             }
-            if expected
+            let differs = expected
                 .get(&seq)
-                .is_some_and(|hs| hs.iter().any(|h| *h != hash.0))
+                .is_some_and(|hs| hs.iter().any(|h| *h != hash.0));
+            if differs && legacy.is_none() {
+                let seqs: Vec<i64> = expected.keys().copied().collect();
+                legacy = Some(vouched_legacy(ctx, &seqs).await?);
+            }
+            let old = legacy.as_ref().and_then(|l| l.get(&seq)).map(Vec::as_slice);
+            if differs
+                && expected
+                    .get(&seq)
+                    .is_some_and(|hs| hs.iter().any(|h| *h != hash.0 && old != Some(&h[..])))
             {
                 return Ok(Verification::broken(
                     seq,
@@ -410,7 +479,13 @@ pub async fn anchor(ctx: &Ctx) -> Result<Option<Anchor>> {
     known.extend(ctx.anchors.last());
     for a in &known {
         let at = audit::hash_at(&ctx.db, a.seq as i64).await?;
-        if a.seq > 0 && at.as_deref() != Some(&a.hash[..]) {
+        // Only a head that no longer matches asks whether a vouched reseal explains it.
+        let explained = at.as_deref() != Some(&a.hash[..])
+            && vouched_legacy(ctx, &[a.seq as i64])
+                .await?
+                .get(&(a.seq as i64))
+                .is_some_and(|h| h[..] == a.hash[..]);
+        if a.seq > 0 && at.as_deref() != Some(&a.hash[..]) && !explained {
             tracing::error!(
                 seq = a.seq,
                 "audit entries under a signed head were rewritten or removed; not signing"
@@ -428,6 +503,11 @@ pub async fn anchor(ctx: &Ctx) -> Result<Option<Anchor>> {
         );
         return Ok(None);
     }
+    sign_head(ctx, seq, hash).await
+}
+
+/// Signs (seq, hash) as the chain's head, without checking: callers have.
+async fn sign_head(ctx: &Ctx, seq: i64, hash: Vec<u8>) -> Result<Option<Anchor>> {
     let Some(key) = ctx.keys.signer() else {
         return Ok(None);
     };
@@ -493,4 +573,179 @@ pub async fn anchor_every(ctx: Ctx, period: std::time::Duration) {
             tracing::warn!(error = %e, "could not sign the audit chain's head");
         }
     }
+}
+
+/// What [`reseal`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resealed {
+    /// Entries whose content or links changed.
+    pub rewritten: i64,
+    /// Personal values now sealed.
+    pub sealed_values: i64,
+    /// The chain's head before, as signed heads made until then name it.
+    pub old_head_seq: i64,
+    pub old_head_hash: String,
+    /// The re-anchoring entry that says what was done.
+    pub entry: i64,
+}
+
+/// Seals the personal values of a chain written before sealing existed (an upgrade): entries
+/// are rewritten with their values sealed and their links recomputed, each old hash is kept
+/// (`audit_legacy`), and an `audit.reseal` entry records the old head, so heads signed before
+/// still prove what they signed. The new head is signed at once: that signature is what
+/// vouches for the rewrite (a rewrite nobody signed is an attack, and verification says so).
+/// Runs once, under the chain's lock; other servers starting at the same time wait and find
+/// it done.
+pub async fn reseal(ctx: &Ctx) -> Result<Option<Resealed>> {
+    const PAGE: i64 = 2000;
+    let now = ctx.now();
+    if crate::store::meta::read(&ctx.db, "audit_sealed")
+        .await?
+        .as_deref()
+        != Some("0")
+    {
+        return Ok(None);
+    }
+    // Heads signed before must hold over the chain as it is: a reseal never launders a
+    // rewrite that happened before it.
+    let mut signed: Vec<Anchor> = newest_trusted(ctx)
+        .await?
+        .map(|(a, _)| a)
+        .into_iter()
+        .collect();
+    signed.extend(ctx.anchors.last());
+    let before = verify_chain(ctx, &signed).await?;
+    if !before.ok {
+        return Err(crate::store::StoreError::Corrupt(format!(
+            "the audit chain does not verify ({:?}); it is not resealed",
+            before.first_broken.map(|b| (b.seq, b.problem))
+        ))
+        .into());
+    }
+    let mut tx = ctx.db.begin().await?;
+    audit::lock_chain(&mut tx).await?;
+    if crate::store::meta::get(&mut tx, "audit_sealed")
+        .await?
+        .as_deref()
+        != Some("0")
+    {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    audit::reseal_mode(&mut tx, true).await?;
+    let (mut old_prev, mut new_prev) = (ChainHash::GENESIS, ChainHash::GENESIS);
+    let (mut after, mut rewritten, mut sealed_values) = (0_i64, 0_i64, 0_i64);
+    loop {
+        let page = audit::page_tx(&mut tx, after, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        let mut records: Vec<_> = page.iter().map(|e| e.record.clone()).collect();
+        let owners: Vec<String> = records
+            .iter()
+            .map(|r| {
+                r.subject
+                    .clone()
+                    .filter(|s| s.starts_with("resident:"))
+                    .unwrap_or_else(|| crate::domain::audit::season_owner(r.at))
+            })
+            .collect();
+        sealed_values += records
+            .iter()
+            .zip(&owners)
+            .map(|(r, o)| crate::domain::audit::personal_fields(r, o).len() as i64)
+            .sum::<i64>();
+        audit::seal_as(&mut tx, &mut records, &owners, now).await?;
+        let mut rows = Vec::new();
+        for (e, r) in page.iter().zip(records) {
+            if e.prev_hash != old_prev.0 || e.record.chain_hash(&old_prev).0[..] != e.hash[..] {
+                tx.rollback().await?;
+                return Err(crate::store::StoreError::Corrupt(format!(
+                    "audit entry {} does not link; the chain must verify before it is resealed",
+                    e.record.seq
+                ))
+                .into());
+            }
+            old_prev = ChainHash::from_slice(&e.hash).unwrap_or(ChainHash::GENESIS);
+            let hash = r.chain_hash(&new_prev);
+            if hash != old_prev {
+                rows.push((r, new_prev, hash, e.hash.clone()));
+            }
+            new_prev = hash;
+            after = e.record.seq;
+        }
+        rewritten += rows.len() as i64;
+        audit::rewrite(&mut tx, &rows).await?;
+    }
+    audit::reseal_mode(&mut tx, false).await?;
+    crate::store::meta::set(&mut tx, "audit_sealed", "1").await?;
+    if rewritten == 0 {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    audit::set_head_hash(&mut tx, &new_prev).await?;
+    let entry = audit::append(
+        &mut tx,
+        &crate::domain::AuditDraft::new("system", "audit.reseal").after(serde_json::json!({
+            "old_head": {"seq": after, "hash": old_prev.to_hex()},
+            "new_hash_at_old_head": new_prev.to_hex(),
+            "rewritten": rewritten,
+            "sealed_values": sealed_values,
+        })),
+        now,
+    )
+    .await?;
+    let (head_seq, head_hash) = audit::head_tx(&mut tx).await?;
+    tx.commit().await?;
+    // This signature vouches for the reseal (see `vouched_legacy`); no other server appended
+    // in between, as the chain was locked until the commit, and the entry is the head.
+    if sign_head(ctx, head_seq, head_hash).await?.is_none() {
+        tracing::warn!("no signing key: the resealed chain's head is not signed");
+    }
+    tracing::info!(rewritten, sealed_values, "audit chain resealed");
+    Ok(Some(Resealed {
+        rewritten,
+        sealed_values,
+        old_head_seq: after,
+        old_head_hash: old_prev.to_hex(),
+        entry: entry.seq,
+    }))
+}
+
+/// Old hashes a signed head may name instead of the current ones: those of entries a reseal
+/// rewrote, and only where a head signed at the reseal entry itself vouches for that reseal.
+async fn vouched_legacy(
+    ctx: &Ctx,
+    seqs: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<u8>>> {
+    let mut out = std::collections::HashMap::new();
+    let mut covered = 0_i64;
+    for (seq, after) in audit::reseals(&ctx.db).await? {
+        let signed = match audit::anchor_at(&ctx.db, seq).await? {
+            Some(bytes) => read_anchor(ctx, &bytes)
+                .ok()
+                .filter(|a| a.seq as i64 == seq),
+            None => None,
+        };
+        let vouched = match signed {
+            Some(a) => audit::hash_at(&ctx.db, seq).await?.as_deref() == Some(&a.hash[..]),
+            None => false,
+        };
+        let old: i64 = after
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            .and_then(|v| v["old_head"]["seq"].as_i64())
+            .unwrap_or(0);
+        if vouched {
+            covered = covered.max(old);
+        }
+    }
+    for &s in seqs {
+        if s <= covered
+            && let Some(h) = audit::legacy_hash(&ctx.db, s).await?
+        {
+            out.insert(s, h);
+        }
+    }
+    Ok(out)
 }

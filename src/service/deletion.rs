@@ -57,7 +57,8 @@ fn explain(waiting: &[&str]) -> (String, String) {
 
 /// Blanks the record and what else was kept about it; audited without what was deleted.
 /// Whether this call did it (another server may have).
-async fn erase(
+pub(crate) async fn erase(
+    ctx: &Ctx,
     tx: &mut crate::store::Tx,
     internal: i64,
     public: uuid::Uuid,
@@ -82,6 +83,13 @@ async fn erase(
         now,
     )
     .await?;
+    // What the audit chain sealed about them is forgotten with their key, at once when no
+    // incident may still need it (open, or within its retention), else by the retention task
+    // when the last such incident is anonymised.
+    let cutoff = now - chrono::Duration::days(i64::from(ctx.retention.after_all_clear_days));
+    if !crate::store::retention::any_live(&ctx.db, cutoff).await? {
+        crate::store::audit_keys::destroy(tx, &[format!("resident:{public}")]).await?;
+    }
     Ok(true)
 }
 
@@ -95,7 +103,7 @@ pub async fn request(ctx: &Ctx, p: &Principal) -> Result<DeletionView> {
     let mut tx = ctx.db.begin().await?;
     let waiting = deletion::blockers(&mut tx, *internal, now).await?;
     if waiting.is_empty() {
-        erase(&mut tx, *internal, id.0, &p.actor(), now).await?;
+        erase(ctx, &mut tx, *internal, id.0, &p.actor(), now).await?;
     } else {
         deletion::queue(&mut tx, *internal, &waiting.join(","), now).await?;
         audit::append(
@@ -132,7 +140,7 @@ pub async fn carry_out_queued(ctx: &Ctx, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = ctx.db.begin().await?;
         let waiting = deletion::blockers(&mut tx, internal, now).await?;
         if waiting.is_empty() {
-            if erase(&mut tx, internal, public, "system", now).await? {
+            if erase(ctx, &mut tx, internal, public, "system", now).await? {
                 done += 1;
             }
         } else {

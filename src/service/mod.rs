@@ -24,6 +24,7 @@ pub mod reclaim;
 pub mod relief;
 pub mod reports;
 pub mod residents;
+pub mod retention;
 pub mod rules;
 pub mod safety;
 pub mod shelters;
@@ -54,6 +55,8 @@ pub struct Ctx {
     pub rules: colour::RuleCache,
     /// An appeal without a decision after this long is flagged overdue.
     pub appeal_deadline: chrono::Duration,
+    /// How long an incident's personal data outlives its all-clear; the season's end.
+    pub retention: crate::config::RetentionSettings,
     /// How long a printed code is valid.
     pub printed_code_days: i64,
     /// Sessions' idle timeout and lifetime, desk phones' default life.

@@ -206,8 +206,9 @@ pub struct DistributionView {
     pub item: String,
     pub unit: String,
     pub quantity: i32,
-    #[schema(value_type = String, format = Uuid)]
-    pub resident_id: Uuid,
+    /// Absent once the incident's data was anonymised after its all-clear.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub resident_id: Option<Uuid>,
     pub given_at: DateTime<Utc>,
     /// The desk's role and random id, never a name.
     pub given_by: String,

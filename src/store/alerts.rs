@@ -268,15 +268,34 @@ pub async fn per_zone(
     db: &Db,
     alert_id: i64,
 ) -> Result<Vec<(Option<Uuid>, Option<String>, i64, i64, i64)>> {
-    Ok(on_db!(db, |c| sqlx::query_as(
-        "SELECT z.public_id, z.name, COUNT(*), COUNT(r.acknowledged_at), COUNT(r.reached_at) \
-         FROM alert_recipients r \
-         LEFT JOIN zones z ON z.id = r.zone_id WHERE r.alert_id = $1 GROUP BY z.public_id, z.name \
-         ORDER BY z.name IS NULL, z.name"
+    Ok(on_db!(db, |c| {
+        sqlx::query_as(
+        "SELECT zid, zname, n, acked, reached FROM ( \
+         SELECT z.public_id AS zid, z.name AS zname, COUNT(*) AS n, COUNT(r.acknowledged_at) AS acked, \
+         COUNT(r.reached_at) AS reached FROM alert_recipients r \
+         LEFT JOIN zones z ON z.id = r.zone_id WHERE r.alert_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM alerts WHERE id = $1 AND anonymised_at IS NOT NULL) \
+         GROUP BY z.public_id, z.name \
+         UNION ALL SELECT zone_public_id, zone_name, recipients, acknowledged, reached \
+         FROM alert_zone_counts WHERE alert_id = $1) t ORDER BY zname IS NULL, zname"
     )
     .bind(alert_id)
     .fetch_all(c)
-    .await?))
+    .await?
+    }))
+}
+
+/// What an anonymised alert kept: (acknowledged, median seconds to acknowledge); None while
+/// its recipient list is still there.
+pub async fn kept_counts(db: &Db, alert_id: i64) -> Result<Option<(i64, Option<i64>)>> {
+    let row: Option<(Option<i64>, Option<i64>)> = on_db!(db, |c| sqlx::query_as(
+        "SELECT CAST(acknowledged_count AS BIGINT), median_ack_secs FROM alerts \
+         WHERE id = $1 AND anonymised_at IS NOT NULL"
+    )
+    .bind(alert_id)
+    .fetch_optional(c)
+    .await?);
+    Ok(row.map(|(a, m)| (a.unwrap_or(0), m)))
 }
 
 /// Every acknowledgement time, earliest first.
@@ -474,8 +493,9 @@ pub struct SummaryRow {
 /// The latest alerts with how many acknowledged each, newest first.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<SummaryRow>> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLUMNS}, (SELECT COUNT(*) FROM alert_recipients r WHERE r.alert_id = a.id \
-         AND r.acknowledged_at IS NOT NULL) AS acknowledged {ALERT_FROM} \
+        "SELECT {ALERT_COLUMNS}, COALESCE(CAST(a.acknowledged_count AS BIGINT), \
+         (SELECT COUNT(*) FROM alert_recipients r WHERE r.alert_id = a.id \
+         AND r.acknowledged_at IS NOT NULL)) AS acknowledged {ALERT_FROM} \
          ORDER BY a.sent_at DESC, a.id DESC LIMIT $1"
     ));
     Ok(on_db!(db, |c| sqlx::query_as(sql)

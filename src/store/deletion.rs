@@ -89,7 +89,9 @@ pub async fn erase_traces(tx: &mut Tx, resident: i64, scrambled_doc: &[u8]) -> R
             "DELETE FROM safety_checks WHERE resident_id = $1",
             "UPDATE reports SET text = '', note = NULL, photo = NULL, photo_type = NULL \
              WHERE resident_id = $1",
-            "UPDATE appeals SET text = '' WHERE resident_id = $1",
+            "UPDATE appeals SET text = '', decision_reason = NULL WHERE resident_id = $1",
+            "UPDATE approvals SET reason_text = '', decision_reason = NULL, payload = NULL \
+             WHERE resident_id = $1 AND status <> 'pending'",
         ] {
             sqlx::query(sql).bind(resident).execute(&mut *c).await?;
         }
@@ -100,4 +102,13 @@ pub async fn erase_traces(tx: &mut Tx, resident: i64, scrambled_doc: &[u8]) -> R
             .await?;
     });
     Ok(())
+}
+
+/// Deletions queued and not carried out yet.
+pub async fn waiting_count(db: &Db) -> Result<i64> {
+    Ok(on_db!(db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deletion_requests WHERE done_at IS NULL"
+    )
+    .fetch_one(c)
+    .await?))
 }

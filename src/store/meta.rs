@@ -51,3 +51,18 @@ pub async fn raise_to(tx: &mut Tx, key: &str, value: i64) -> Result<()> {
     });
     Ok(())
 }
+
+/// Sets `key` to `value`, whatever it was.
+pub async fn set(tx: &mut Tx, key: &str, value: &str) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod appeals;
 pub mod audit;
+pub mod audit_keys;
 pub mod channels;
 pub mod credentials;
 pub mod deletion;
@@ -20,6 +21,7 @@ pub mod passkeys;
 pub mod relief;
 pub mod reports;
 pub mod residents;
+pub mod retention;
 pub mod rules;
 pub mod safety;
 pub mod shelters;
@@ -149,6 +151,9 @@ impl Db {
                     // read index pages from disk.
                     .pragma("cache_size", "-65536")
                     .pragma("temp_store", "memory")
+                    // Deleted and overwritten content is zeroed in the file, not left in free
+                    // pages: what retention and deletion remove is gone from the disk too.
+                    .pragma("secure_delete", "ON")
                     .foreign_keys(true);
                 if let Some(dir) = opts.get_filename().parent()
                     && !dir.as_os_str().is_empty()
@@ -224,6 +229,28 @@ impl Db {
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+
+    /// Makes what was removed unrecoverable from the files as far as the database can: on
+    /// SQLite the WAL (which still holds the old pages) is copied back and truncated; on
+    /// PostgreSQL the tables retention changes are vacuumed, so dead rows' space is reused.
+    pub async fn scrub(&self, tables: &[&str]) -> Result<()> {
+        match self {
+            Db::Sqlite { write, .. } => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(write)
+                    .await?;
+            }
+            Db::Postgres(p) => {
+                for t in tables {
+                    // Table names come from the code, never from a request.
+                    sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM {t}")))
+                        .execute(p)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn kind(&self) -> &'static str {

@@ -137,7 +137,8 @@ pub struct DistributionRow {
     pub item_id: Uuid,
     pub item_name: String,
     pub unit: String,
-    pub resident_id: Uuid,
+    /// None once the incident's data was anonymised: the count stays, the person goes.
+    pub resident_id: Option<Uuid>,
     pub quantity: i32,
     pub given_at: DateTime<Utc>,
     pub given_by: String,
@@ -155,7 +156,7 @@ pub async fn of_day(
         sqlx::query_as(
         "SELECT d.id, d.public_id, i.public_id AS item_id, i.name AS item_name, i.unit, \
          r.public_id AS resident_id, d.quantity, d.given_at, d.given_by \
-         FROM distributions d JOIN relief_items i ON i.id = d.item_id JOIN residents r ON r.id = d.resident_id \
+         FROM distributions d JOIN relief_items i ON i.id = d.item_id LEFT JOIN residents r ON r.id = d.resident_id \
          WHERE d.shelter_id = $1 AND d.day = $2 AND d.id > $3 ORDER BY d.id LIMIT $4"
     )
     .bind(shelter_id)

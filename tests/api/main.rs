@@ -29,6 +29,7 @@ mod printing;
 mod privacy;
 mod reports;
 mod residents;
+mod retention;
 mod rules;
 mod scale;
 mod shelters;

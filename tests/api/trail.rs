@@ -288,6 +288,39 @@ async fn the_resident_page_shows_the_trail_and_the_data() {
     )
     .await;
     assert!(b.text("#my-data").await.contains("李四"));
+
+    // Correcting details: the form starts from what is held and sends what changed.
+    let name = b
+        .js("return document.querySelector('#c-name').value", vec![])
+        .await;
+    assert_eq!(name, "李四");
+    b.fill("#c-phone", "13800001111").await;
+    b.fill("#c-address", "义桥镇新街 9 号").await;
+    b.click("#correct button[type=submit]").await;
+    let token = b
+        .js(
+            "return JSON.parse(localStorage.getItem('sc_resident')).token",
+            vec![],
+        )
+        .await;
+    let token = token.as_str().unwrap().to_owned();
+    let mut me = Value::Null;
+    for _ in 0..100 {
+        me = json_ok(app.get("/v1/residents/me", &token).await).await;
+        if me["phone"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("13800001111"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        me["phone"], "+8613800001111",
+        "stored in its international form"
+    );
+    assert_eq!(me["address"], "义桥镇新街 9 号");
+    assert_eq!(me["name"], "李四", "what was not changed stays");
     b.close().await;
 }
 

@@ -321,7 +321,7 @@ pub async fn distributions(
                 d.item.clone(),
                 d.unit.clone(),
                 d.quantity.to_string(),
-                d.resident_id.to_string(),
+                d.resident_id.map(|r| r.to_string()).unwrap_or_default(),
                 d.given_by.to_string(),
                 d.id.to_string(),
             ])?;

@@ -317,8 +317,16 @@ pub async fn status(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<AlertStatus> {
         .await?
         .ok_or(ServiceError::NotFound("alert"))?;
     ensure_visible(p, &a)?;
-    let times = alerts::ack_times(&ctx.db, a.id).await?;
-    let median = (!times.is_empty()).then(|| (times[times.len() / 2] - a.sent_at).num_seconds());
+    // An anonymised alert answers from the counts it kept.
+    let (acknowledged, median) = match alerts::kept_counts(&ctx.db, a.id).await? {
+        Some(kept) => kept,
+        None => {
+            let times = alerts::ack_times(&ctx.db, a.id).await?;
+            let median =
+                (!times.is_empty()).then(|| (times[times.len() / 2] - a.sent_at).num_seconds());
+            (times.len() as i64, median)
+        }
+    };
     let zones: Vec<ZoneReach> = alerts::per_zone(&ctx.db, a.id)
         .await?
         .into_iter()
@@ -332,7 +340,6 @@ pub async fn status(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<AlertStatus> {
         })
         .collect();
     let recipients = i64::from(a.recipients);
-    let acknowledged = times.len() as i64;
     Ok(AlertStatus {
         alert: view(&a),
         recipients,
