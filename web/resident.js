@@ -3,6 +3,7 @@
 // the device, so the code shows with no network.
 
 import { $, api, applyWords, colourBand, el, lang, Offline, problem, say, setupLanguage, store, t, uuid, when } from './common.js';
+import { qrcode } from './vendor/qrcode.js';
 
 const NEEDS = ['elderly', 'disabled', 'pregnant', 'infant', 'medical', 'wheelchair'];
 const CATEGORIES = ['flooding', 'trapped_people', 'levee_breach', 'landslide', 'road_blocked', 'power_line', 'other'];
@@ -79,14 +80,26 @@ function svgImage(svg, alt) {
   return el('img', { src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, alt });
 }
 
+/** The QR code of `text` as an SVG, drawn here as the server draws it (level Q, alphanumeric
+ * mode for a token, a 4-module quiet zone): a view of the code costs the server one signature
+ * and no drawing, which is what a zone opening their codes at once needs (issue 22). */
+function qrSvg(text) {
+  const q = qrcode(0, 'Q');
+  q.addData(text, /^[0-9A-Z $%*+\-./:]*$/.test(text) ? 'Alphanumeric' : 'Byte');
+  q.make();
+  const n = q.getModuleCount();
+  const size = n + 8;
+  let d = '';
+  for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) if (q.isDark(y, x)) d += `M${x + 4} ${y + 4}h1v1h-1z`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size} ${size}" shape-rendering="crispEdges">`
+    + `<rect width="${size}" height="${size}" fill="#fff"/><path d="${d}" fill="#000"/></svg>`;
+}
+
 async function fetchCode(token, residentId) {
   const q = residentId ? `&resident_id=${encodeURIComponent(residentId)}` : '';
-  const [issued, svg] = await Promise.all([
-    api(`/v1/residents/me/code?format=json${q}`, { token }),
-    api(`/v1/residents/me/code?format=svg${q}`, { token }),
-  ]);
-  if (!issued.ok || !svg.ok) throw Object.assign(new Error('code'), { response: issued.ok ? svg : issued });
-  return { issued: issued.data, svg: svg.data };
+  const issued = await api(`/v1/residents/me/code?format=json${q}`, { token });
+  if (!issued.ok) throw Object.assign(new Error('code'), { response: issued });
+  return { issued: issued.data, svg: qrSvg(issued.data.token) };
 }
 
 function renderCode(code, me) {

@@ -45,6 +45,7 @@ static ASSETS: &[Asset] = &[
         "text/css; charset=utf-8"
     ),
     asset!("/assets/vendor/jsQR.js", "vendor/jsQR.js", JS),
+    asset!("/assets/vendor/qrcode.js", "vendor/qrcode.js", JS),
     asset!(
         "/assets/vendor/noble-ed25519.js",
         "vendor/noble-ed25519.js",

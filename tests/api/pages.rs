@@ -69,6 +69,14 @@ async fn a_resident_registers_sees_green_then_red_after_an_order_on_ops() {
         b.text("#band").await.contains("GREEN"),
         "the colour in words"
     );
+    // One view, one signature: the page draws the token it fetched (issue 22's surge).
+    let metrics = app.public_text("/metrics").await;
+    let issued: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("codes_issued_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(issued, 1, "{metrics}");
     let shot = b.screenshot("resident-green").await;
     // The code on the screen is a real code: read back from the screenshot and verified.
     let token = safecode::qr::decode(&shot).expect("the code on screen decodes");
