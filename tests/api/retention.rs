@@ -258,13 +258,15 @@ fn random_name() -> String {
         + "某"
 }
 
-async fn person(app: &TestApp) -> Person {
+/// A resident whose ID's last four differ from those of `others` (three random digits and an X
+/// would collide now and then, and the search would then find one person's in another's row).
+async fn person(app: &TestApp, others: &[Person]) -> Person {
     let name = random_name();
     let phone = format!("139{:08}", rand::random::<u32>() % 100_000_000);
     // An ID number whose last four end in X: four digits alone occur in any database (times,
     // counts), so the search would find them whoever they belonged to.
     let id_number = std::iter::repeat_with(new_id_number)
-        .find(|n| n.ends_with('X'))
+        .find(|n| n.ends_with('X') && others.iter().all(|o| o.last4 != n[14..]))
         .unwrap();
     let mut body = resident_body();
     body["name"] = json!(name);
@@ -437,7 +439,8 @@ async fn after_the_all_clear_and_its_retention_an_incident_is_forgotten_and_its_
     let inc_id = inc["id"].as_str().unwrap().to_owned();
     let mut people = Vec::new();
     for _ in 0..5 {
-        people.push(person(&app).await);
+        let p = person(&app, &people).await;
+        people.push(p);
     }
     json_ok(
         app.order(
@@ -763,7 +766,9 @@ async fn after_the_all_clear_and_its_retention_an_incident_is_forgotten_and_its_
 async fn after_the_seasons_end_the_seasons_residents_are_erased_unless_an_incident_needs_them() {
     let app = spawn_app().await;
     let official = app.official().await;
-    let people = [person(&app).await, person(&app).await];
+    let first = person(&app, &[]).await;
+    let second = person(&app, std::slice::from_ref(&first)).await;
+    let people = [first, second];
     let inc: Value = json_ok(
         app.post("/v1/incidents", &official, &json!({"name": "Late storm"}))
             .await,
