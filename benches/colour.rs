@@ -179,7 +179,15 @@ async fn database(n: u64) {
 
     // 1,000 grid cells covering everyone: memberships computed in one pass for the setup.
     let mut tx = ctx.db.begin().await.unwrap();
-    let points = store::zones::located_residents(&mut tx).await.unwrap();
+    let everywhere = store::zones::Bbox {
+        min_lon: -180.0,
+        min_lat: -90.0,
+        max_lon: 180.0,
+        max_lat: 90.0,
+    };
+    let points = store::zones::located_in(&mut tx, &everywhere, 0, i64::MAX)
+        .await
+        .unwrap();
     let facts: std::collections::HashMap<i64, i32> = points
         .iter()
         .map(|r| {

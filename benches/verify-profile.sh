@@ -1,30 +1,26 @@
 #!/usr/bin/env bash
 # Where a verify's time goes (issue 22, item 3): a flat perf profile of the release server while
-# wrk sends POST /v1/verify with real codes of 100 residents among RESIDENTS (default 100,000).
-# DB_URL=postgres://… profiles PostgreSQL instead of SQLite. Needs perf (Debian: linux-perf).
+# wrk sends POST /v1/verify with real codes of TOKENS residents (default 1000) among RESIDENTS
+# (default 100,000), summed by what the code does (signature, SQLite, allocation, kernel, …),
+# then the top symbols. BENCH_DB=postgres profiles PostgreSQL (the server process only: the
+# database's own time is another process). SAFECODE_SCAN_BATCH=off profiles scans checked alone.
+# Needs perf (Debian: linux-perf, installed here when missing).
 set -euo pipefail
 # shellcheck source=benches/lib.sh
 . "$(dirname "$0")/lib.sh"
 command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq linux-perf >/dev/null; }
-RESIDENTS="${RESIDENTS:-100000}"; TOKENS=100; PORT=18185
-work=$(mktemp -d)
-export DATABASE_URL="${DB_URL:-sqlite://$work/data/safecode.db}" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn SAFECODE_RATE_LIMITS=off
-$bin dev gen-residents --count "$((RESIDENTS + TOKENS))" --out "$work/residents.csv"
-head -n "$((RESIDENTS + 1))" "$work/residents.csv" >"$work/import.csv"
-tail -n "$TOKENS" "$work/residents.csv" >"$work/register.csv"
-$bin import residents "$work/import.csv" >/dev/null 2>&1
-SC_STAFF=$($bin users create --role staff --name "verify bench" 2>/dev/null); export SC_STAFF
+RESIDENTS="${RESIDENTS:-100000}" TOKENS="${TOKENS:-1000}" PORT="${PORT:-18185}"
+bench_database sqlite
+export DATABASE_URL="$db_url" SAFECODE_KEYS_DIR="$work/keys" RUST_LOG=warn SAFECODE_RATE_LIMITS=off
+$bin dev gen-residents --count "$RESIDENTS" --out "$work/residents.csv"
+$bin import residents "$work/residents.csv" >/dev/null 2>&1
+SC_STAFF=$($bin users create --role staff --name "verify bench" 2>/dev/null)
+export SC_STAFF SC_TOKENS_FILE="$work/tokens.txt"
+$bin dev issue-codes --count "$TOKENS" --out "$SC_TOKENS_FILE" 2>/dev/null
 SAFECODE_BIND="127.0.0.1:$PORT" $bin serve 2>"$work/server.log" &
 server=$!
-trap 'kill $server 2>/dev/null; wait 2>/dev/null; rm -rf $work' EXIT
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
-export SC_TOKENS_FILE="$work/tokens.txt"; : >"$SC_TOKENS_FILE"
-while IFS=, read -r name _type id phone address lat lon year _needs; do
-  body=$(printf '{"name":"%s","id_number":"%s","phone":"%s","address":"%s","location":{"lat":%s,"lon":%s},"birth_year":%s}' "$name" "$id" "$phone" "$address" "$lat" "$lon" "${year:-null}")
-  access=$(curl -fs -X POST "http://127.0.0.1:$PORT/v1/residents" -H 'Content-Type: application/json' -d "$body" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-  curl -fs "http://127.0.0.1:$PORT/v1/residents/me/code" -H "Authorization: Bearer $access" | sed -E 's/.*"token":"([^"]+)".*/\1/' >>"$SC_TOKENS_FILE"
-  echo >>"$SC_TOKENS_FILE"
-done <"$work/register.csv"
+trap 'kill $server 2>/dev/null; wait 2>/dev/null; finish_bench' EXIT
+wait_http "http://127.0.0.1:$PORT/healthz"
 wrk -t1 -c32 -d3s -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >/dev/null
 wrk -t1 -c32 -d20s --latency -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >"$work/wrk.txt" &
 w=$!
@@ -32,6 +28,21 @@ sleep 3
 perf record -F 499 -p $server -o "$work/perf.data" -- sleep 12 2>/dev/null >/dev/null
 wait $w
 grep -E "Requests/sec|99%|non-2xx" "$work/wrk.txt"
-perf report -i "$work/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E "^ +[0-9]" | head -8
-echo ---
-perf report -i "$work/perf.data" --no-children --sort sym --stdio 2>/dev/null | grep -E "^ +[0-9]" | head -40
+perf report -i "$work/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -E "^ +[0-9]" >"$work/symbols.txt"
+echo "--- by what the code does (% of the server's samples)"
+awk '{
+  pct = $1 + 0; line = $0
+  if (line ~ /\[kernel/) c = "kernel (network, thread switches)"
+  else if (line ~ /curve25519|ed25519|sha512|Sha512|keccak|merlin|Scalar|scalar_mul|FieldElement|EdwardsPoint|edwards/) c = "Ed25519 (signature checks)"
+  else if (line ~ /sqlite3|pcache|Btree|Vdbe/) c = "SQLite"
+  else if (line ~ /malloc|free|_int_|unlink_chunk|memmove|memcpy|memset|realloc|cfree/) c = "allocation and copying"
+  else if (line ~ /base45|ciborium|coset|cbor/) c = "SC1 decoding (base45, CBOR, COSE)"
+  else if (line ~ /serde_json|sonic|itoa|ryu/) c = "JSON"
+  else if (line ~ /sqlx|flume|postgres|Pg/) c = "sqlx (driver, channels)"
+  else if (line ~ /tokio|parking|futex|pthread|mio|epoll|crossbeam/) c = "runtime and locks"
+  else if (line ~ /actix|http|h1|httparse|bytes/) c = "HTTP (actix)"
+  else { c = "other"; if (shown++ < 25) print line > "/dev/stderr" }
+  sum[c] += pct
+} END { for (c in sum) printf "  %6.2f %%  %s\n", sum[c], c }' "$work/symbols.txt" | sort -rn
+echo "--- top symbols"
+head -30 "$work/symbols.txt"

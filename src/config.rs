@@ -85,6 +85,9 @@ pub struct Settings {
     pub bundle_max_age_secs: u32,
     pub alerting: AlertingSettings,
     pub rate_limits: RateLimitSettings,
+    /// Scans arriving together are checked as one batch (`service::scans`); off checks each
+    /// alone (for a before/after in one benchmark run).
+    pub scan_batch: bool,
     pub map: MapSettings,
     /// A console's event stream ends after this many seconds and the browser opens a new one,
     /// authenticating afresh.
@@ -367,6 +370,7 @@ struct FileSettings {
     dingtalk_hosts: Option<String>,
     ack_link_hours: Option<u32>,
     rate_limits: Option<String>,
+    scan_batch: Option<String>,
     tiles: Option<String>,
     tile_url: Option<String>,
     tile_attribution: Option<String>,
@@ -1011,6 +1015,11 @@ impl Settings {
                 within(60, 7 * 86_400, "60 seconds to 7 days"),
             )?,
             rate_limits: src.get("rate_limits", f.rate_limits, "on", parse_rate_limits)?,
+            scan_batch: src.get("scan_batch", f.scan_batch, "on", |s| match s {
+                "on" => Ok(true),
+                "off" => Ok(false),
+                _ => Err(format!("must be on or off, got {s:?}")),
+            })?,
         })
     }
 }

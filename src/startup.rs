@@ -53,6 +53,7 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         webhook_wake: Default::default(),
         sms_wake: Default::default(),
         contacts_wake: Default::default(),
+        scans: crate::service::scans::ScanBatches::new(settings.scan_batch),
         anchors: Default::default(),
         map: std::sync::Arc::new(settings.map.clone()),
         tiles: match &settings.map.tiles {

@@ -54,8 +54,51 @@ pub fn id_number(i: u64, seed: u64) -> String {
     format!("{first17}{check}")
 }
 
-/// Writes `count` residents as CSV in the import format.
+/// Writes `count` residents as CSV in the import format, all in one district.
 pub fn write_csv(out: &mut impl Write, count: u64, seed: u64) -> std::io::Result<()> {
+    write_csv_over(out, count, seed, 1)
+}
+
+/// A district's box: district 0 is Xiaoshan's (30.05–30.35 N, 120.15–120.55 E); the others
+/// lie beside it on a grid, as many columns as rows, none overlapping.
+pub fn district_box(k: u32, districts: u32) -> (f64, f64, f64, f64) {
+    let cols = f64::from(districts.max(1)).sqrt().ceil() as u32;
+    let (row, col) = (k / cols, k % cols);
+    let (lat0, lon0) = (
+        30.05 + f64::from(row) * LAT_SPAN,
+        120.15 + f64::from(col) * LON_SPAN,
+    );
+    (lat0, lon0, lat0 + LAT_SPAN, lon0 + LON_SPAN)
+}
+
+/// A district's height and width in degrees (about 33 km by 38 km).
+const LAT_SPAN: f64 = 0.30;
+const LON_SPAN: f64 = 0.40;
+
+/// The districts as a GeoJSON FeatureCollection of polygons named "District k": what an
+/// official's jurisdiction is drawn from (`users create --jurisdiction`).
+pub fn districts_geojson(districts: u32) -> serde_json::Value {
+    let features: Vec<serde_json::Value> = (0..districts.max(1))
+        .map(|k| {
+            let (s, w, n, e) = district_box(k, districts);
+            serde_json::json!({
+                "type": "Feature",
+                "properties": {"name": format!("District {k}")},
+                "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+            })
+        })
+        .collect();
+    serde_json::json!({"type": "FeatureCollection", "features": features})
+}
+
+/// Writes `count` residents as CSV, row i living in district i mod `districts`.
+pub fn write_csv_over(
+    out: &mut impl Write,
+    count: u64,
+    seed: u64,
+    districts: u32,
+) -> std::io::Result<()> {
+    let districts = districts.max(1);
     let mut rng = StdRng::seed_from_u64(seed);
     writeln!(
         out,
@@ -79,8 +122,9 @@ pub fn write_csv(out: &mut impl Write, count: u64, seed: u64) -> std::io::Result
             STREETS[rng.random_range(0..STREETS.len())],
             rng.random_range(1..400)
         );
-        let lat = 30.05 + rng.random::<f64>() * 0.30;
-        let lon = 120.15 + rng.random::<f64>() * 0.40;
+        let (s, w, _, _) = district_box((i % u64::from(districts)) as u32, districts);
+        let lat = s + rng.random::<f64>() * LAT_SPAN;
+        let lon = w + rng.random::<f64>() * LON_SPAN;
         let mut needs = Vec::new();
         if year <= 1961 && rng.random_bool(0.6) {
             needs.push("elderly");
@@ -104,6 +148,34 @@ pub fn write_csv(out: &mut impl Write, count: u64, seed: u64) -> std::io::Result
 mod tests {
     use super::*;
     use crate::domain::{IdDocument, IdType};
+
+    #[test]
+    fn residents_spread_over_their_districts_and_nowhere_else() {
+        let mut out = Vec::new();
+        write_csv_over(&mut out, 900, 3, 9).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut per = [0u32; 9];
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let (lat, lon): (f64, f64) = (f[5].parse().unwrap(), f[6].parse().unwrap());
+            let inside: Vec<u32> = (0..9)
+                .filter(|&k| {
+                    let (s, w, n, e) = district_box(k, 9);
+                    (s..n).contains(&lat) && (w..e).contains(&lon)
+                })
+                .collect();
+            assert_eq!(inside.len(), 1, "{lat},{lon} lies in {inside:?}");
+            per[inside[0] as usize] += 1;
+        }
+        assert_eq!(per, [100; 9]);
+        let (s, w, n, e) = district_box(0, 9);
+        assert!((s - 30.05).abs() < 1e-9 && (w - 120.15).abs() < 1e-9);
+        assert!((n - 30.35).abs() < 1e-9 && (e - 120.55).abs() < 1e-9);
+        assert_eq!(
+            districts_geojson(9)["features"].as_array().unwrap().len(),
+            9
+        );
+    }
 
     #[test]
     fn generated_numbers_are_valid_and_distinct() {

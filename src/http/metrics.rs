@@ -78,7 +78,15 @@ impl Metrics {
             .set(i64::from(size) - idle as i64);
         let mut out = Vec::new();
         let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        let mut text = String::from_utf8(out).unwrap_or_default();
+        let (scans, batches) = ctx.scans.counts();
+        text.push_str(&format!(
+            "# HELP scans_batched_total scanned codes checked in batches\n\
+             # TYPE scans_batched_total counter\nscans_batched_total {scans}\n\
+             # HELP scan_batches_total batches scanned codes were checked in\n\
+             # TYPE scan_batches_total counter\nscan_batches_total {batches}\n"
+        ));
+        text
     }
 }
 

@@ -174,8 +174,14 @@ pub struct Scanned {
 
 /// Checks a token's signature and expiry by the keys folder and reads the colour now from
 /// the database by the active rules. A code that is not genuine (or whose resident is gone)
-/// is `ServiceError::InvalidCode` with the verifier's error code.
+/// is `ServiceError::InvalidCode` with the verifier's error code. Checked in this thread's
+/// next batch of scans (`super::scans`).
 pub async fn scan(ctx: &Ctx, text: &str) -> Result<Scanned> {
+    super::scans::scan(ctx, text).await
+}
+
+/// One scan checked alone: what a batch falls back to when it could not read the database.
+pub(super) async fn scan_one(ctx: &Ctx, text: &str) -> Result<Scanned> {
     let known = ctx.keys.known();
     let now = ctx.now();
     // Hardware scanners end what they read with a line break.
@@ -201,11 +207,22 @@ pub async fn scan(ctx: &Ctx, text: &str) -> Result<Scanned> {
     else {
         return Err(ServiceError::InvalidCode("unknown_resident"));
     };
+    Ok(scanned(v, id, f, &rules, now))
+}
+
+/// A genuine code and its holder's facts read now, judged by `rules`.
+pub(super) fn scanned(
+    v: token::Verified,
+    id: uuid::Uuid,
+    f: facts_store::ResidentFacts,
+    rules: &crate::rules::RuleSet,
+    now: DateTime<Utc>,
+) -> Scanned {
     let (internal, household, id_last4) = (f.id, f.head_id.unwrap_or(f.id), f.id_last4.clone());
     let document_disputed = f.holders > 1;
     let facts = super::colour::facts(f.facts, f.override_reason, now);
     let verdict = rules.evaluate(&facts);
-    Ok(Scanned {
+    Scanned {
         resident_internal: internal,
         resident_id: id,
         household_internal: household,
@@ -215,7 +232,7 @@ pub async fn scan(ctx: &Ctx, text: &str) -> Result<Scanned> {
         document_disputed,
         facts,
         verdict,
-    })
+    }
 }
 
 /// Verifies a token online: signature and expiry by the keys folder, the colour now from the

@@ -19,8 +19,6 @@ use serde_json::json;
 use std::io::Read;
 use tokio::sync::mpsc;
 
-/// Rows per INSERT statement: 17 parameters each stays under SQLite's 32,766.
-const STATEMENT_ROWS: usize = 1000;
 /// Rows per transaction (and per audit entry). Large, because the three unique indexes
 /// over random keys dirty a page per row: a small transaction would write each page to the
 /// WAL again and again. A crash loses at most one batch, and re-importing is safe.
@@ -381,40 +379,38 @@ async fn insert_batch(
     }
     let (mut imported, mut already) = (0u64, 0u64);
     let mut located = Vec::new();
-    for chunk in rows.chunks_mut(STATEMENT_ROWS) {
-        let mut pending: Vec<&mut ResidentRow> = chunk.iter_mut().map(|(_, r)| r).collect();
-        // A slot taken meanwhile by a registration on another server: draw again.
-        for _ in 0..16 {
-            let batch: Vec<ResidentRow> = pending.iter().map(|r| (**r).clone()).collect();
-            let outcome = residents::insert_many(&mut tx, &batch).await?;
-            let mut retry = Vec::new();
-            for (r, o) in pending.into_iter().zip(outcome) {
-                match o {
-                    Inserted::Yes(id) => {
-                        imported += 1;
-                        if let (Some(lat), Some(lon)) = (r.lat, r.lon) {
-                            located.push(Placed {
-                                id,
-                                location: Location { lat, lon },
-                                facts: pack_facts(&r.needs, &[]),
-                            });
-                        }
-                    }
-                    Inserted::DuplicateDocument => already += 1,
-                    Inserted::SlotTaken => {
-                        r.status_index = slots.draw(rng);
-                        retry.push(r);
+    let mut pending: Vec<&mut ResidentRow> = rows.iter_mut().map(|(_, r)| r).collect();
+    // A slot taken meanwhile by a registration on another server: draw again.
+    for _ in 0..16 {
+        let batch: Vec<ResidentRow> = pending.iter().map(|r| (**r).clone()).collect();
+        let outcome = residents::insert_many(&mut tx, &batch).await?;
+        let mut retry = Vec::new();
+        for (r, o) in pending.into_iter().zip(outcome) {
+            match o {
+                Inserted::Yes(id) => {
+                    imported += 1;
+                    if let (Some(lat), Some(lon)) = (r.lat, r.lon) {
+                        located.push(Placed {
+                            id,
+                            location: Location { lat, lon },
+                            facts: pack_facts(&r.needs, &[]),
+                        });
                     }
                 }
-            }
-            pending = retry;
-            if pending.is_empty() {
-                break;
+                Inserted::DuplicateDocument => already += 1,
+                Inserted::SlotTaken => {
+                    r.status_index = slots.draw(rng);
+                    retry.push(r);
+                }
             }
         }
-        if !pending.is_empty() {
-            return Err(super::ServiceError::internal("no free status slots"));
+        pending = retry;
+        if pending.is_empty() {
+            break;
         }
+    }
+    if !pending.is_empty() {
+        return Err(super::ServiceError::internal("no free status slots"));
     }
     let first = rows.first().map_or(0, |(l, _)| *l);
     let last = rows.last().map_or(0, |(l, _)| *l);

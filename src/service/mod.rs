@@ -27,6 +27,7 @@ pub mod residents;
 pub mod retention;
 pub mod rules;
 pub mod safety;
+pub mod scans;
 pub mod shelters;
 pub mod sign_in;
 pub mod status_list;
@@ -86,6 +87,8 @@ pub struct Ctx {
     pub outbound: crate::outbound::Outbound,
     /// What changed lately, for the consoles' live updates.
     pub live: std::sync::Arc<live::Pulse>,
+    /// Scans checked together, per server thread.
+    pub scans: scans::ScanBatches,
 }
 
 impl Ctx {

@@ -4,7 +4,7 @@ use super::colour::{Tally, active_rules, tally};
 use super::{Action, Ctx, Principal, Result, ServiceError, authz};
 use crate::domain::resident::pack_facts;
 use crate::domain::{AuditDraft, Colour, Invalid, Location, Need, OrderLevel};
-use crate::geo::{Area, PointIndex};
+use crate::geo::Area;
 use crate::store::facts::{self as facts_store, Scope};
 use crate::store::{self, audit, orders, zones};
 use serde::{Deserialize, Serialize};
@@ -82,36 +82,38 @@ fn stored_area(z: &zones::ZoneRow) -> Result<Area> {
         .map_err(|e| store::StoreError::Corrupt(format!("zone geometry: {e}")).into())
 }
 
-/// Recomputes a zone's members from every located resident (inside the caller's transaction,
-/// which holds the chain's lock: no registration can slip in between).
+/// Residents read per page when a zone's members are computed.
+const MEMBER_PAGE: i64 = 50_000;
+
+/// Recomputes a zone's members from the located residents inside its box, page by page
+/// (inside the caller's transaction, which holds the chain's lock: no registration can slip
+/// in between). Memory holds one page and its members, whatever the zone's size.
 async fn set_members(tx: &mut store::Tx, zone_id: i64, area: &Area) -> Result<usize> {
-    let residents = zones::located_residents(tx).await?;
-    let facts: HashMap<i64, i32> = residents
-        .iter()
-        .map(|r| (r.id, pack_facts(&r.needs.0, &r.flags.0)))
-        .collect();
-    let index = PointIndex::new(
-        residents
-            .into_iter()
-            .map(|r| {
-                (
-                    r.id,
-                    Location {
-                        lat: r.lat,
-                        lon: r.lon,
-                    },
-                )
-            })
-            .collect(),
-    );
-    let members = index.members(area);
     zones::clear_members(tx, zone_id).await?;
-    let rows: Vec<(i64, i64, i32)> = members
-        .iter()
-        .map(|r| (zone_id, *r, facts.get(r).copied().unwrap_or(0)))
-        .collect();
-    zones::add_members(tx, &rows).await?;
-    Ok(members.len())
+    let b = bbox(area);
+    let (mut after, mut count) = (0i64, 0usize);
+    loop {
+        let page = zones::located_in(tx, &b, after, MEMBER_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let full = page.len() as i64 == MEMBER_PAGE;
+        let rows: Vec<(i64, i64, i32)> = page
+            .iter()
+            .filter(|r| {
+                area.contains(Location {
+                    lat: r.lat,
+                    lon: r.lon,
+                })
+            })
+            .map(|r| (zone_id, r.id, pack_facts(&r.needs.0, &r.flags.0)))
+            .collect();
+        count += rows.len();
+        zones::add_members(tx, &rows).await?;
+        if !full {
+            break;
+        }
+    }
+    Ok(count)
 }
 
 /// A resident to put into the zones that contain them.

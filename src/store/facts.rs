@@ -94,6 +94,7 @@ const SAFE: &str = "CAST(CASE WHEN sc.resident_id IS NULL THEN 0 ELSE 1 END AS B
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResidentFacts {
     pub id: i64,
+    pub public_id: Uuid,
     pub head_id: Option<i64>,
     pub id_last4: String,
     #[sqlx(flatten)]
@@ -117,8 +118,20 @@ pub enum Who {
 /// For one resident, correlated subqueries (an index lookup each) rather than the grouped
 /// joins of [`fact_joins`], which would aggregate over everyone first.
 fn of_resident_sql(who: Who) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(format!(
-        "SELECT r.id, r.head_id, r.id_last4, r.needs, r.flags, r.birth_year, \
+    sqlx::AssertSqlSafe(match who {
+        Who::Id(_) => facts_sql("CAST(1 AS BIGINT)", "r.id = $2"),
+        Who::PublicId(_) => facts_sql(HOLDERS, "r.public_id = $2"),
+    })
+}
+
+/// Records, the scanned one included, naming the same identity document.
+const HOLDERS: &str =
+    "(SELECT COUNT(*) FROM residents d WHERE d.doc_hash = r.doc_hash AND d.standing <> 'retired')";
+
+/// The [`ResidentFacts`] of the residents `which` selects, with their public ids.
+fn facts_sql(holders: &str, which: &str) -> String {
+    format!(
+        "SELECT r.id, r.public_id, r.head_id, r.id_last4, r.needs, r.flags, r.birth_year, \
              CAST((SELECT COALESCE(MAX(o.level), 0) FROM zone_members m JOIN orders o ON o.zone_id = m.zone_id \
               WHERE m.resident_id = r.id AND {ORDER_IN_FORCE}) AS INTEGER) AS level, \
              (SELECT a.colour FROM overrides ov JOIN approvals a ON a.id = ov.approval_id WHERE ov.resident_id = r.id \
@@ -128,18 +141,8 @@ fn of_resident_sql(who: Who) -> sqlx::AssertSqlSafe<String> {
              (SELECT COUNT(*) FROM stays st WHERE st.resident_id = r.id AND st.checked_out_at IS NULL) AS sheltered, \
              (SELECT COUNT(*) FROM safety_checks s WHERE s.resident_id = r.id AND s.status = 'with_relatives') AS safe, \
              {holders} AS holders \
-             FROM residents r WHERE r.standing <> 'retired' AND {which}",
-        holders = match who {
-            Who::Id(_) => "CAST(1 AS BIGINT)",
-            Who::PublicId(_) => {
-                "(SELECT COUNT(*) FROM residents d WHERE d.doc_hash = r.doc_hash AND d.standing <> 'retired')"
-            }
-        },
-        which = match who {
-            Who::Id(_) => "r.id = $2",
-            Who::PublicId(_) => "r.public_id = $2",
-        }
-    ))
+             FROM residents r WHERE r.standing <> 'retired' AND {which}"
+    )
 }
 
 /// One resident's facts in one query (a scan's hot path).
@@ -151,6 +154,27 @@ pub async fn of_resident(db: &Db, who: Who, now: DateTime<Utc>) -> Result<Option
             Who::Id(id) => q.bind(id).fetch_optional(c).await?,
             Who::PublicId(id) => q.bind(id).fetch_optional(c).await?,
         }
+    }))
+}
+
+/// The facts of every resident of `ids` (public ids, as scanned codes carry them) in one
+/// query: a batch of scans costs one round trip. Residents not found are absent.
+pub async fn of_scanned(db: &Db, ids: &[Uuid], now: DateTime<Utc>) -> Result<Vec<ResidentFacts>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One statement per batch size, each prepared once per connection.
+    let list = (0..ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = sqlx::AssertSqlSafe(facts_sql(HOLDERS, &format!("r.public_id IN ({list})")));
+    Ok(on_db!(db, |c| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.0.clone())).bind(now);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await?
     }))
 }
 

@@ -140,60 +140,216 @@ pub async fn insert_one(tx: &mut Tx, r: &ResidentRow) -> Result<Registered> {
     })
 }
 
-/// Inserts many rows in one statement. Returns, per row, whether it was inserted, is a
-/// duplicate document, or drew a taken slot (the caller re-draws and retries those).
+/// Rows per INSERT statement on SQLite: 19 parameters each stays under its 32,766.
+const STATEMENT_ROWS: usize = 1000;
+
+/// Inserts many rows: on SQLite in multi-row INSERTs, on PostgreSQL through COPY. Returns,
+/// per row, whether it was inserted, is a duplicate document, or drew a taken slot (the
+/// caller re-draws and retries those).
 pub async fn insert_many(tx: &mut Tx, rows: &[ResidentRow]) -> Result<Vec<Inserted>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    on_tx!(tx, |c| {
-        let mut q = QueryBuilder::new(COLUMNS);
-        q.push_values(rows, |mut b, r| {
-            push_row_body!(b, r, Standing::Primary);
-        });
-        q.push(" ON CONFLICT DO NOTHING RETURNING id, id_hash");
-        let done: Vec<(i64, Vec<u8>)> = q
-            .build()
+    match tx {
+        Tx::Postgres(t) => copy_many(t, rows).await,
+        Tx::Sqlite(t) => {
+            let mut out = Vec::with_capacity(rows.len());
+            for chunk in rows.chunks(STATEMENT_ROWS) {
+                out.extend(insert_values(t, chunk).await?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+async fn insert_values(
+    c: &mut sqlx::SqliteConnection,
+    rows: &[ResidentRow],
+) -> Result<Vec<Inserted>> {
+    let mut q = QueryBuilder::new(COLUMNS);
+    q.push_values(rows, |mut b, r| {
+        push_row_body!(b, r, Standing::Primary);
+    });
+    q.push(" ON CONFLICT DO NOTHING RETURNING id, id_hash");
+    let done: Vec<(i64, Vec<u8>)> = q
+        .build()
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    let missing: Vec<Vec<u8>> = missing_of(rows, &done);
+    let mut existing: HashSet<Vec<u8>> = HashSet::new();
+    if !missing.is_empty() {
+        let mut q = QueryBuilder::new("SELECT id_hash FROM residents WHERE id_hash IN (");
+        let mut sep = q.separated(", ");
+        for h in missing {
+            sep.push_bind(h);
+        }
+        q.push(")");
+        let found: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(&mut *c).await?;
+        existing.extend(found);
+    }
+    Ok(outcomes(rows, done, &existing))
+}
+
+/// The documents of the rows that were not inserted.
+fn missing_of(rows: &[ResidentRow], done: &[(i64, Vec<u8>)]) -> Vec<Vec<u8>> {
+    let inserted: HashSet<&[u8]> = done.iter().map(|(_, h)| h.as_slice()).collect();
+    rows.iter()
+        .filter(|r| !inserted.contains(&r.doc_hash[..]))
+        .map(|r| r.doc_hash.to_vec())
+        .collect()
+}
+
+/// What became of each row, from the ids the INSERT returned and the documents already held.
+fn outcomes(
+    rows: &[ResidentRow],
+    done: Vec<(i64, Vec<u8>)>,
+    existing: &HashSet<Vec<u8>>,
+) -> Vec<Inserted> {
+    let mut inserted: std::collections::HashMap<Vec<u8>, i64> =
+        done.into_iter().map(|(id, h)| (h, id)).collect();
+    // The same document twice in one statement: the first line wins, the second is a
+    // duplicate (DO NOTHING skipped it).
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    rows.iter()
+        .map(|r| {
+            if let Some(id) = inserted.remove(&r.doc_hash[..]) {
+                seen.insert(&r.doc_hash[..]);
+                Inserted::Yes(id)
+            } else if seen.contains(&r.doc_hash[..]) || existing.contains(&r.doc_hash[..]) {
+                Inserted::DuplicateDocument
+            } else {
+                Inserted::SlotTaken
+            }
+        })
+        .collect()
+}
+
+/// The staging table a COPY fills, dropped with the transaction.
+const STAGE: &str = "CREATE TEMP TABLE IF NOT EXISTS resident_stage (ord INTEGER, \
+    public_id UUID, status_index INTEGER, head_id BIGINT, name TEXT, id_type TEXT, id_hash BYTEA, \
+    doc_hash BYTEA, standing TEXT, id_last4 TEXT, phone TEXT, address TEXT, lat DOUBLE PRECISION, \
+    lon DOUBLE PRECISION, birth_year INTEGER, needs JSONB, flags JSONB, source TEXT, \
+    created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ) ON COMMIT DROP";
+
+/// PostgreSQL: the rows go through COPY into a staging table, then one INSERT … SELECT in
+/// line order moves them over, skipping what conflicts, as the multi-row INSERT does (a COPY
+/// straight into `residents` would fail whole on the first document already registered).
+async fn copy_many(c: &mut sqlx::PgConnection, rows: &[ResidentRow]) -> Result<Vec<Inserted>> {
+    sqlx::query(STAGE).execute(&mut *c).await?;
+    sqlx::query("TRUNCATE resident_stage")
+        .execute(&mut *c)
+        .await?;
+    let mut copy = c
+        .copy_in_raw(
+            "COPY resident_stage (ord, public_id, status_index, head_id, name, id_type, id_hash, \
+             doc_hash, standing, id_last4, phone, address, lat, lon, birth_year, needs, flags, \
+             source, created_at, updated_at) FROM STDIN",
+        )
+        .await?;
+    let mut buf = String::with_capacity(64 * 1024);
+    for (i, r) in rows.iter().enumerate() {
+        copy_line(&mut buf, i, r);
+        if buf.len() >= 60 * 1024 {
+            copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+            buf.reserve(64 * 1024);
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf.into_bytes()).await?;
+    }
+    copy.finish().await?;
+    let done: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "INSERT INTO residents (public_id, status_index, head_id, name, id_type, id_hash, \
+         doc_hash, standing, id_last4, phone, address, lat, lon, birth_year, needs, flags, source, \
+         created_at, updated_at) SELECT public_id, status_index, head_id, name, id_type, id_hash, \
+         doc_hash, standing, id_last4, phone, address, lat, lon, birth_year, needs, flags, source, \
+         created_at, updated_at FROM resident_stage ORDER BY ord \
+         ON CONFLICT DO NOTHING RETURNING id, id_hash",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    let missing = missing_of(rows, &done);
+    let existing: HashSet<Vec<u8>> = if missing.is_empty() {
+        HashSet::new()
+    } else {
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT id_hash FROM residents WHERE id_hash = ANY($1)")
+            .bind(missing)
             .fetch_all(&mut *c)
             .await?
             .into_iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()?;
-        let inserted: std::collections::HashMap<Vec<u8>, i64> =
-            done.into_iter().map(|(id, h)| (h, id)).collect();
-        let missing: Vec<&ResidentRow> = rows
-            .iter()
-            .filter(|r| !inserted.contains_key(&r.doc_hash[..]))
-            .collect();
-        let mut existing: HashSet<Vec<u8>> = HashSet::new();
-        if !missing.is_empty() {
-            let mut q = QueryBuilder::new("SELECT id_hash FROM residents WHERE id_hash IN (");
-            let mut sep = q.separated(", ");
-            for r in &missing {
-                sep.push_bind(r.doc_hash.to_vec());
+            .collect()
+    };
+    Ok(outcomes(rows, done, &existing))
+}
+
+/// One row in COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
+fn copy_line(buf: &mut String, ord: usize, r: &ResidentRow) {
+    use std::fmt::Write;
+    fn text(buf: &mut String, s: &str) {
+        for ch in s.chars() {
+            match ch {
+                '\\' => buf.push_str("\\\\"),
+                '\t' => buf.push_str("\\t"),
+                '\n' => buf.push_str("\\n"),
+                '\r' => buf.push_str("\\r"),
+                c => buf.push(c),
             }
-            q.push(")");
-            let found: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(&mut *c).await?;
-            existing.extend(found);
         }
-        let mut inserted = inserted;
-        // The same document twice in one statement: the first line wins, the second is a
-        // duplicate (DO NOTHING skipped it).
-        let mut seen: HashSet<&[u8]> = HashSet::new();
-        Ok(rows
-            .iter()
-            .map(|r| {
-                if let Some(id) = inserted.remove(&r.doc_hash[..]) {
-                    seen.insert(&r.doc_hash[..]);
-                    Inserted::Yes(id)
-                } else if seen.contains(&r.doc_hash[..]) || existing.contains(&r.doc_hash[..]) {
-                    Inserted::DuplicateDocument
-                } else {
-                    Inserted::SlotTaken
-                }
-            })
-            .collect())
-    })
+    }
+    fn opt<T: std::fmt::Display>(buf: &mut String, v: Option<T>) {
+        match v {
+            Some(v) => {
+                let _ = write!(buf, "{v}");
+            }
+            None => buf.push_str("\\N"),
+        }
+    }
+    fn bytes(buf: &mut String, b: &[u8]) {
+        buf.push_str("\\\\x");
+        buf.push_str(&hex::encode(b));
+    }
+    let _ = write!(buf, "{ord}\t{}\t{}\t", r.public_id, r.status_index);
+    opt(buf, r.head_id);
+    buf.push('\t');
+    text(buf, &r.name);
+    buf.push('\t');
+    text(buf, r.id_type);
+    buf.push('\t');
+    bytes(buf, &r.doc_hash);
+    buf.push('\t');
+    bytes(buf, &r.doc_hash);
+    buf.push('\t');
+    buf.push_str(Standing::Primary.as_str());
+    buf.push('\t');
+    text(buf, &r.id_last4);
+    buf.push('\t');
+    match &r.phone {
+        Some(p) => text(buf, p),
+        None => buf.push_str("\\N"),
+    }
+    buf.push('\t');
+    match &r.address {
+        Some(a) => text(buf, a),
+        None => buf.push_str("\\N"),
+    }
+    buf.push('\t');
+    // f64's Display is the shortest text that reads back as the same number.
+    opt(buf, r.lat);
+    buf.push('\t');
+    opt(buf, r.lon);
+    buf.push('\t');
+    opt(buf, r.birth_year);
+    buf.push('\t');
+    text(
+        buf,
+        &serde_json::to_string(&r.needs).unwrap_or_else(|_| "[]".into()),
+    );
+    buf.push_str("\t[]\t");
+    text(buf, r.source);
+    let _ = writeln!(buf, "\t{}\t{}", r.now.to_rfc3339(), r.now.to_rfc3339());
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

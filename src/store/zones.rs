@@ -158,12 +158,25 @@ pub struct LocatedResident {
     pub flags: Json<Vec<crate::domain::Flag>>,
 }
 
-/// Every located resident, read inside the caller's transaction.
-pub async fn located_residents(tx: &mut Tx) -> Result<Vec<LocatedResident>> {
+/// One page of the located residents inside `b`, after resident `after`, in id order: a
+/// zone's members are found page by page, so a zone over millions holds one page in memory.
+pub async fn located_in(
+    tx: &mut Tx,
+    b: &Bbox,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<LocatedResident>> {
     Ok(on_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT id, lat, lon, needs, flags FROM residents WHERE lat IS NOT NULL AND lon IS NOT NULL",
+            "SELECT id, lat, lon, needs, flags FROM residents WHERE id > $1 \
+             AND lat BETWEEN $2 AND $3 AND lon BETWEEN $4 AND $5 ORDER BY id LIMIT $6",
         )
+        .bind(after)
+        .bind(b.min_lat)
+        .bind(b.max_lat)
+        .bind(b.min_lon)
+        .bind(b.max_lon)
+        .bind(limit)
         .fetch_all(c)
         .await?
     }))

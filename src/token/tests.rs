@@ -476,3 +476,70 @@ fn the_published_vectors_hold() {
         );
     }
 }
+
+/// A batch of codes gets, code by code, exactly the answers single verification gives: good
+/// codes under one key, two keys sharing nothing, a revoked key, an unknown key, a forged
+/// signature (which fails the batch and sends everyone to the single path), expired and
+/// malformed codes, in every order.
+#[test]
+fn verifying_many_answers_each_code_as_verifying_one_does() {
+    use rand::seq::SliceRandom;
+    let (a, b, revoked, stranger) = (key(1), key(2), key(3), key(4));
+    let keys = [known(&a, false), known(&b, false), known(&revoked, true)];
+    let mut good = claims(NOW);
+    let mut codes: Vec<String> = (0..20)
+        .map(|i| {
+            good.token_id = [i; 8];
+            encode(&good, if i % 2 == 0 { &a } else { &b })
+        })
+        .collect();
+    let forged = tamper(&codes[0], |s| s.signature[5] ^= 1);
+    let mut old = claims(NOW - 200_000);
+    old.expires_at = NOW - 10;
+    codes.extend([
+        encode(&good, &revoked),
+        encode(&good, &stranger),
+        forged,
+        encode(&old, &a),
+        "SC1:not base45".to_owned(),
+        format!("HC1:{}", &codes[1][4..]),
+    ]);
+    let lookup = |kid: &Kid| keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect();
+    let mut rng = rand::rng();
+    for round in 0..50 {
+        codes.shuffle(&mut rng);
+        // All of them, then only the good ones (the batch passes), then a few.
+        let take = match round % 3 {
+            0 => codes.len(),
+            1 => 20,
+            _ => 3,
+        };
+        let texts: Vec<&str> = if round % 3 == 1 {
+            codes
+                .iter()
+                .filter(|c| check(c, &keys, NOW).is_ok())
+                .map(String::as_str)
+                .collect()
+        } else {
+            codes.iter().take(take).map(String::as_str).collect()
+        };
+        let many = verify_many(&texts, lookup, NOW);
+        let one: Vec<_> = texts.iter().map(|t| check(t, &keys, NOW)).collect();
+        assert_eq!(many, one);
+    }
+    let answers = verify_many(
+        &codes.iter().map(String::as_str).collect::<Vec<_>>(),
+        lookup,
+        NOW,
+    );
+    assert_eq!(answers.iter().filter(|r| r.is_ok()).count(), 20);
+    for e in [
+        TokenError::RevokedKey,
+        TokenError::UnknownKey,
+        TokenError::BadSignature,
+        TokenError::Expired,
+        TokenError::Malformed,
+    ] {
+        assert!(answers.contains(&Err(e)), "{e:?} missing");
+    }
+}

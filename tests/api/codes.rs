@@ -359,3 +359,134 @@ async fn two_servers_on_one_keys_folder_sign_and_verify_alike() {
         );
     }
 }
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Scans that arrive together are checked together (one batch verification, one read of
+/// their holders' facts), and each still gets exactly its own answer: its holder, its colour
+/// now, and a refusal for a forged, foreign or garbled code among them; a colour changed a
+/// moment ago shows at the very next scan, batched or not.
+#[tokio::test]
+async fn scans_at_once_are_checked_together_and_each_gets_its_own_answer() {
+    use futures_util::future::join_all;
+    let app = spawn_app().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "river bank").await;
+    // Eight inside the zone, eight outside.
+    let mut people = Vec::new();
+    for i in 0..16 {
+        let lat = if i % 2 == 0 { 30.05 } else { 30.5 };
+        let (id, access) = resident_at(&app, lat, 120.05, &[]).await;
+        let token = my_code(&app, &access).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        people.push((id, i % 2 == 0, token));
+    }
+    let forged = {
+        let t = &people[0].2;
+        format!(
+            "{}{}",
+            &t[..t.len() - 1],
+            if t.ends_with('0') { '1' } else { '0' }
+        )
+    };
+    let foreign = {
+        use ed25519_dalek::SigningKey;
+        let now = chrono::Utc::now().timestamp();
+        safecode::token::encode(
+            &safecode::token::Claims {
+                issuer: "safecode".into(),
+                subject: people[1].0.clone(),
+                issued_at: now,
+                expires_at: now + 3600,
+                token_id: [9; 8],
+                colour: safecode::domain::Colour::Green,
+                status_index: safecode::domain::StatusIndex(1),
+                rules_version: 1,
+                display: "x".into(),
+            },
+            &SigningKey::from_bytes(&[42; 32]),
+        )
+    };
+    let before = app.public_text("/metrics").await;
+
+    let scan_all = |expect_red_inside: bool| {
+        let app = &app;
+        let staff = &staff;
+        let people = &people;
+        let forged = &forged;
+        let foreign = &foreign;
+        async move {
+            // Every code four times, the bad ones among them, all at once.
+            let mut asks: Vec<(Option<usize>, String)> = Vec::new();
+            for round in 0..4 {
+                for (i, (_, _, t)) in people.iter().enumerate() {
+                    asks.push((Some(i), t.clone()));
+                }
+                asks.push((None, forged.clone()));
+                asks.push((None, foreign.clone()));
+                asks.push((None, format!("SC1:garbage{round}")));
+            }
+            let answers = join_all(asks.iter().map(|(_, t)| verify_token(app, staff, t))).await;
+            for ((who, text), v) in asks.iter().zip(answers) {
+                match who {
+                    Some(i) => {
+                        let (id, inside, _) = &people[*i];
+                        assert_eq!(v["valid"], true, "{v}");
+                        assert_eq!(v["resident"]["id"], id.as_str(), "{v}");
+                        let want = if *inside && expect_red_inside {
+                            "red"
+                        } else {
+                            "green"
+                        };
+                        assert_eq!(v["current_colour"], want, "{v}");
+                        assert_eq!(v["stale"], want != "green", "{v}");
+                    }
+                    None => {
+                        assert_eq!(v["valid"], false, "{text}: {v}");
+                        let e = v["error"].as_str().unwrap();
+                        let expected: &[&str] = if text == forged {
+                            &["bad_signature", "malformed"]
+                        } else if text == foreign {
+                            &["unknown_key"]
+                        } else {
+                            &["malformed"]
+                        };
+                        assert!(expected.contains(&e), "{text}: {v}");
+                    }
+                }
+            }
+        }
+    };
+    scan_all(false).await;
+    // The order goes out; the next scans, at once again, show red inside the zone.
+    let res = app
+        .order(
+            &official,
+            &zone,
+            &json!({"level": "mandatory", "reason": "The embankment is failing."}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    scan_all(true).await;
+
+    let after = app.public_text("/metrics").await;
+    let scans = metric(&after, "scans_batched_total") - metric(&before, "scans_batched_total");
+    let batches = metric(&after, "scan_batches_total") - metric(&before, "scan_batches_total");
+    assert_eq!(
+        scans,
+        2 * 4 * 19,
+        "every scan went through a batch: {after}"
+    );
+    assert!(
+        batches < scans,
+        "{scans} scans arriving together took {batches} batches"
+    );
+}

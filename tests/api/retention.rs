@@ -217,7 +217,11 @@ async fn a_chain_written_before_sealing_is_resealed_once_and_its_old_heads_still
     assert_eq!(against_old["ok"], true, "{against_old}");
 
     // Without the head signed at the reseal, the same rewrite is what an attacker would have
-    // done: the old head no longer proves it.
+    // done: the old head no longer proves it. (Servers re-sign the current head every second,
+    // from what they signed themselves: the chain moves on first, so that the signature taken
+    // away is not put back by a server that rightly remembers the reseal.)
+    app.create_user("staff", json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let reseal_seq: i64 = safecode::on_db!(&app.ctx.db, |c| {
         sqlx::query_scalar("SELECT seq FROM audit_log WHERE action = 'audit.reseal'")
             .fetch_one(c)
