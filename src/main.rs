@@ -199,6 +199,13 @@ enum DevCommand {
         seed: u64,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Spread the residents over this many districts side by side (row i in district
+        /// i mod N); district 0 is Xiaoshan.
+        #[arg(long, default_value_t = 1)]
+        districts: u32,
+        /// Write the districts' polygons here as GeoJSON (officials' jurisdictions).
+        #[arg(long)]
+        districts_out: Option<PathBuf>,
     },
     /// Sign phone codes for the first COUNT registered residents, one token per line (for
     /// load tests that need many distinct codes).
@@ -214,10 +221,24 @@ fn main() -> anyhow::Result<()> {
     safecode::outbound::install_crypto();
     let cli = Cli::parse();
     if let Command::Dev {
-        command: DevCommand::GenResidents { count, seed, out },
+        command:
+            DevCommand::GenResidents {
+                count,
+                seed,
+                out,
+                districts,
+                districts_out,
+            },
     } = &cli.command
     {
-        return gen_residents(*count, *seed, out.as_deref());
+        if let Some(path) = districts_out {
+            std::fs::write(
+                path,
+                safecode::synthetic::districts_geojson(*districts).to_string(),
+            )
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        return gen_residents(*count, *seed, *districts, out.as_deref());
     }
     if let Command::Bundle {
         command:
@@ -536,23 +557,30 @@ fn keys(dir: &std::path::Path, command: &KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn gen_residents(count: u64, seed: u64, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn gen_residents(
+    count: u64,
+    seed: u64,
+    districts: u32,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     match out {
         Some(path) => {
             let f = std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
-            safecode::synthetic::write_csv(
+            safecode::synthetic::write_csv_over(
                 &mut std::io::BufWriter::with_capacity(1 << 20, f),
                 count,
                 seed,
+                districts,
             )?;
         }
         None => {
             let stdout = std::io::stdout();
-            safecode::synthetic::write_csv(
+            safecode::synthetic::write_csv_over(
                 &mut std::io::BufWriter::new(stdout.lock()),
                 count,
                 seed,
+                districts,
             )?;
         }
     }
