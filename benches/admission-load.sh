@@ -67,13 +67,17 @@ bench() {
 
   run -d2s -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >/dev/null
   run -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >"$work/verify.txt"
+  local s0 p0 s1 p1
+  s0=$(cpu_ticks $server) p0=$(cpu_ticks $(pg_pids))
   run -s benches/admit.lua "http://127.0.0.1:$PORT/" >"$work/admit.txt"
+  s1=$(cpu_ticks $server) p1=$(cpu_ticks $(pg_pids))
   occupancy=$(curl -fs "http://127.0.0.1:$PORT/v1/shelters/$shelter" -H "Authorization: Bearer $official" |
     sed -E 's/.*"occupancy":([0-9]+).*/\1/')
 
   echo "Admissions on ${BENCH_DB:-sqlite} (synchronous=$sync) with $CODES distinct codes, wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
   line "POST /v1/verify" "$work/verify.txt"
   line "POST /v1/shelters/{id}/checkins" "$work/admit.txt"
+  echo "  CPU per admission: server $(us_per_request "$s0" "$s1" "$(reqs "$work/admit.txt")") us$([ "${BENCH_DB:-sqlite}" = postgres ] && echo ", PostgreSQL $(us_per_request "$p0" "$p1" "$(reqs "$work/admit.txt")") us")"
   echo "  occupancy after the run: $occupancy (every admission answered 201 took one place)"
   awk -v a="$(rps "$work/admit.txt")" -v v="$(rps "$work/verify.txt")" \
     'BEGIN { printf "  admissions / verify: %.3f x req/s (goal >= 0.4 with durable commits)\n", a/v }'

@@ -47,3 +47,10 @@ finish_bench() {
   fi
   rm -rf "$work"
 }
+# CPU time (clock ticks, user + system) the given processes have used so far; with `pg_pids`,
+# what PostgreSQL's processes used (its backends live as long as the server's pool keeps them).
+cpu_ticks() { local p; for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done | awk '{s += $1} END {print s + 0}'; }
+pg_pids() { pgrep -x postgres || true; }
+# Requests a saved wrk report counted, and CPU microseconds per request from two tick readings.
+reqs() { awk '/requests in/ {print $1}' "$1"; }
+us_per_request() { awk -v t="$(($2 - $1))" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6; else print "-" }'; }

@@ -66,7 +66,10 @@ run -d2s -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >/dev/null
 run "http://127.0.0.1:$BASELINE_PORT/hello" >"$work/hello.txt"
 run -s benches/signature.lua "http://127.0.0.1:$BASELINE_PORT/signature" >"$work/signature.txt"
 run "http://127.0.0.1:$PORT/healthz" >"$work/healthz.txt"
+# CPU the server (and PostgreSQL) spend per verify, read around the measured run.
+s0=$(cpu_ticks $server) p0=$(cpu_ticks $(pg_pids))
 run -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >"$work/verify.txt"
+s1=$(cpu_ticks $server) p1=$(cpu_ticks $(pg_pids))
 # The same server with every scan checked alone, as before batching.
 kill $server && wait $server 2>/dev/null || true
 serve off
@@ -81,6 +84,7 @@ line "signature only (bare actix-web)" "$work/signature.txt"
 line "GET /healthz (safecode)" "$work/healthz.txt"
 line "POST /v1/verify (safecode, batched)" "$work/verify.txt"
 line "POST /v1/verify (safecode, each alone)" "$work/alone.txt"
+echo "  CPU per verify (batched): server $(us_per_request "$s0" "$s1" "$(reqs "$work/verify.txt")") us$([ "$BENCH_DB" = postgres ] && echo ", PostgreSQL $(us_per_request "$p0" "$p1" "$(reqs "$work/verify.txt")") us")"
 echo "  POST /v1/verify non-2xx: $(non2xx "$work/verify.txt") batched, $(non2xx "$work/alone.txt") alone"
 awk -v v="$(rps "$work/verify.txt")" -v a="$(rps "$work/alone.txt")" -v h="$(rps "$work/hello.txt")" -v s="$(rps "$work/signature.txt")" \
   -v vp="$(to_ms "$(p99 "$work/verify.txt")")" -v ap="$(to_ms "$(p99 "$work/alone.txt")")" -v hp="$(to_ms "$(p99 "$work/hello.txt")")" \

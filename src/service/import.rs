@@ -354,6 +354,9 @@ where
     }
     drop(rx);
     let _ = parser.await;
+    if report.imported > 0 {
+        ctx.db.analyze(&["residents", "zone_members"]).await?;
+    }
     report.errors.sort_by_key(|e| e.line);
     Ok(report)
 }

@@ -222,6 +222,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, f: &ZoneFeature) -> Result<ZoneCre
     )
     .await?;
     tx.commit().await?;
+    settle_statistics(ctx, residents).await?;
     Ok(ZoneCreated {
         id: public_id,
         name,
@@ -306,7 +307,19 @@ pub async fn update(ctx: &Ctx, p: &Principal, id: Uuid, patch: &ZonePatch) -> Re
     )
     .await?;
     tx.commit().await?;
+    settle_statistics(ctx, (members - before_members).unsigned_abs() as usize).await?;
     get(ctx, p, id).await
+}
+
+/// Memberships changed by at least this many: the planner's statistics are refreshed.
+const MANY_MEMBERS: usize = 50_000;
+
+/// After a zone's membership moved by many, the planner learns of it before the next scans.
+async fn settle_statistics(ctx: &Ctx, changed: usize) -> Result<()> {
+    if changed >= MANY_MEMBERS {
+        ctx.db.analyze(&["zone_members"]).await?;
+    }
+    Ok(())
 }
 
 pub async fn delete(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<()> {

@@ -184,8 +184,14 @@ impl Db {
                         Box::pin(async move {
                             // A 2xx answer means the commit is on the disk.
                             sqlx::query("SET synchronous_commit = on")
-                                .execute(c)
+                                .execute(&mut *c)
                                 .await?;
+                            // Short queries only: JIT compilation never pays here, and a
+                            // cost estimate over a table without statistics yet (just
+                            // after a bulk import) compiled each scan's facts query for
+                            // 60 ms, taking verify at a million residents from 12,000 to
+                            // 2,500 a second.
+                            sqlx::query("SET jit = off").execute(c).await?;
                             Ok(())
                         })
                     })
@@ -194,6 +200,20 @@ impl Db {
                 Ok(Db::Postgres(pool))
             }
         }
+    }
+
+    /// Refreshes PostgreSQL's planner statistics for `tables` after a bulk change (an import, a
+    /// zone over many), so that the next scans are planned for the table as it is, not as it
+    /// was. SQLite reads no statistics unless asked, and its plans here are fixed by indexes.
+    pub async fn analyze(&self, tables: &[&'static str]) -> Result<()> {
+        if let Db::Postgres(pool) = self {
+            for t in tables {
+                sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {t}")))
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Applies the embedded migrations. On PostgreSQL sqlx holds an advisory lock while it
