@@ -133,7 +133,7 @@ pub(crate) fn verify_offline(
     keys_dir: &std::path::Path,
 ) -> i32 {
     use safecode::keys::signing;
-    use safecode::token::{self, Kid};
+    use safecode::token;
     let usage = |msg: String| {
         eprintln!("{msg}");
         2
@@ -163,11 +163,7 @@ pub(crate) fn verify_offline(
         },
     };
     let now = chrono::Utc::now().timestamp();
-    match token::verify(
-        &text,
-        |kid| known.iter().filter(|k| Kid::of(&k.key) == *kid).collect(),
-        now,
-    ) {
+    match token::verify(&text, |kid| token::keys_with(&known, kid), now) {
         Ok(v) => {
             let c = &v.claims;
             let when = |t: i64| {

@@ -299,13 +299,8 @@ async fn newest_trusted(ctx: &Ctx) -> Result<Option<(Anchor, Vec<u8>)>> {
 
 fn read_anchor(ctx: &Ctx, bytes: &[u8]) -> std::result::Result<Anchor, &'static str> {
     let known = ctx.keys.known();
-    crate::token::anchor::verify(bytes, |kid| {
-        known
-            .iter()
-            .filter(|k| crate::token::Kid::of(&k.key) == *kid)
-            .collect()
-    })
-    .map_err(|e| e.code())
+    crate::token::anchor::verify(bytes, |kid| crate::token::keys_with(&known, kid))
+        .map_err(|e| e.code())
 }
 
 impl Verification {

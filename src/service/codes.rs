@@ -187,12 +187,7 @@ pub(super) async fn scan_one(ctx: &Ctx, text: &str) -> Result<Scanned> {
     // Hardware scanners end what they read with a line break.
     let checked = token::verify(
         text.trim(),
-        |kid| {
-            known
-                .iter()
-                .filter(|k| token::Kid::of(&k.key) == *kid)
-                .collect()
-        },
+        |kid| crate::token::keys_with(&known, kid),
         now.timestamp(),
     );
     let v = match checked {

@@ -152,12 +152,7 @@ async fn answer(ctx: &Ctx, jobs: Vec<Job>) {
     let texts: Vec<&str> = jobs.iter().map(|j| j.text.trim()).collect();
     let checked = token::verify_many(
         &texts,
-        |kid| {
-            known
-                .iter()
-                .filter(|k| token::Kid::of(&k.key) == *kid)
-                .collect()
-        },
+        |kid| crate::token::keys_with(&known, kid),
         now.timestamp(),
     );
     let subjects: Vec<std::result::Result<(token::Verified, uuid::Uuid), TokenError>> = checked

@@ -143,12 +143,8 @@ pub async fn current(ctx: &Ctx) -> Result<Published> {
         .await?
         .ok_or_else(|| store::StoreError::Corrupt("a status list without its body".into()))?;
     let keys = crate::token::known_from_jwks(&ctx.keys.jwks()).unwrap_or_default();
-    let signed = list::verify_signature(&body, |kid| {
-        keys.iter()
-            .filter(|k| crate::token::Kid::of(&k.key) == *kid)
-            .collect()
-    })
-    .map_err(|e| store::StoreError::Corrupt(format!("stored status list: {e}")))?;
+    let signed = list::verify_signature(&body, |kid| crate::token::keys_with(&keys, kid))
+        .map_err(|e| store::StoreError::Corrupt(format!("stored status list: {e}")))?;
     let p = Published {
         epoch: head.epoch,
         issued_at: head.issued_at,

@@ -115,6 +115,11 @@ pub struct KnownKey {
     pub revoked: bool,
 }
 
+/// The known keys whose id is `kid` (several may share one), for [`verify`] and its kin.
+pub fn keys_with<'k>(keys: &'k [KnownKey], kid: &Kid) -> Vec<&'k KnownKey> {
+    keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect()
+}
+
 /// The keys of a JWKS document (as `GET /v1/keys` serves it), for verifying offline.
 pub fn known_from_jwks(jwks: &serde_json::Value) -> Option<Vec<KnownKey>> {
     use base64::Engine;

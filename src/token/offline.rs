@@ -10,8 +10,9 @@
 //! - A bundle whose list does not verify with its keys, or whose plain fields disagree with
 //!   the signed list, is refused as a whole.
 
+use super::keys_with;
 use super::status_list::{self, Slot, StatusList};
-use super::{Kid, KnownKey, known_from_jwks};
+use super::{KnownKey, known_from_jwks};
 use crate::domain::Colour;
 use serde::Deserialize;
 
@@ -226,10 +227,6 @@ impl Bundle {
     pub fn epoch(&self) -> u64 {
         self.list.epoch
     }
-}
-
-fn keys_with<'k>(keys: &'k [KnownKey], kid: &Kid) -> Vec<&'k KnownKey> {
-    keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect()
 }
 
 /// How far a verifier's clock may be from the server's before it is told so.
