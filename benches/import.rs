@@ -284,31 +284,12 @@ fn main() {
     });
     drop(rows);
 
-    let started = Instant::now();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_safecode"))
-        .args(["import", "residents"])
-        .arg(&csv_path)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("full/db.sqlite").display()),
-        )
-        .env("SAFECODE_KEYS_DIR", dir.path().join("keys"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let import_secs = started.elapsed().as_secs_f64();
-    assert!(
-        child.status.success(),
-        "{}",
-        String::from_utf8_lossy(&child.stderr)
+    let (import_secs, report, peak) = import(
+        &csv_path,
+        &format!("sqlite://{}", dir.path().join("full/db.sqlite").display()),
+        &dir.path().join("keys"),
     );
-    let report: serde_json::Value = serde_json::from_slice(&child.stdout).unwrap();
     assert_eq!(report["imported"].as_u64(), Some(count), "{report}");
-    let stderr = String::from_utf8_lossy(&child.stderr);
-    let peak = stderr
-        .lines()
-        .find(|l| l.starts_with("peak memory"))
-        .unwrap_or("peak memory unknown");
 
     let bare_rate = count as f64 / bare_secs;
     let import_rate = count as f64 / import_secs;

@@ -184,7 +184,7 @@ async fn answer(ctx: &Ctx, jobs: Vec<Job>) {
         }
         return;
     };
-    let mut by_id: HashMap<uuid::Uuid, facts_store::ResidentFacts> =
+    let by_id: HashMap<uuid::Uuid, facts_store::ResidentFacts> =
         rows.into_iter().map(|r| (r.public_id, r)).collect();
     for (job, subject) in jobs.into_iter().zip(subjects) {
         let result = match subject {
@@ -197,5 +197,4 @@ async fn answer(ctx: &Ctx, jobs: Vec<Job>) {
         };
         let _ = job.reply.send(Some(result));
     }
-    by_id.clear();
 }

@@ -168,9 +168,9 @@ pub async fn of_scanned(db: &Db, ids: &[Uuid], now: DateTime<Utc>) -> Result<Vec
         .map(|i| format!("${}", i + 2))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = sqlx::AssertSqlSafe(facts_sql(HOLDERS, &format!("r.public_id IN ({list})")));
+    let sql = facts_sql(HOLDERS, &format!("r.public_id IN ({list})"));
     Ok(on_db!(db, |c| {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.0.clone())).bind(now);
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
         for id in ids {
             q = q.bind(*id);
         }
