@@ -37,6 +37,7 @@ async fn issue() -> String {
             token_id: [1; 8],
             colour: Colour::Green,
             status_index: safecode::domain::StatusIndex(1),
+            district: None,
             rules_version: 1,
             display: "张*明 1234".into(),
         },

@@ -70,6 +70,7 @@ fn corpus_token() -> String {
         token_id: [3; 8],
         colour: Colour::Red,
         status_index: safecode::domain::StatusIndex(98_765),
+        district: None,
         rules_version: 3,
         display: "张*明 1234".into(),
     };

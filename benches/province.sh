@@ -8,7 +8,13 @@
 #   3. a mandatory order over it: the time it takes, and the next verify of a resident there
 #      shows red;
 #   4. POST /v1/verify under wrk with TOKENS distinct codes, beside a bare actix-web hello world
-#      and a signature-only handler in the same run (benches/baseline_server.rs).
+#      and a signature-only handler in the same run (benches/baseline_server.rs);
+#   5. status lists per district (item 2): the districts are drawn before the import
+#      (`safecode import districts`), so each district's residents hold slots in its own list.
+#      The order of step 3 rebuilds district 1's list only (the others' ETags do not move);
+#      then an order over a strip of district 2 holding STRIP_PERCENT (5) % of its residents,
+#      and the gzip bytes of a shelter's bundle carrying district 2's list (and of district 1,
+#      ordered out entirely).
 # Run it at RESIDENTS=100000 too: the p99 at ten million is compared with that run's.
 # Env: RESIDENTS, DISTRICTS, TOKENS (1000), DURATION (10s), CONNECTIONS (32), PORT, KEEP=1 to
 # leave the database (its URL is printed) for further runs.
@@ -43,15 +49,25 @@ t0=$(ms)
 $bin dev gen-residents --count "$RESIDENTS" --districts "$DISTRICTS" --out "$work/residents.csv" \
   --districts-out "$work/districts.json"
 t1=$(ms)
+$bin import districts "$work/districts.json" 2>"$work/districts.log"
 $bin import residents "$work/residents.csv" >"$work/import.json" 2>"$work/import.log"
 t2=$(ms)
 rm -f "$work/residents.csv"
 
-python3 - "$work/districts.json" "$work/zone.json" "$work/jurisdiction.json" <<'PY'
+STRIP_PERCENT="${STRIP_PERCENT:-5}"
+python3 - "$work/districts.json" "$work/zone.json" "$work/jurisdiction.json" "$work/strip.json" "$STRIP_PERCENT" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1]))["features"][0]
+features = json.load(open(sys.argv[1]))["features"]
+d = features[0]
 json.dump({"type": "Feature", "properties": {"name": "District 0 lowlands"}, "geometry": d["geometry"]}, open(sys.argv[2], "w"))
 json.dump(d["geometry"], open(sys.argv[3], "w"))
+# A strip along the south edge of the second district (the first when there is one).
+ring = features[min(1, len(features) - 1)]["geometry"]["coordinates"][0]
+w, s = ring[0]; e, n = ring[2]
+top = s + (n - s) * float(sys.argv[5]) / 100
+json.dump({"type": "Feature", "properties": {"name": "Riverside strip"},
+           "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, top], [w, top], [w, s]]]}},
+          open(sys.argv[4], "w"))
 PY
 OFFICIAL=$($bin users create --role official --name "province bench" 2>/dev/null)
 STAFF=$($bin users create --role staff --name "province bench" 2>/dev/null)
@@ -67,6 +83,15 @@ rss() { awk -v k="$1" '$1 == k":" {printf "%.0f", $2/1024}' "/proc/$server/statu
 rss_before=$(rss VmRSS)
 
 api() { curl -fsS -X POST "http://127.0.0.1:$PORT$1" -H 'Content-Type: application/json' -H "Authorization: Bearer $2" -d "$3"; }
+# A list's ETag: "default", or "?district=N".
+etag() { local q="$1"; [ "$q" = default ] && q=""; curl -fsS -o /dev/null -D - "http://127.0.0.1:$PORT/v1/status-list$q" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r'; }
+lists=(default "?district=1")
+for k in $(seq 2 "$DISTRICTS"); do lists+=("?district=$k"); done
+# Every list built once before anything is measured.
+for l in "${lists[@]}"; do etag "$l" >/dev/null; done
+sleep 3
+declare -A before
+for l in "${lists[@]}"; do before[$l]=$(etag "$l"); done
 t3=$(ms)
 zone=$(api /v1/zones "$OFFICIAL" "@$work/zone.json")
 t4=$(ms)
@@ -82,6 +107,27 @@ verdict=$(api /v1/verify "$STAFF" "{\"token\":\"$first\"}")
 t7=$(ms)
 printf '%s' "$verdict" | grep -q '"current_colour":"red"' || { echo "the next verify did not show red: $verdict" >&2; exit 1; }
 
+# Item 2: the order over district 1 rebuilds district 1's list; the others stay as they were.
+until [ "$(etag '?district=1')" != "${before[?district=1]}" ]; do sleep 0.1; done
+t8=$(ms)
+sleep 3
+moved=()
+for l in "${lists[@]}"; do [ "$(etag "$l")" != "${before[$l]}" ] && moved+=("${l#\?}"); done
+bundle_bytes() { curl -fsS -H 'Accept-Encoding: gzip' -H "Authorization: Bearer $STAFF" "http://127.0.0.1:$PORT/v1/verifier/bundle$1" | wc -c; }
+strip_list="?district=$((DISTRICTS > 1 ? 2 : 1))"
+strip_before=$(etag "$strip_list")
+strip=$(api /v1/zones "$OFFICIAL" "@$work/strip.json")
+strip_id=$(printf '%s' "$strip" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+strip_members=$(printf '%s' "$strip" | sed -E 's/.*"residents":([0-9]+).*/\1/')
+t9=$(ms)
+api "/v1/zones/$strip_id/orders" "$OFFICIAL" '{"level":"mandatory","reason":"The river is over its banks."}' >/dev/null
+until [ "$(etag "$strip_list")" != "$strip_before" ]; do sleep 0.1; done
+t10=$(ms)
+sleep 2
+bytes_strip=$(bundle_bytes "?districts=${strip_list#\?district=}")
+bytes_red=$(bundle_bytes "?districts=1")
+bytes_none=$(bundle_bytes "")
+
 SC_BASE_TOKEN=$(curl -fs "http://127.0.0.1:$BASELINE_PORT/token")
 export SC_BASE_TOKEN
 run -d2s "http://127.0.0.1:$BASELINE_PORT/hello" >/dev/null
@@ -94,6 +140,9 @@ echo "The province case on PostgreSQL: $RESIDENTS residents over $DISTRICTS dist
 echo "  generated in $(((t1 - t0) / 1000)) s; imported in $(((t2 - t1) / 1000)) s: $(grep -E '^imported|^peak' "$work/import.log" | tr '\n' ' ')"
 echo "  zone over district 0: $members members in $((t4 - t3)) ms; server memory $rss_before MB before, peak $rss_peak MB"
 echo "  mandatory order over it: $((t6 - t5)) ms; the next verify of a resident there: red ($((t7 - t6)) ms)"
+echo "  lists per district: the order over district 1 rebuilt its list in $((t8 - t6)) ms; lists that moved: ${moved[*]:-none} (of ${#lists[@]})"
+echo "  order over $strip_members residents of ${strip_list#\?}: its list rebuilt in $((t10 - t9)) ms"
+echo "  bundle, gzip: ${strip_list#\?} ($STRIP_PERCENT % red) $bytes_strip bytes; district 1 (all red) $bytes_red bytes; default list only $bytes_none bytes (goal <= 153600)"
 line() { printf "  %-34s: %10.0f req/s   p99 %8.2f ms\n" "$1" "$(rps "$2")" "$(to_ms "$(p99 "$2")")"; }
 line "hello world (bare actix-web)" "$work/hello.txt"
 line "signature only (bare actix-web)" "$work/signature.txt"

@@ -36,6 +36,7 @@ fn sizes() {
         }
         let signed = status_list::sign(
             &StatusList {
+                district: None,
                 epoch: 1,
                 issued_at: 1_800_000_000,
                 expires_at: 1_800_021_600,
@@ -142,10 +143,13 @@ async fn build(n: u64) {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        let (bits, _) = lists::build(&ctx, slots, chrono::Utc::now()).await.unwrap();
+        let (bits, _) = lists::build(&ctx, None, slots, chrono::Utc::now())
+            .await
+            .unwrap();
         let key = ctx.keys.signer().unwrap();
         let signed = status_list::sign(
             &StatusList {
+                district: None,
                 epoch: 1,
                 issued_at: 0,
                 expires_at: 1,

@@ -32,6 +32,7 @@ fn main() {
         token_id: [9; 8],
         colour: Colour::Red,
         status_index: safecode::domain::StatusIndex(1_234_567),
+        district: None,
         rules_version: 4,
         display: "张*明 1234".into(),
     };
@@ -97,6 +98,7 @@ fn main() {
             bits.set(i, Slot::Colour(Colour::Red));
         }
         let list = StatusList {
+            district: None,
             epoch: 3,
             issued_at: now + 60,
             expires_at: now + 60 + 21_600,

@@ -154,6 +154,10 @@ enum BundleCommand {
         token: String,
         #[arg(long)]
         out: PathBuf,
+        /// Districts whose status lists to carry besides your shelters' own, e.g. `3,5`
+        /// (neighbours evacuees come from).
+        #[arg(long)]
+        districts: Option<String>,
         /// The keys this verifier trusts (default: beside OUT, `NAME.trust.json`). Pinned from
         /// the first bundle fetched; later bundles must be signed by them or by a key they
         /// vouch for.
@@ -187,6 +191,10 @@ enum KeysCommand {
 enum ImportCommand {
     /// Register residents from a CSV file (columns: name,id_type,id_number,phone,address,lat,lon,birth_year,needs).
     Residents { file: PathBuf },
+    /// Draw districts from a GeoJSON FeatureCollection (each feature a polygon with
+    /// `properties.name`), in its order: each takes the lowest free number. Import them before
+    /// residents: a resident takes a slot in the list of the district they live in.
+    Districts { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -246,6 +254,7 @@ fn main() -> anyhow::Result<()> {
                 server,
                 token,
                 out,
+                districts,
                 trust,
                 extra_ca,
                 allow_plain_http,
@@ -261,7 +270,14 @@ fn main() -> anyhow::Result<()> {
                 safecode::outbound::PlainHttp::Refused
             },
         };
-        std::process::exit(fetch_bundle(server, token, out, &trust, &outbound));
+        std::process::exit(fetch_bundle(
+            server,
+            token,
+            districts.as_deref(),
+            out,
+            &trust,
+            &outbound,
+        ));
     }
     if let Command::Verify {
         token_or_image,
@@ -386,6 +402,9 @@ fn main() -> anyhow::Result<()> {
             Command::Import {
                 command: ImportCommand::Residents { file },
             } => import(settings, file).await,
+            Command::Import {
+                command: ImportCommand::Districts { file },
+            } => import_districts(settings, file).await,
             Command::Dev {
                 command: DevCommand::IssueCodes { count, out },
             } => issue_codes(settings, count, out).await,
@@ -472,6 +491,33 @@ async fn issue_codes(settings: Settings, count: i64, out: PathBuf) -> anyhow::Re
     }
     w.flush()?;
     eprintln!("wrote {} codes to {}", issued.len(), out.display());
+    Ok(())
+}
+
+async fn import_districts(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
+    let ctx = startup::context(&settings).await?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let collection: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let features = collection
+        .get("features")
+        .and_then(|f| f.as_array())
+        .ok_or_else(|| anyhow::anyhow!("{} is not a GeoJSON FeatureCollection", file.display()))?;
+    for (i, f) in features.iter().enumerate() {
+        let feature: safecode::service::zones::ZoneFeature =
+            serde_json::from_value(f.clone()).map_err(|e| anyhow::anyhow!("feature {i}: {e}"))?;
+        let (d, created) = safecode::service::districts::create_as(&ctx, "operator", &feature)
+            .await
+            .map_err(|e| anyhow::anyhow!("feature {i}: {e}"))?;
+        eprintln!(
+            "district {}: {}{}",
+            d.id,
+            d.name,
+            if created { "" } else { " (already drawn)" }
+        );
+    }
+    ctx.db.close().await;
     Ok(())
 }
 

@@ -231,7 +231,26 @@ export async function loadBundle(json, trusted) {
     keys = await believed(keys, trusted, json.endorsements);
     if (!keys.length) throw new Error('untrusted_key');
   }
-  const raw = Uint8Array.from(atob(json.status_list.cose), (c) => c.charCodeAt(0));
+  const list = await signedList(json.status_list, keys, trusted);
+  const same = list.district === undefined && list.issued_at === json.server_time
+    && list.expires_at - list.issued_at === json.max_age_seconds
+    && list.rules_version === json.rules_version;
+  if (!same) throw new Error('bad_bundle');
+  // Each district's list signs its own number: one passed off as another's is refused.
+  const districts = new Map();
+  for (const d of json.district_lists || []) {
+    const l = await signedList(d, keys, trusted);
+    if (l.district !== d.district || districts.has(l.district)) throw new Error('bad_bundle');
+    districts.set(l.district, l);
+  }
+  const trust = [...new Set([...(trusted || []), ...keys.filter((k) => !k.revoked).map((k) => b64urlEncode(k.x))])];
+  return { keys, list, districts, trust };
+}
+
+/** One signed list of a bundle, checked against its plain fields and inflated. */
+async function signedList(entry, keys, trusted) {
+  if (!entry || typeof entry.cose !== 'string') throw new Error('bad_bundle');
+  const raw = Uint8Array.from(atob(entry.cose), (c) => c.charCodeAt(0));
   const cose = parseSign1(raw);
   const signed = cose.alg === -8 ? await checkSignature(cose, keys) : 'unsupported_alg';
   if (signed === 'unknown_key' && trusted && trusted.length) throw new Error('untrusted_key');
@@ -239,18 +258,21 @@ export async function loadBundle(json, trusted) {
   const p = cborDecode(cose.payload);
   if (!(p instanceof Map)) throw new Error('bad_bundle');
   const list = {
+    district: p.get('district'),
     epoch: p.get('epoch'), issued_at: p.get('issued_at'), expires_at: p.get('expires_at'),
     rules_version: p.get('rules_version'), count: p.get('count'), bits: p.get('bits'),
   };
-  const same = list.epoch === json.status_list.epoch && list.issued_at === json.status_list.issued_at
-    && list.expires_at === json.status_list.expires_at && list.issued_at === json.server_time
-    && list.expires_at - list.issued_at === json.max_age_seconds
-    && list.rules_version === json.rules_version;
+  const same = list.epoch === entry.epoch && list.issued_at === entry.issued_at
+    && list.expires_at === entry.expires_at;
   if (!same || !(list.bits instanceof Uint8Array) || !Number.isInteger(list.count)
-    || list.count <= 0 || list.count > MAX_SLOTS) throw new Error('bad_bundle');
+    || list.count <= 0 || list.count > MAX_SLOTS
+    || (list.district !== undefined && !validDistrict(list.district))) throw new Error('bad_bundle');
   list.bits = await inflate(list.bits, Math.ceil(list.count / 4));
-  const trust = [...new Set([...(trusted || []), ...keys.filter((k) => !k.revoked).map((k) => b64urlEncode(k.x))])];
-  return { keys, list, trust };
+  return list;
+}
+
+function validDistrict(d) {
+  return Number.isInteger(d) && d >= 1 && d <= 128;
 }
 
 function slot(list, index) {
@@ -262,10 +284,13 @@ const COLOURS = ['green', 'yellow', 'red'];
 
 /**
  * Verifies a code offline. {valid: true, colour, source, display, subject, expires_at},
- * {valid: false, error} or {cannotVerify: true}.
+ * {valid: false, error}, {cannotVerify: true}, or {colourUnknown: true, district, display,
+ * subject, expires_at} for a genuine code of a district whose list the bundle lacks.
  */
 export async function verifyOffline(text, bundle, deviceNow = Math.floor(Date.now() / 1000)) {
-  const now = Math.max(deviceNow, bundle.list.issued_at);
+  let newest = bundle.list.issued_at;
+  for (const l of (bundle.districts || new Map()).values()) newest = Math.max(newest, l.issued_at);
+  const now = Math.max(deviceNow, newest);
   if (now >= bundle.list.expires_at) return { cannotVerify: true };
   const bad = (error) => ({ valid: false, error });
   if (typeof text !== 'string' || text.length > 1024 || !text.startsWith('SC1:')) return bad('malformed');
@@ -287,19 +312,30 @@ export async function verifyOffline(text, bundle, deviceNow = Math.floor(Date.no
   }
   const claims = c instanceof Map && {
     sub: c.get(2), iat: c.get(6), exp: c.get(4), colour: c.get(-65537),
-    index: c.get(-65538), display: c.get(-65540),
+    index: c.get(-65538), display: c.get(-65540), district: c.get(-65541),
   };
   if (!claims || typeof claims.sub !== 'string' || !Number.isInteger(claims.iat)
     || !Number.isInteger(claims.exp) || !COLOURS[claims.colour] || !Number.isInteger(claims.index)
-    || typeof claims.display !== 'string') return bad('malformed');
+    || typeof claims.display !== 'string'
+    || (claims.district !== undefined && !validDistrict(claims.district))) return bad('malformed');
   if (claims.iat > now + 300) return bad('not_yet_valid');
   if (claims.exp <= now) return bad('expired');
-  const fromList = bundle.list.issued_at >= claims.iat ? slot(bundle.list, claims.index) : null;
+  const list = claims.district === undefined ? bundle.list : (bundle.districts || new Map()).get(claims.district);
+  // A genuine code of a district this bundle lacks: its colour now is not known here, and the
+  // colour it was issued with is no guide to it.
+  if (!list) {
+    return {
+      colourUnknown: true, district: claims.district, display: claims.display,
+      subject: claims.sub, expires_at: claims.exp,
+    };
+  }
+  if (now >= list.expires_at) return { cannotVerify: true };
+  const fromList = list.issued_at >= claims.iat ? slot(list, claims.index) : null;
   if (fromList === 3) return bad('revoked');
   return {
     valid: true,
     colour: fromList === null ? COLOURS[claims.colour] : COLOURS[fromList],
-    source: fromList === null ? 'code' : `list ${bundle.list.epoch}`,
+    source: fromList === null ? 'code' : `list ${claims.district === undefined ? '' : `${claims.district}/`}${list.epoch}`,
     display: claims.display,
     subject: claims.sub,
     expires_at: claims.exp,

@@ -32,7 +32,7 @@ async function call(path, opts) {
 }
 
 // What a desk keeps; the resident page on the same phone keeps its own keys, untouched here.
-const DESK_KEYS = ['sc_staff', 'sc_shelter', 'sc_enrolment', 'sc_bundle', 'sc_shelters', 'sc_items', 'sc_device'];
+const DESK_KEYS = ['sc_staff', 'sc_shelter', 'sc_enrolment', 'sc_bundle', 'sc_shelters', 'sc_items', 'sc_device', 'sc_districts'];
 
 /**
  * Drops what this phone kept as a desk. A phone signed out by an official may be lost or
@@ -91,7 +91,9 @@ function deviceId() {
 
 async function refreshBundle() {
   try {
-    const r = await call('/v1/verifier/bundle');
+    // Neighbouring districts' lists ride along: evacuees cross district lines.
+    const neighbours = store('sc_districts') || '';
+    const r = await call(`/v1/verifier/bundle${neighbours ? `?districts=${encodeURIComponent(neighbours)}` : ''}`);
     if (r.ok) {
       // Checked before it is kept: against the keys pinned on this tablet's first fetch.
       const checked = await loadBundle(r.data, store('sc_trust') || []);
@@ -112,6 +114,7 @@ async function refreshBundle() {
     try {
       state.bundle = await loadBundle(saved, store('sc_trust') || []);
       $('bundle-age').textContent = when(state.bundle.list.issued_at);
+      $('bundle-districts').textContent = [...state.bundle.districts.keys()].join(', ') || '—';
     } catch {
       state.bundle = null;
     }
@@ -162,6 +165,10 @@ async function signIn(e) {
 function showVerdict(v) {
   state.current = v;
   const band = v.colour ? colourBand(v.colour)
+    // Genuine, but no colour to go by: never drawn as green.
+    : v.colourUnknown ? el('div', { class: 'band invalid', role: 'status', 'data-colour': 'colour_unknown' },
+      el('span', { class: 'word' }, t('colour_unknown')),
+      el('span', { class: 'means' }, t('colour_unknown_why').replace('{district}', v.colourUnknown)))
     : el('div', { class: 'band invalid', role: 'status', 'data-colour': v.cannotVerify ? 'cannot_verify' : 'invalid' },
       el('span', { class: 'word' }, t(v.cannotVerify ? 'cannot_verify' : 'invalid')),
       el('span', { class: 'means' }, v.cannotVerify ? t('cannot_verify_why') : v.error || ''));
@@ -201,6 +208,7 @@ async function check(token) {
     if (!state.bundle) return showVerdict({ token, cannotVerify: true });
     const v = await verifyOffline(token, state.bundle);
     if (v.cannotVerify) return showVerdict({ token, cannotVerify: true });
+    if (v.colourUnknown) return showVerdict({ token, colourUnknown: v.district, who: v.display });
     if (!v.valid) return showVerdict({ token, error: v.error });
     showVerdict({ token, colour: v.colour, who: v.display, source: `${t('offline')} · ${v.source}` });
   }
@@ -310,6 +318,14 @@ function init() {
   $('shelter').onchange = (e) => { state.shelter = store('sc_shelter', e.target.value) || null; showPending(); sync(); };
   $('camera').onclick = () => camera(false);
   $('typed').onsubmit = (e) => { e.preventDefault(); const i = $('token-input'); check(i.value); i.value = ''; };
+  $('neighbours').value = store('sc_districts') || '';
+  $('neighbours-form').onsubmit = async (e) => {
+    e.preventDefault();
+    const list = $('neighbours').value.split(',').map((x) => x.trim()).filter((x) => /^[0-9]+$/.test(x));
+    store('sc_districts', list.join(','));
+    $('neighbours').value = list.join(',');
+    await refreshBundle();
+  };
   $('admit').onclick = () => act('checkin', {}, 'checkins', 'admitted');
   $('checkout').onclick = () => act('checkout', { reason: 'returned_home' }, 'checkouts', 'checked_out');
   $('give').onclick = () => act('distribution', { item_id: $('item').value, quantity: Number($('quantity').value) || 1 }, 'distributions', 'handed_out');

@@ -10,11 +10,20 @@ const MAX_BUNDLE_BYTES: usize = 32 << 20;
 pub(crate) fn fetch_bundle(
     server: &str,
     token: &str,
+    districts: Option<&str>,
     out: &std::path::Path,
     trust: &std::path::Path,
     outbound: &safecode::outbound::OutboundSettings,
 ) -> i32 {
-    let url = format!("{}/v1/verifier/bundle", server.trim_end_matches('/'));
+    let mut url = format!("{}/v1/verifier/bundle", server.trim_end_matches('/'));
+    if let Some(d) = districts {
+        if !d.chars().all(|c| c.is_ascii_digit() || c == ',') {
+            eprintln!("--districts takes district numbers separated by commas, e.g. 3,5");
+            return 2;
+        }
+        url.push_str("?districts=");
+        url.push_str(d);
+    }
     // A bundle fetched in plain over a shelter's Wi-Fi is what an attacker there would swap.
     let client = match safecode::outbound::Outbound::new(outbound).and_then(|o| {
         o.check(&url)?;
@@ -128,11 +137,17 @@ pub(crate) fn fetch_bundle(
         eprintln!("cannot write {}: {e}", out.display());
         return 1;
     }
+    let carried: Vec<String> = bundle.districts().iter().map(|d| d.to_string()).collect();
     eprintln!(
-        "saved {}: status list epoch {}, good until {}",
+        "saved {}: status list epoch {}, good until {}; districts' lists: {}",
         out.display(),
         bundle.epoch(),
-        unix_time(bundle.expires_at())
+        unix_time(bundle.expires_at()),
+        if carried.is_empty() {
+            "none".to_owned()
+        } else {
+            carried.join(", ")
+        }
     );
     0
 }

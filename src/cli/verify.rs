@@ -123,6 +123,19 @@ pub(crate) fn verify_with_bundle(
             );
             1
         }
+        Outcome::ColourUnknown {
+            district,
+            display,
+            expires_at,
+        } => {
+            println!("signature valid, current colour unknown offline");
+            println!(
+                "the code belongs to district {district}, whose status list this bundle does not carry: check online, or fetch a bundle with `--districts {district}`"
+            );
+            println!("holder: {display}");
+            println!("code expires: {}", unix_time(expires_at));
+            3
+        }
     }
 }
 

@@ -18,6 +18,10 @@ pub struct AuditDraft {
     /// The resident whose key seals the entry's personal values when the subject is not
     /// that resident (see [`key_owner`]).
     pub about: Option<String>,
+    /// Whose colours the change moved, when the use case knows better than [`colour_scope`]
+    /// can tell from the action (an import batch: the lists its residents took slots in).
+    /// Not part of the entry.
+    pub moves: Option<ColourScope>,
 }
 
 impl AuditDraft {
@@ -30,7 +34,14 @@ impl AuditDraft {
             after: None,
             reason: None,
             about: None,
+            moves: None,
         }
+    }
+
+    /// Names the status lists the change moved (0: the default list).
+    pub fn moves_lists(mut self, lists: Vec<i64>) -> Self {
+        self.moves = Some(ColourScope::Lists(lists));
+        self
     }
 
     /// The resident this entry is about when its subject is something else (an approval).
@@ -366,5 +377,125 @@ mod tests {
     #[test]
     fn time_is_hashed_at_microsecond_precision() {
         assert_eq!(record(1, "x").at.timestamp_subsec_nanos(), 123_456_000);
+    }
+}
+
+/// Whose colours an audited change may have moved: what decides which status lists are
+/// rebuilt (DESIGN.md, "Status lists per district"). Every change that can move a colour is
+/// audited, so this one function, applied where every entry is appended, covers them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColourScope {
+    /// Nothing a colour is computed from changed (a sign-in, a read, an alert…).
+    Unmoved,
+    /// One resident's (their public id).
+    Resident(String),
+    /// A zone's members', past and present (its public id).
+    Zone(String),
+    /// Those of whoever holds a slot in these lists (0: the default list).
+    Lists(Vec<i64>),
+    /// Anyone's: a rule set, an import, an incident, or an action this list does not know.
+    Everyone,
+}
+
+/// Actions that never move a colour. Anything not named here, and not about one resident or
+/// one zone, moves everyone's: a new action is safe (if slow) until it is classified. (A key
+/// rotation moves no colour but is left to move every list: each is then signed by the new key.)
+const UNMOVED_PREFIXES: &[&str] = &[
+    "auth.",
+    "alert.",
+    "alert_contact.",
+    "device.",
+    "report.",
+    "relief.",
+    "user.",
+    "audit.",
+    "district.",
+];
+const UNMOVED: &[&str] = &[
+    "codes.print",
+    "resident.lookup",
+    "rules.create",
+    "rules.activation_requested",
+    "resident.delete_requested",
+    "appeal.open",
+];
+
+pub fn colour_scope(d: &AuditDraft) -> ColourScope {
+    if let Some(m) = &d.moves {
+        return m.clone();
+    }
+    if d.action.ends_with(".read")
+        || d.action.ends_with("_requested")
+        || d.action.ends_with("_reject")
+        || UNMOVED.contains(&d.action)
+        || UNMOVED_PREFIXES.iter().any(|p| d.action.starts_with(p))
+    {
+        return ColourScope::Unmoved;
+    }
+    let about = d.about.as_deref().or(d.subject.as_deref()).unwrap_or("");
+    if let Some(r) = about.strip_prefix("resident:") {
+        return ColourScope::Resident(r.to_owned());
+    }
+    if let Some(z) = d.subject.as_deref().and_then(|s| s.strip_prefix("zone:")) {
+        return ColourScope::Zone(z.to_owned());
+    }
+    ColourScope::Everyone
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    #[test]
+    fn a_change_moves_the_colours_it_is_about_and_an_unknown_one_moves_everyone() {
+        let scope = |d: AuditDraft| colour_scope(&d);
+        assert_eq!(
+            scope(AuditDraft::new("staff:x", "shelter.checkin").subject("resident:r1")),
+            ColourScope::Resident("r1".into())
+        );
+        assert_eq!(
+            scope(
+                AuditDraft::new("official:x", "override.approve")
+                    .subject("approval:a1")
+                    .about("r2")
+            ),
+            ColourScope::Resident("r2".into())
+        );
+        assert_eq!(
+            scope(AuditDraft::new("official:x", "order.issue").subject("zone:z1")),
+            ColourScope::Zone("z1".into())
+        );
+        for unmoved in [
+            "auth.sign_in",
+            "alert.send",
+            "zone.residents.read",
+            "codes.print",
+        ] {
+            assert_eq!(
+                scope(AuditDraft::new("x", unmoved).subject("resident:r1")),
+                ColourScope::Unmoved,
+                "{unmoved}"
+            );
+        }
+        assert_eq!(
+            scope(AuditDraft::new("x", "override.set_requested").subject("resident:r1")),
+            ColourScope::Unmoved
+        );
+        assert_eq!(
+            scope(AuditDraft::new("operator", "residents.import").moves_lists(vec![0, 3])),
+            ColourScope::Lists(vec![0, 3])
+        );
+        for everyone in [
+            "rules.activate",
+            "residents.import",
+            "incident.all_clear",
+            "new.thing",
+        ] {
+            assert_eq!(
+                scope(AuditDraft::new("x", everyone).subject("incident:i1")),
+                ColourScope::Everyone,
+                "{everyone}"
+            );
+        }
     }
 }

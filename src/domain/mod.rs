@@ -20,7 +20,7 @@ pub mod vocabulary;
 pub use audit::{AuditDraft, ChainHash};
 pub use colour::{Colour, OrderLevel};
 pub use document::{IdDocument, IdType};
-pub use ids::{ResidentId, StatusIndex, UserId};
+pub use ids::{DistrictId, ListSlot, ResidentId, StatusIndex, UserId};
 pub use resident::{
     BirthYear, Flag, Location, Need, NewResident, Phone, ResidentName, ResidentPatch,
 };

@@ -145,6 +145,7 @@ api_routes! {
     "/v1/sms/receipts/twilio" => [post: routes::channels::twilio_receipt],
     "/v1/sms/receipts/json" => [post: routes::channels::json_receipt],
     "/v1/status-list" => [get: routes::offline::status_list],
+    "/v1/districts".app_data(zone_json()) => [get: routes::districts::list, post: routes::districts::create],
     // Base64 in JSON costs a third; gzip on the wire gives it back (docs/offline.md).
     "/v1/verifier/bundle".wrap(actix_web::middleware::Compress::default()) => [get: routes::offline::bundle],
     "/v1/shelters/{id}/sync".wrap(from_fn(rate_limit::sync)) => [post: routes::offline::sync],

@@ -120,6 +120,8 @@ impl Modify for ProblemContentType {
         routes::audit::verify,
         routes::audit::verify_against,
         routes::audit::head,
+        routes::districts::create,
+        routes::districts::list,
         routes::zones::create,
         routes::zones::list,
         routes::zones::get,

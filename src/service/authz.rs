@@ -77,6 +77,10 @@ pub enum Action {
     DrainOutbox,
     /// See and decide what waits for a second official (overrides, fact changes, rule sets).
     DecideApprovals,
+    /// Draw districts (each has its own status list).
+    ManageDistricts,
+    /// See the districts (staff choose the neighbours their offline bundle carries).
+    ReadDistricts,
 }
 
 /// The single table of which role may do what.
@@ -96,7 +100,8 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ReadRules => matches!(role, Official | Admin),
         ManageRules => matches!(role, Official | Admin),
         Appeal => role == Resident,
-        RotateKeys => role == Admin,
+        RotateKeys | ManageDistricts => role == Admin,
+        ReadDistricts => matches!(role, Staff | Official | Admin),
         Verify => matches!(role, Staff | Official | Admin),
         ManageShelters => role == Official,
         ReadShelters => role != Gateway,

@@ -42,6 +42,8 @@ pub async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Res
     let mut cti = [0u8; 8];
     rand::rng().fill_bytes(&mut cti);
     let display = display_text(&r.name, &r.id_last4);
+    let slot = crate::domain::ListSlot::from_stored(r.status_index)
+        .ok_or_else(|| crate::store::StoreError::Corrupt("a status index no list has".into()))?;
     let claims = Claims {
         issuer: ISSUER.into(),
         subject: r.public_id.to_string(),
@@ -49,9 +51,8 @@ pub async fn issue_for(ctx: &Ctx, r: &ResidentRecord, lifetime: Duration) -> Res
         expires_at: (now + lifetime).timestamp(),
         token_id: cti,
         colour: verdict.colour,
-        status_index: crate::domain::StatusIndex::try_from(r.status_index).map_err(|_| {
-            crate::store::StoreError::Corrupt("a negative status index in residents".into())
-        })?,
+        status_index: slot.index,
+        district: slot.district,
         rules_version: u32::try_from(rules.version).unwrap_or(0),
         display: display.clone(),
     };

@@ -3,7 +3,7 @@
 //! already registered is counted, not duplicated, so a file can be imported again safely.
 
 use super::residents::row;
-use super::status_slots::{Slots, raise_status_space, status_space};
+use super::status_slots::ListSlots;
 use super::zones::Placed;
 use super::{Action, Ctx, Principal, Result, authz};
 use crate::domain::resident::ResidentForm;
@@ -307,14 +307,7 @@ where
     let key = ctx.id_key.clone();
     let parser = tokio::task::spawn_blocking(move || parse_lines(reader, key, tx));
 
-    let taken = residents::status_indexes(&ctx.db).await?;
-    let mut slots = {
-        let mut t = ctx.db.begin().await?;
-        let space = status_space(&mut t).await?;
-        t.commit().await?;
-        Slots::new(&taken, space)
-    };
-    drop(taken);
+    let mut slots = ListSlots::load(&ctx.db).await?;
     let mut report = ImportReport::default();
     let mut rng = rand::rng();
     while let Some(msg) = rx.recv().await {
@@ -365,20 +358,25 @@ async fn insert_batch(
     ctx: &Ctx,
     actor: &str,
     rows: &mut [(u64, ResidentRow)],
-    slots: &mut Slots,
+    slots: &mut ListSlots,
     rng: &mut impl Rng,
     report: &mut ImportReport,
 ) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let grew = slots.reserve(rows.len() as u64);
-    for (_, r) in rows.iter_mut() {
-        r.status_index = slots.draw(rng);
+    let lists: Vec<_> = rows
+        .iter()
+        .map(|(_, r)| slots.list_of(Location::from_columns(r.lat, r.lon)))
+        .collect();
+    let mut wanted = std::collections::HashMap::new();
+    for l in &lists {
+        *wanted.entry(*l).or_insert(0u64) += 1;
     }
     let mut tx = ctx.db.begin().await?;
-    if grew {
-        raise_status_space(&mut tx, slots.space).await?;
+    slots.reserve(&mut tx, &wanted).await?;
+    for ((_, r), list) in rows.iter_mut().zip(&lists) {
+        r.status_index = slots.draw(*list, rng)?;
     }
     let (mut imported, mut already) = (0u64, 0u64);
     let mut located = Vec::new();
@@ -402,7 +400,9 @@ async fn insert_batch(
                 }
                 Inserted::DuplicateDocument => already += 1,
                 Inserted::SlotTaken => {
-                    r.status_index = slots.draw(rng);
+                    let list = crate::domain::ListSlot::from_stored(r.status_index)
+                        .and_then(|s| s.district);
+                    r.status_index = slots.draw(list, rng)?;
                     retry.push(r);
                 }
             }
@@ -417,11 +417,19 @@ async fn insert_batch(
     }
     let first = rows.first().map_or(0, |(l, _)| *l);
     let last = rows.last().map_or(0, |(l, _)| *l);
+    // The batch moved colours only in the lists its residents took slots in.
+    let mut lists: Vec<i64> = wanted
+        .keys()
+        .map(|d| d.map_or(0, |d| i64::from(d.get())))
+        .collect();
+    lists.sort_unstable();
     audit::append(
         &mut tx,
-        &AuditDraft::new(actor, "residents.import").after(
-            json!({"lines": [first, last], "imported": imported, "already_registered": already}),
-        ),
+        &AuditDraft::new(actor, "residents.import")
+            .after(
+                json!({"lines": [first, last], "imported": imported, "already_registered": already}),
+            )
+            .moves_lists(lists),
         Utc::now(),
     )
     .await?;
@@ -506,11 +514,11 @@ mod tests {
 
     #[test]
     fn slots_are_distinct_and_the_space_grows() {
-        let mut s = Slots::new(&[0, 1, 2], 0);
+        let mut s = crate::service::status_slots::Slots::new(&[0, 1, 2], 0);
         assert_eq!(s.space, crate::domain::ids::MIN_STATUS_SPACE);
-        assert!(s.reserve(100_000));
+        assert!(s.reserve(100_000).unwrap());
         let mut rng = rand::rng();
-        let drawn: std::collections::HashSet<i32> =
+        let drawn: std::collections::HashSet<u32> =
             (0..100_000).map(|_| s.draw(&mut rng)).collect();
         assert_eq!(drawn.len(), 100_000);
         assert!(!drawn.contains(&0) && !drawn.contains(&1) && !drawn.contains(&2));

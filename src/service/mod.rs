@@ -10,6 +10,7 @@ pub mod codes;
 pub mod colour;
 pub mod deletion;
 pub mod devices;
+pub mod districts;
 pub(crate) mod idempotency;
 pub mod import;
 pub mod keys;

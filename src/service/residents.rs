@@ -180,7 +180,8 @@ pub async fn register(
     // answer tells a stranger nothing, and a squatter who came first does not lock the real
     // person out (officials settle claims with the ID card in hand: `super::reclaim`).
     let mut head_row = row(&ctx.id_key, &head, None, "self", now);
-    let head_stored = status_slots::insert_on_random_slot(&mut tx, &mut head_row).await?;
+    let head_stored =
+        status_slots::insert_on_random_slot(&mut tx, &mut head_row, head.location).await?;
     let head_id = head_stored.id;
     let resident_id = ResidentId(head_row.public_id);
     let mut located: Vec<Placed> = head
@@ -199,7 +200,9 @@ pub async fn register(
     let mut dependents_internal = Vec::with_capacity(deps.len());
     for d in &deps {
         let mut r = row(&ctx.id_key, d, Some(head_id), "self", now);
-        let dep_stored = status_slots::insert_on_random_slot(&mut tx, &mut r).await?;
+        let dep_stored =
+            status_slots::insert_on_random_slot(&mut tx, &mut r, d.location.or(head.location))
+                .await?;
         let dep_internal = dep_stored.id;
         dependents_internal.push(dep_internal);
         if let Some(l) = d.location {

@@ -1,15 +1,20 @@
-//! The status list this server signs: every resident's *current* colour on their status
-//! index. Rebuilt when a colour may have moved — the audit chain grew (every order, override,
-//! admission, rule change… is audited) or an order or override may have expired since — but
-//! at most once per debounce interval, by a background task on each server. Lists are kept in
-//! the database by epoch, so every server serves the newest; two servers rebuilding at once
-//! both try to store the next epoch and one of them wins.
+//! The status lists this server signs: every resident's *current* colour on their status
+//! slot, one list per district (and the default list, for codes without a district). A list
+//! is rebuilt when a colour in it may have moved — an audited change marked its district
+//! (`store::status_lists::mark_moved`, written where every audit entry is appended), or an
+//! order or override may have expired since — but at most once per debounce interval, by a
+//! background task on each server: an order in one district rebuilds that district's list,
+//! not the province's. Lists are kept in the database by district and epoch, so every server
+//! serves the newest; two servers rebuilding at once both try to store the next epoch and one
+//! of them wins.
 
 use super::{Ctx, Result, colour};
+use crate::domain::DistrictId;
 use crate::store::{self, status_lists};
 use crate::token::status_list::{self as list, Slot, StatusBits, StatusList};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 /// A list older than this is rebuilt even if nothing was audited: orders and overrides
@@ -19,6 +24,7 @@ const REFRESH: Duration = Duration::minutes(10);
 /// A signed list as served.
 #[derive(Debug, Clone)]
 pub struct Published {
+    pub district: Option<DistrictId>,
     pub epoch: i64,
     pub issued_at: DateTime<Utc>,
     pub expires_at: i64,
@@ -39,7 +45,13 @@ pub struct BundleView {
     /// After `server_time + max_age_seconds` a verifier answers "cannot verify".
     pub max_age_seconds: i64,
     pub rules_version: u32,
+    /// The default list: codes without a `district` claim.
     pub status_list: StatusListView,
+    /// The lists of the districts asked for (the shelter's own and named neighbours), each
+    /// signed on its own. A code of a district not here is "signature valid, current colour
+    /// unknown offline". Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub district_lists: Vec<DistrictListView>,
     /// The keys that sign codes and the list (as `GET /v1/keys`).
     #[schema(value_type = Object)]
     pub jwks: serde_json::Value,
@@ -57,23 +69,83 @@ pub struct StatusListView {
     pub cose: String,
 }
 
-/// The verifier bundle for staff going offline.
-pub async fn bundle(ctx: &Ctx, p: &super::Principal) -> Result<BundleView> {
+/// A district's list in a bundle.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DistrictListView {
+    #[schema(value_type = u8)]
+    pub district: DistrictId,
+    #[serde(flatten)]
+    pub list: StatusListView,
+}
+
+/// The most district lists one bundle carries: a shelter's own and its neighbours. A 2 M
+/// district's list is ~110 KB, so this bounds a bundle at a few MB.
+pub const MAX_BUNDLE_DISTRICTS: usize = 16;
+
+fn list_view(list: &Published) -> StatusListView {
     use base64::Engine;
+    StatusListView {
+        epoch: list.epoch,
+        issued_at: list.issued_at.timestamp(),
+        expires_at: list.expires_at,
+        cose: base64::engine::general_purpose::STANDARD.encode(list.body.as_slice()),
+    }
+}
+
+/// The verifier bundle for staff going offline: the default list, and the lists of
+/// `districts` plus the districts of the caller's own shelters.
+pub async fn bundle(
+    ctx: &Ctx,
+    p: &super::Principal,
+    districts: &[DistrictId],
+) -> Result<BundleView> {
     super::authz::authorize(p, super::Action::Verify)?;
-    let list = current(ctx).await?;
+    let mut wanted: Vec<DistrictId> = districts.to_vec();
+    if let super::Principal::User { shelters, .. } = p {
+        for s in shelters {
+            if let Some(shelter) = store::shelters::get(&ctx.db, *s, ctx.now()).await? {
+                let at = crate::domain::Location {
+                    lat: shelter.lat,
+                    lon: shelter.lon,
+                };
+                let mut tx = ctx.db.begin().await?;
+                let d = super::districts::locate(&mut tx, Some(at)).await?;
+                tx.commit().await?;
+                wanted.extend(d);
+            }
+        }
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    if wanted.len() > MAX_BUNDLE_DISTRICTS {
+        return Err(crate::domain::Invalid::new(
+            "districts",
+            "too_many_districts",
+            format!("a bundle carries at most {MAX_BUNDLE_DISTRICTS} districts"),
+        )
+        .into());
+    }
+    for d in &wanted {
+        if !super::districts::exists(ctx, *d).await? {
+            return Err(super::ServiceError::NotFound("district"));
+        }
+    }
+    let list = current(ctx, None).await?;
+    let mut district_lists = Vec::with_capacity(wanted.len());
+    for d in wanted {
+        district_lists.push(DistrictListView {
+            district: d,
+            list: list_view(&current(ctx, Some(d)).await?),
+        });
+    }
     let issued_at = list.issued_at.timestamp();
     Ok(BundleView {
         format: crate::token::offline::BUNDLE_FORMAT,
         server_time: issued_at,
         max_age_seconds: list.expires_at - issued_at,
         rules_version: list.rules_version,
-        status_list: StatusListView {
-            epoch: list.epoch,
-            issued_at,
-            expires_at: list.expires_at,
-            cose: base64::engine::general_purpose::STANDARD.encode(list.body.as_slice()),
-        },
+        status_list: list_view(&list),
+        district_lists,
         jwks: ctx.keys.jwks(),
         endorsements: endorsements(ctx),
     })
@@ -98,12 +170,12 @@ fn endorsements(ctx: &Ctx) -> Vec<String> {
     out
 }
 
-/// Per-process state: settings, the newest body read, and one rebuild at a time.
+/// Per-process state: settings, the newest body read of each list, and one rebuild at a time.
 #[derive(Debug)]
 pub struct StatusLists {
     pub debounce: Duration,
     pub max_age: Duration,
-    newest: RwLock<Option<Published>>,
+    newest: RwLock<HashMap<Option<DistrictId>, Published>>,
     building: tokio::sync::Mutex<()>,
 }
 
@@ -112,19 +184,25 @@ impl StatusLists {
         StatusLists {
             debounce: Duration::seconds(i64::from(debounce_secs)),
             max_age: Duration::seconds(i64::from(max_age_secs)),
-            newest: RwLock::new(None),
+            newest: RwLock::new(HashMap::new()),
             building: tokio::sync::Mutex::new(()),
         }
     }
 }
 
-/// The newest list, built first if there is none yet.
-pub async fn current(ctx: &Ctx) -> Result<Published> {
-    let head = match status_lists::newest(&ctx.db).await? {
+/// How a list is keyed in the database: 0 for the default list.
+fn key(district: Option<DistrictId>) -> status_lists::ListKey {
+    district.map_or(0, |d| i64::from(d.get()))
+}
+
+/// The newest list of a district (`None`: the default list), built first if there is none
+/// yet.
+pub async fn current(ctx: &Ctx, district: Option<DistrictId>) -> Result<Published> {
+    let head = match status_lists::newest(&ctx.db, key(district)).await? {
         Some(h) => h,
         None => {
-            rebuild(ctx, None).await?;
-            status_lists::newest(&ctx.db)
+            rebuild(ctx, district, None).await?;
+            status_lists::newest(&ctx.db, key(district))
                 .await?
                 .ok_or_else(|| super::ServiceError::internal("no status list after a build"))?
         }
@@ -134,18 +212,25 @@ pub async fn current(ctx: &Ctx) -> Result<Published> {
         .newest
         .read()
         .ok()
-        .and_then(|n| n.clone())
+        .and_then(|n| n.get(&district).cloned())
         .filter(|p| p.epoch == head.epoch);
     if let Some(p) = cached {
         return Ok(p);
     }
-    let body = status_lists::body(&ctx.db, head.epoch)
+    let body = status_lists::body(&ctx.db, key(district), head.epoch)
         .await?
         .ok_or_else(|| store::StoreError::Corrupt("a status list without its body".into()))?;
     let keys = crate::token::known_from_jwks(&ctx.keys.jwks()).unwrap_or_default();
     let signed = list::verify_signature(&body, |kid| crate::token::keys_with(&keys, kid))
         .map_err(|e| store::StoreError::Corrupt(format!("stored status list: {e}")))?;
+    if signed.district != district {
+        return Err(store::StoreError::Corrupt(
+            "a status list stored under another district".into(),
+        )
+        .into());
+    }
     let p = Published {
+        district,
         epoch: head.epoch,
         issued_at: head.issued_at,
         expires_at: signed.expires_at,
@@ -153,7 +238,7 @@ pub async fn current(ctx: &Ctx) -> Result<Published> {
         body: Arc::new(body),
     };
     if let Ok(mut n) = ctx.status_lists.newest.write() {
-        *n = Some(p.clone());
+        n.insert(district, p.clone());
     }
     Ok(p)
 }
@@ -174,32 +259,52 @@ pub async fn mark_urgent(tx: &mut store::Tx, now: DateTime<Utc>) -> Result<()> {
     Ok(())
 }
 
-/// Rebuilds when due; `true` if this call stored a new epoch.
-pub async fn refresh_if_due(ctx: &Ctx) -> Result<bool> {
-    let head = status_lists::newest(&ctx.db).await?;
+/// Rebuilds every list that is due; how many new epochs this call stored.
+pub async fn refresh_if_due(ctx: &Ctx) -> Result<usize> {
+    let lists = super::districts::all_lists(ctx).await?;
+    let heads: HashMap<status_lists::ListKey, status_lists::ListHead> =
+        status_lists::newest_all(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|h| (h.district, h))
+            .collect();
+    let (all_moved, moved) = status_lists::moved(&ctx.db).await?;
+    let moved: HashMap<status_lists::ListKey, i64> = moved.into_iter().collect();
     let now = ctx.now();
-    let due = match &head {
-        None => true,
-        Some(h) => {
-            let age = now - h.issued_at;
-            let urgent = age >= URGENT_AFTER
-                && store::meta::read(&ctx.db, URGENT_KEY)
-                    .await?
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .is_some_and(|ms| ms >= h.issued_at.timestamp_millis());
-            urgent
-                || (age >= ctx.status_lists.debounce
-                    && (age >= REFRESH.min(ctx.status_lists.max_age / 4)
-                        || status_lists::audit_seq(&ctx.db).await? != h.audit_seq))
+    let mut urgent_ms = None;
+    let mut built = 0;
+    for district in lists {
+        let head = heads.get(&key(district));
+        let due = match head {
+            None => true,
+            Some(h) => {
+                let age = now - h.issued_at;
+                let last_move = moved.get(&key(district)).copied().max(all_moved);
+                let changed = last_move.is_some_and(|seq| seq > h.audit_seq);
+                let urgent = changed && age >= URGENT_AFTER && {
+                    if urgent_ms.is_none() {
+                        urgent_ms = Some(
+                            store::meta::read(&ctx.db, URGENT_KEY)
+                                .await?
+                                .and_then(|v| v.parse::<i64>().ok())
+                                .unwrap_or(0),
+                        );
+                    }
+                    urgent_ms.unwrap_or(0) >= h.issued_at.timestamp_millis()
+                };
+                urgent
+                    || (age >= ctx.status_lists.debounce
+                        && (changed || age >= REFRESH.min(ctx.status_lists.max_age / 4)))
+            }
+        };
+        if due && rebuild(ctx, district, head.map(|h| h.epoch)).await? {
+            built += 1;
         }
-    };
-    if !due {
-        return Ok(false);
     }
-    rebuild(ctx, head.map(|h| h.epoch)).await
+    Ok(built)
 }
 
-/// Keeps the list fresh until the process ends.
+/// Keeps the lists fresh until the process ends.
 pub async fn keep_fresh(ctx: Ctx) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -211,10 +316,14 @@ pub async fn keep_fresh(ctx: Ctx) {
     }
 }
 
-/// Builds and stores the epoch after `after`, unless someone already did.
-async fn rebuild(ctx: &Ctx, after: Option<i64>) -> Result<bool> {
+/// Builds and stores a district's epoch after `after`, unless someone already did.
+async fn rebuild(ctx: &Ctx, district: Option<DistrictId>, after: Option<i64>) -> Result<bool> {
     let _one = ctx.status_lists.building.lock().await;
-    if status_lists::newest(&ctx.db).await?.map(|h| h.epoch) != after {
+    if status_lists::newest(&ctx.db, key(district))
+        .await?
+        .map(|h| h.epoch)
+        != after
+    {
         return Ok(false);
     }
     let now = ctx.now();
@@ -223,41 +332,72 @@ async fn rebuild(ctx: &Ctx, after: Option<i64>) -> Result<bool> {
     let seq = status_lists::audit_seq(&ctx.db).await?;
     let slots = {
         let mut tx = ctx.db.begin().await?;
-        let s = super::status_slots::status_space(&mut tx).await?;
+        let s = super::status_slots::list_space(&mut tx, district).await?;
         tx.commit().await?;
         s
     };
-    let built = build(ctx, slots, now).await?;
-    let key = ctx
+    let built = build(ctx, district, slots, now).await?;
+    let key_pair = ctx
         .keys
         .signer()
         .ok_or_else(|| super::ServiceError::internal("no active signing key"))?;
     let epoch = after.unwrap_or(0) + 1;
     let signed = list::sign(
         &StatusList {
+            district,
             epoch: epoch as u64,
             issued_at: now.timestamp(),
             expires_at: (now + ctx.status_lists.max_age).timestamp(),
             rules_version: built.1,
             bits: built.0,
         },
-        &key.signing,
+        &key_pair.signing,
     );
-    Ok(status_lists::insert(&ctx.db, epoch, now, seq, &signed).await?)
+    Ok(status_lists::insert(&ctx.db, key(district), epoch, now, seq, &signed).await?)
 }
 
-/// Every resident's colour by the active rules, each distinct set of facts evaluated once.
-pub async fn build(ctx: &Ctx, slots: u32, now: DateTime<Utc>) -> Result<(StatusBits, u32)> {
+/// Every colour in one list by the active rules, each distinct set of facts evaluated once.
+/// The slots no one holds take the commonest colour (see `StatusBits::filled`).
+pub async fn build(
+    ctx: &Ctx,
+    district: Option<DistrictId>,
+    slots: u32,
+    now: DateTime<Utc>,
+) -> Result<(StatusBits, u32)> {
     let rules = colour::active_rules(ctx).await?;
-    let mut bits = StatusBits::new(slots);
-    for g in status_lists::slot_groups(&ctx.db, rules.uses("age"), now).await? {
-        let c = rules.colour(&colour::facts(g.facts, None, now));
-        for index in g.slots.split(',').filter_map(|s| s.parse::<u32>().ok()) {
-            bits.set(index, Slot::Colour(c));
+    let (start, end) = match district {
+        None => (0, crate::domain::ids::DISTRICT_BASE),
+        Some(d) => d.window(),
+    };
+    let window = (i64::from(start), i64::from(end));
+    let groups = status_lists::slot_groups(&ctx.db, window, rules.uses("age"), now).await?;
+    let coloured: Vec<_> = groups
+        .into_iter()
+        .map(|g| (rules.colour(&colour::facts(g.facts, None, now)), g.slots))
+        .collect();
+    let mut per_colour = [0usize; 3];
+    for (c, slots) in &coloured {
+        per_colour[c.code() as usize] += slots.split(',').count();
+    }
+    let commonest = (0..3)
+        .max_by_key(|i| (per_colour[*i], std::cmp::Reverse(*i)))
+        .and_then(|i| crate::domain::Colour::from_code(i as i64))
+        .unwrap_or(crate::domain::Colour::Green);
+    let mut bits = StatusBits::filled(slots, Slot::Colour(commonest));
+    let local = |stored: i64| u32::try_from(stored - window.0).ok();
+    for (c, slots) in &coloured {
+        for index in slots
+            .split(',')
+            .filter_map(|s| s.parse::<i64>().ok())
+            .filter_map(local)
+        {
+            bits.set(index, Slot::Colour(*c));
         }
     }
-    for index in status_lists::retired_slots(&ctx.db).await? {
-        bits.set(index as u32, Slot::Revoked);
+    for index in status_lists::retired_slots(&ctx.db, window).await? {
+        if let Some(i) = local(i64::from(index)) {
+            bits.set(i, Slot::Revoked);
+        }
     }
     Ok((bits, u32::try_from(rules.version).unwrap_or(0)))
 }

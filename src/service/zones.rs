@@ -92,6 +92,7 @@ async fn set_members(tx: &mut store::Tx, zone_id: i64, area: &Area) -> Result<us
     zones::clear_members(tx, zone_id).await?;
     let b = bbox(area);
     let (mut after, mut count) = (0i64, 0usize);
+    let mut lists = std::collections::BTreeSet::new();
     loop {
         let page = zones::located_in(tx, &b, after, MEMBER_PAGE).await?;
         let Some(last) = page.last() else { break };
@@ -105,7 +106,14 @@ async fn set_members(tx: &mut store::Tx, zone_id: i64, area: &Area) -> Result<us
                     lon: r.lon,
                 })
             })
-            .map(|r| (zone_id, r.id, pack_facts(&r.needs.0, &r.flags.0)))
+            .map(|r| {
+                lists.insert(
+                    crate::domain::ListSlot::from_stored(r.status_index)
+                        .and_then(|s| s.district)
+                        .map_or(0, |d| i64::from(d.get())),
+                );
+                (zone_id, r.id, pack_facts(&r.needs.0, &r.flags.0))
+            })
             .collect();
         count += rows.len();
         zones::add_members(tx, &rows).await?;
@@ -113,6 +121,8 @@ async fn set_members(tx: &mut store::Tx, zone_id: i64, area: &Area) -> Result<us
             break;
         }
     }
+    let lists: Vec<i64> = lists.into_iter().collect();
+    store::status_lists::note_zone_lists(tx, zone_id, &lists).await?;
     Ok(count)
 }
 
@@ -159,7 +169,11 @@ pub async fn place(tx: &mut store::Tx, residents: &[Placed]) -> Result<()> {
             }
         }
     }
-    Ok(zones::add_members(tx, &rows).await?)
+    zones::add_members(tx, &rows).await?;
+    let mut placed: Vec<i64> = rows.iter().map(|(_, r, _)| *r).collect();
+    placed.sort_unstable();
+    placed.dedup();
+    Ok(store::status_lists::note_zone_districts(tx, &placed).await?)
 }
 
 /// A resident moved or their needs or flags changed: their memberships follow.

@@ -17,6 +17,7 @@ pub async fn append(tx: &mut Tx, draft: &AuditDraft, now: DateTime<Utc>) -> Resu
     seal(tx, &mut records, &[draft], now).await?;
     let [record] = records;
     insert(tx, &[(record.clone(), prev, record.chain_hash(&prev))]).await?;
+    super::status_lists::mark_moved(tx, &[audit::colour_scope(draft)], last).await?;
     Ok(record)
 }
 
@@ -43,7 +44,9 @@ pub async fn append_many(tx: &mut Tx, drafts: &[AuditDraft], now: DateTime<Utc>)
         rows.push((record, prev, hash));
         prev = hash;
     }
-    insert(tx, &rows).await
+    insert(tx, &rows).await?;
+    let scopes: Vec<_> = drafts.iter().map(audit::colour_scope).collect();
+    super::status_lists::mark_moved(tx, &scopes, last).await
 }
 
 /// Moves the head by `k` entries: (the new last seq, the hash before the first new entry).

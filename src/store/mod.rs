@@ -10,6 +10,7 @@ pub mod channels;
 pub mod credentials;
 pub mod deletion;
 pub mod devices;
+pub mod districts;
 pub mod facts;
 pub mod idempotency;
 pub mod live;

@@ -152,6 +152,7 @@ pub async fn all_tx(tx: &mut Tx) -> Result<Vec<ZoneRow>> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LocatedResident {
     pub id: i64,
+    pub status_index: i32,
     pub lat: f64,
     pub lon: f64,
     pub needs: Json<Vec<crate::domain::Need>>,
@@ -168,7 +169,7 @@ pub async fn located_in(
 ) -> Result<Vec<LocatedResident>> {
     Ok(on_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT id, lat, lon, needs, flags FROM residents WHERE id > $1 \
+            "SELECT id, status_index, lat, lon, needs, flags FROM residents WHERE id > $1 \
              AND lat BETWEEN $2 AND $3 AND lon BETWEEN $4 AND $5 ORDER BY id LIMIT $6",
         )
         .bind(after)

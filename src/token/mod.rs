@@ -31,6 +31,9 @@ const CLAIM_COLOUR: i64 = -65537;
 const CLAIM_STATUS_INDEX: i64 = -65538;
 const CLAIM_RULES_VERSION: i64 = -65539;
 const CLAIM_DISPLAY: i64 = -65540;
+/// Optional (docs/sc1.md): the district whose status list holds the slot. Absent: the
+/// default list, as for every code printed before districts.
+const CLAIM_DISTRICT: i64 = -65541;
 
 /// A key id: the first 8 bytes of SHA-256 of the raw 32-byte public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +73,9 @@ pub struct Claims {
     pub token_id: [u8; 8],
     pub colour: Colour,
     pub status_index: crate::domain::StatusIndex,
+    /// The list `status_index` is a slot of: `None` is the default list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub district: Option<crate::domain::DistrictId>,
     pub rules_version: u32,
     /// Masked name and last 4 ID characters, for the check against the ID card.
     pub display: String,
@@ -226,10 +232,16 @@ pub fn encode(claims: &Claims, key: &SigningKey) -> String {
         .private_claim(CLAIM_COLOUR, Value::from(claims.colour.code()))
         .private_claim(CLAIM_STATUS_INDEX, Value::from(claims.status_index.0))
         .private_claim(CLAIM_RULES_VERSION, Value::from(claims.rules_version))
-        .private_claim(CLAIM_DISPLAY, Value::Text(claims.display.clone()))
-        .build()
-        .to_vec()
-        .unwrap_or_default();
+        .private_claim(CLAIM_DISPLAY, Value::Text(claims.display.clone()));
+    // Absent rather than zero: a code of the default list is byte for byte what it was
+    // before districts.
+    let payload = match claims.district {
+        Some(d) => payload.private_claim(CLAIM_DISTRICT, Value::from(d.get())),
+        None => payload,
+    }
+    .build()
+    .to_vec()
+    .unwrap_or_default();
     let protected = HeaderBuilder::new()
         .algorithm(iana::Algorithm::EdDSA)
         .key_id(kid.0.to_vec())
@@ -330,6 +342,12 @@ fn claims_of(payload: &[u8]) -> Result<Claims, TokenError> {
         token_id,
         colour,
         status_index: crate::domain::StatusIndex(uint(private(CLAIM_STATUS_INDEX)?)?),
+        district: match private(CLAIM_DISTRICT) {
+            Err(_) => None,
+            Ok(v) => Some(
+                crate::domain::DistrictId::new(i64::from(uint(v)?)).ok_or(TokenError::Malformed)?,
+            ),
+        },
         rules_version: uint(private(CLAIM_RULES_VERSION)?)?,
         display: match private(CLAIM_DISPLAY)? {
             Value::Text(t) => t,

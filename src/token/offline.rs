@@ -13,7 +13,7 @@
 use super::keys_with;
 use super::status_list::{self, Slot, StatusList};
 use super::{KnownKey, known_from_jwks};
-use crate::domain::Colour;
+use crate::domain::{Colour, DistrictId};
 use serde::Deserialize;
 
 pub const BUNDLE_FORMAT: &str = "safecode-bundle/1";
@@ -27,6 +27,9 @@ struct BundleDoc {
     max_age_seconds: i64,
     rules_version: u32,
     status_list: StatusListDoc,
+    /// Districts' lists (absent in bundles without any).
+    #[serde(default)]
+    district_lists: Vec<DistrictListDoc>,
     jwks: serde_json::Value,
     /// Standard base64 COSE_Sign1s: an older key vouching for a newer one (see [`Trust`]).
     #[serde(default)]
@@ -40,6 +43,16 @@ struct StatusListDoc {
     issued_at: i64,
     expires_at: i64,
     /// Standard base64 of the COSE_Sign1 bytes.
+    cose: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistrictListDoc {
+    district: u8,
+    epoch: u64,
+    issued_at: i64,
+    expires_at: i64,
     cose: String,
 }
 
@@ -112,11 +125,14 @@ impl Trust {
     }
 }
 
-/// A bundle whose status list verified with its own keys.
+/// A bundle whose status lists verified with its own keys.
 #[derive(Debug, Clone)]
 pub struct Bundle {
     keys: Vec<KnownKey>,
+    /// The default list (codes without a district).
     list: StatusList,
+    /// The districts' lists it carries.
+    districts: Vec<StatusList>,
 }
 
 impl Bundle {
@@ -181,19 +197,43 @@ impl Bundle {
             }
             keys = accepted;
         }
-        let cose = base64::engine::general_purpose::STANDARD
-            .decode(doc.status_list.cose.as_bytes())
-            .map_err(|_| BundleError::Malformed("status_list.cose is not base64"))?;
-        let list = status_list::verify_signature(&cose, |kid| keys_with(&keys, kid)).map_err(
-            |e| match e {
+        let signed_list = |cose: &str| {
+            let cose = base64::engine::general_purpose::STANDARD
+                .decode(cose.as_bytes())
+                .map_err(|_| BundleError::Malformed("a status list's cose is not base64"))?;
+            status_list::verify_signature(&cose, |kid| keys_with(&keys, kid)).map_err(|e| match e {
                 status_list::StatusListError::Signature("unknown_key") if trust.is_some() => {
                     BundleError::Untrusted
                 }
                 status_list::StatusListError::Signature(code) => BundleError::Signature(code),
                 _ => BundleError::Malformed("status list"),
-            },
-        )?;
+            })
+        };
+        let list = signed_list(&doc.status_list.cose)?;
+        let mut districts: Vec<StatusList> = Vec::with_capacity(doc.district_lists.len());
+        for d in &doc.district_lists {
+            let l = signed_list(&d.cose)?;
+            // The plain number must be the signed one: a list of one district passed off as
+            // another's would show its slots' colours for the wrong people.
+            let checks = [
+                (
+                    "district_lists.district",
+                    l.district.map(|x| x.get()) == Some(d.district),
+                ),
+                ("district_lists.epoch", d.epoch == l.epoch),
+                ("district_lists.issued_at", d.issued_at == l.issued_at),
+                ("district_lists.expires_at", d.expires_at == l.expires_at),
+            ];
+            if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
+                return Err(BundleError::Tampered(field));
+            }
+            if districts.iter().any(|x| x.district == l.district) {
+                return Err(BundleError::Malformed("a district's list twice"));
+            }
+            districts.push(l);
+        }
         let checks = [
+            ("status_list.district", list.district.is_none()),
             ("status_list.epoch", doc.status_list.epoch == list.epoch),
             (
                 "status_list.issued_at",
@@ -213,7 +253,14 @@ impl Bundle {
         if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
             return Err(BundleError::Tampered(field));
         }
-        Ok((Bundle { keys, list }, grown))
+        Ok((
+            Bundle {
+                keys,
+                list,
+                districts,
+            },
+            grown,
+        ))
     }
 
     pub fn issued_at(&self) -> i64 {
@@ -226,6 +273,11 @@ impl Bundle {
 
     pub fn epoch(&self) -> u64 {
         self.list.epoch
+    }
+
+    /// The districts whose lists it carries.
+    pub fn districts(&self) -> Vec<DistrictId> {
+        self.districts.iter().filter_map(|l| l.district).collect()
     }
 }
 
@@ -264,11 +316,24 @@ pub enum Outcome {
     Invalid { code: &'static str },
     /// The bundle is too old to tell: ask for a fresh one. Never shown as green.
     CannotVerify { reason: &'static str },
+    /// The code is genuine, but the bundle lacks its district's list: its colour now is not
+    /// known offline (the colour it was issued with is no guide to it). Never shown as green:
+    /// check online, or fetch a bundle with that district.
+    ColourUnknown {
+        district: DistrictId,
+        display: String,
+        expires_at: i64,
+    },
 }
 
 /// Verifies `text` against `bundle` at `device_now` (seconds since the epoch).
 pub fn verify(text: &str, bundle: &Bundle, device_now: i64) -> Outcome {
-    let now = device_now.max(bundle.list.issued_at);
+    let newest = bundle
+        .districts
+        .iter()
+        .map(|l| l.issued_at)
+        .fold(bundle.list.issued_at, i64::max);
+    let now = device_now.max(newest);
     if now >= bundle.list.expires_at {
         return Outcome::CannotVerify {
             reason: "bundle_too_old",
@@ -279,19 +344,32 @@ pub fn verify(text: &str, bundle: &Bundle, device_now: i64) -> Outcome {
         Err(e) => return Outcome::Invalid { code: e.code() },
     };
     let c = &v.claims;
-    let from_list = if bundle.list.issued_at >= c.issued_at {
-        bundle.list.bits.get(c.status_index.0)
+    let list = match c.district {
+        None => &bundle.list,
+        Some(d) => match bundle.districts.iter().find(|l| l.district == Some(d)) {
+            Some(l) => l,
+            None => {
+                return Outcome::ColourUnknown {
+                    district: d,
+                    display: c.display.clone(),
+                    expires_at: c.expires_at,
+                };
+            }
+        },
+    };
+    if now >= list.expires_at {
+        return Outcome::CannotVerify {
+            reason: "bundle_too_old",
+        };
+    }
+    let from_list = if list.issued_at >= c.issued_at {
+        list.bits.get(c.status_index.0)
     } else {
         None
     };
     let (colour, source) = match from_list {
         Some(Slot::Revoked) => return Outcome::Invalid { code: "revoked" },
-        Some(Slot::Colour(colour)) => (
-            colour,
-            ColourSource::StatusList {
-                epoch: bundle.list.epoch,
-            },
-        ),
+        Some(Slot::Colour(colour)) => (colour, ColourSource::StatusList { epoch: list.epoch }),
         None => (c.colour, ColourSource::Token),
     };
     Outcome::Valid {
@@ -387,6 +465,7 @@ mod tests {
             bits.set(*i, *s);
         }
         let list = StatusList {
+            district: None,
             epoch: 9,
             issued_at,
             expires_at: issued_at + 6 * 3600,
@@ -406,6 +485,16 @@ mod tests {
     }
 
     fn code(k: &SigningKey, colour: Colour, index: u32, iat: i64) -> String {
+        district_code(k, colour, None, index, iat)
+    }
+
+    fn district_code(
+        k: &SigningKey,
+        colour: Colour,
+        district: Option<DistrictId>,
+        index: u32,
+        iat: i64,
+    ) -> String {
         encode(
             &Claims {
                 issuer: "safecode".into(),
@@ -415,11 +504,113 @@ mod tests {
                 token_id: [1; 8],
                 colour,
                 status_index: crate::domain::StatusIndex(index),
+                district,
                 rules_version: 1,
                 display: "李*明 ···1234".into(),
             },
             k,
         )
+    }
+
+    /// A bundle carrying the lists of `districts` besides the default one.
+    fn with_districts(
+        k: &SigningKey,
+        issued_at: i64,
+        default_slots: &[(u32, Slot)],
+        districts: &[(u8, &[(u32, Slot)])],
+    ) -> serde_json::Value {
+        use base64::Engine;
+        let mut b = bundle_json(k, issued_at, default_slots);
+        let lists: Vec<serde_json::Value> = districts
+            .iter()
+            .map(|(d, slots)| {
+                let mut bits = StatusBits::new(0);
+                for (i, s) in *slots {
+                    bits.set(*i, *s);
+                }
+                let list = StatusList {
+                    district: DistrictId::new(i64::from(*d)),
+                    epoch: 4,
+                    issued_at,
+                    expires_at: issued_at + 6 * 3600,
+                    rules_version: 1,
+                    bits,
+                };
+                serde_json::json!({"district": d, "epoch": 4, "issued_at": issued_at,
+                    "expires_at": issued_at + 6 * 3600,
+                    "cose": base64::engine::general_purpose::STANDARD.encode(status_list::sign(&list, k))})
+            })
+            .collect();
+        b["district_lists"] = serde_json::json!(lists);
+        b
+    }
+
+    #[test]
+    fn a_district_code_reads_its_own_list_and_without_it_its_colour_is_unknown() {
+        let k = key();
+        let (d3, d4) = (DistrictId::new(3), DistrictId::new(4));
+        let red = [(42, Slot::Colour(Colour::Red))];
+        let b = load(&with_districts(&k, T0, &[], &[(3, &red)]));
+        assert_eq!(b.districts(), vec![d3.unwrap()]);
+        // Slot 42 is red in district 3's list, green in the default list and in district 4's
+        // (which the bundle lacks): each code reads its own.
+        let in_3 = district_code(&k, Colour::Green, d3, 42, T0 - 3600);
+        match verify(&in_3, &b, T0 + 60) {
+            Outcome::Valid { colour, source, .. } => {
+                assert_eq!(
+                    (colour, source),
+                    (Colour::Red, ColourSource::StatusList { epoch: 4 })
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let in_default = code(&k, Colour::Green, 42, T0 - 3600);
+        match verify(&in_default, &b, T0 + 60) {
+            Outcome::Valid { colour, source, .. } => {
+                assert_eq!(
+                    (colour, source),
+                    (Colour::Green, ColourSource::StatusList { epoch: 9 })
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let in_4 = district_code(&k, Colour::Green, d4, 42, T0 - 3600);
+        assert_eq!(
+            verify(&in_4, &b, T0 + 60),
+            Outcome::ColourUnknown {
+                district: d4.unwrap(),
+                display: "李*明 ···1234".into(),
+                expires_at: T0 - 3600 + 86_400,
+            }
+        );
+        // Forgery is still forgery, list or no list.
+        let other = SigningKey::from_bytes(&[4u8; 32]);
+        assert_eq!(
+            verify(&district_code(&other, Colour::Green, d4, 1, T0), &b, T0),
+            Outcome::Invalid {
+                code: "unknown_key"
+            }
+        );
+    }
+
+    #[test]
+    fn a_district_list_passed_off_as_another_or_as_the_default_is_refused() {
+        let k = key();
+        let mut swapped = with_districts(&k, T0, &[], &[(3, &[])]);
+        swapped["district_lists"][0]["district"] = serde_json::json!(4);
+        assert_eq!(
+            Bundle::from_json(&swapped.to_string()).unwrap_err(),
+            BundleError::Tampered("district_lists.district")
+        );
+        let mut as_default = with_districts(&k, T0, &[], &[(3, &[])]);
+        as_default["status_list"]["cose"] = as_default["district_lists"][0]["cose"].clone();
+        as_default["status_list"]["epoch"] = serde_json::json!(4);
+        assert_eq!(
+            Bundle::from_json(&as_default.to_string()).unwrap_err(),
+            BundleError::Tampered("status_list.district")
+        );
+        let twice = with_districts(&k, T0, &[], &[(3, &[]), (3, &[])]);
+        assert!(Bundle::from_json(&twice.to_string()).is_err());
     }
 
     fn load(v: &serde_json::Value) -> Bundle {

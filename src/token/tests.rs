@@ -16,6 +16,7 @@ fn claims(now: i64) -> Claims {
         token_id: [1, 2, 3, 4, 5, 6, 7, 8],
         colour: Colour::Red,
         status_index: crate::domain::StatusIndex(123_456),
+        district: None,
         rules_version: 3,
         display: "王*明 002X".into(),
     }
@@ -114,6 +115,45 @@ fn a_token_round_trips_and_stays_small() {
     let v = check(&text, &[known(&k, false)], NOW).unwrap();
     assert_eq!(v.claims, claims(NOW));
     assert_eq!(v.kid, Kid::of(&k.verifying_key()));
+}
+
+#[test]
+fn a_district_claim_round_trips_and_its_absence_changes_nothing() {
+    let k = key(7);
+    let plain = encode(&claims(NOW), &k);
+    let districted = Claims {
+        district: crate::domain::DistrictId::new(90),
+        ..claims(NOW)
+    };
+    let text = encode(&districted, &k);
+    assert_ne!(text, plain);
+    assert_eq!(
+        check(&text, &[known(&k, false)], NOW).unwrap().claims,
+        districted
+    );
+    assert_eq!(
+        check(&plain, &[known(&k, false)], NOW)
+            .unwrap()
+            .claims
+            .district,
+        None
+    );
+    // A district outside 1..=128 is not a district: the code is malformed, never read as
+    // the default list.
+    for bad in [Value::from(0), Value::from(129), Value::Text("3".into())] {
+        let forged = tamper(&plain, |s| {
+            let mut set = cwt::ClaimsSet::from_slice(s.payload.as_ref().unwrap()).unwrap();
+            set.rest
+                .push((cwt::ClaimName::PrivateUse(-65541), bad.clone()));
+            s.payload = Some(set.to_vec().unwrap());
+            s.signature = k.sign(&s.tbs_data(&[])).to_bytes().to_vec();
+        });
+        assert_eq!(
+            check(&forged, &[known(&k, false)], NOW).unwrap_err(),
+            TokenError::Malformed,
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]
@@ -376,10 +416,21 @@ fn the_published_vectors_hold() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tokens");
     let k = key(7);
     let good = encode(&claims(NOW), &k);
+    let districted = Claims {
+        district: crate::domain::DistrictId::new(3),
+        ..claims(NOW)
+    };
     let cases: Vec<(&str, String, i64, Vec<KnownKey>, &str)> = vec![
         (
             "valid",
             good.clone(),
+            NOW + 60,
+            vec![known(&k, false)],
+            "valid",
+        ),
+        (
+            "valid_district",
+            encode(&districted, &k),
             NOW + 60,
             vec![known(&k, false)],
             "valid",
@@ -447,7 +498,8 @@ fn the_published_vectors_hold() {
         std::fs::create_dir_all(&dir).unwrap();
     }
     for (name, token, now, keys, expected) in cases {
-        let got = match check(&token, &keys, now) {
+        let verified = check(&token, &keys, now);
+        let got = match &verified {
             Ok(_) => "valid",
             Err(e) => e.code(),
         };
@@ -462,7 +514,7 @@ fn the_published_vectors_hold() {
                 "status": if k.revoked { "revoked" } else { "active" },
             })).collect::<Vec<_>>(),
             "expected": expected,
-            "claims": if expected == "valid" { serde_json::to_value(claims(NOW)).unwrap() } else { serde_json::Value::Null },
+            "claims": match &verified { Ok(v) => serde_json::to_value(&v.claims).unwrap(), Err(_) => serde_json::Value::Null },
         });
         let path = dir.join(format!("{name}.json"));
         if write {

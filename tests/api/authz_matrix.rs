@@ -615,6 +615,14 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         )
         .d(Acts),
         r("POST", "/v1/keys/rotate", None, ADMIN),
+        // Districts are the province's map: drawn by admins, read by whoever verifies.
+        r("GET", "/v1/districts", None, VERIFIERS).d(Acts),
+        r(
+            "POST",
+            "/v1/districts",
+            Some(json!({"type": "Feature", "properties": {"name": "Matrix district"}, "geometry": geometry})),
+            ADMIN,
+        ),
         r("GET", "/v1/zones", None, OFFICIAL).d(hides(&zone)),
         r(
             "POST",

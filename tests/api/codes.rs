@@ -409,6 +409,7 @@ async fn scans_at_once_are_checked_together_and_each_gets_its_own_answer() {
                 token_id: [9; 8],
                 colour: safecode::domain::Colour::Green,
                 status_index: safecode::domain::StatusIndex(1),
+                district: None,
                 rules_version: 1,
                 display: "x".into(),
             },

@@ -13,6 +13,7 @@ mod cli;
 mod codes;
 mod console;
 mod crash;
+mod districts;
 mod errors;
 mod health;
 mod helpers;

@@ -735,9 +735,12 @@ async fn the_pages_sc1_verifier_agrees_with_the_test_vectors() {
                 for (const v of vectors) {
                     const jwks = { keys: v.keys.map((k) => ({ kty: 'OKP', crv: 'Ed25519', status: k.status,
                         x: b64url(k.x_hex.match(/../g).map((h) => parseInt(h, 16))) })) };
-                    // A list older than every code: the colour is the code's own.
-                    const bundle = { keys: await sc1.loadKeys(jwks),
-                        list: { issued_at: 0, expires_at: 4e9, epoch: 0 } };
+                    // Lists older than every code (the default one, and the code's district's
+                    // when it names one): the colour is the code's own.
+                    const old = { issued_at: 0, expires_at: 4e9, epoch: 0 };
+                    const district = v.claims && v.claims.district;
+                    const bundle = { keys: await sc1.loadKeys(jwks), list: old,
+                        districts: new Map(district ? [[district, old]] : []) };
                     out.push(await sc1.verifyOffline(v.token, bundle, v.now));
                 }
                 return out;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod channels;
 pub mod codes;
 pub mod devices;
+pub mod districts;
 pub mod health;
 pub mod keys;
 pub mod live;
