@@ -139,11 +139,11 @@ async fn build(n: u64) {
     let list = || async {
         let start = Instant::now();
         let mut tx = ctx.db.begin().await.unwrap();
-        let slots = safecode::service::status_slots::status_space(&mut tx)
+        let slots = safecode::service::status_slots::list_space(&mut tx, None)
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        let (bits, _) = lists::build(&ctx, None, slots, chrono::Utc::now())
+        let (bits, _) = lists::build(&ctx, &ctx.db, None, slots, chrono::Utc::now())
             .await
             .unwrap();
         let key = ctx.keys.signer().unwrap();

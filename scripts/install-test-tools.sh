@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run (only those missing): xmllint checks CAP
-# messages against the OASIS schema; poppler-utils reads printed PDFs back; Chromium and
+# messages against the OASIS schema; HAProxy balances three servers; poppler-utils reads
+# printed PDFs back; Chromium and
 # ChromeDriver run the pages' tests (Debian's, never a browser a test tool downloads).
 set -euo pipefail
 missing=()
@@ -9,6 +10,8 @@ command -v xmllint >/dev/null || missing+=(libxml2-utils)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 # pdftotext, pdffonts and pdftoppm read the printed codes' PDF back as a print shop would.
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+# HAProxy in front of three servers (tests/api/cluster.rs, scripts/haproxy.sh).
+command -v haproxy >/dev/null || missing+=(haproxy)
 # A CJK font, so that screenshots of the Chinese pages show characters, not boxes.
 fc-list 2>/dev/null | grep -qi -e wqy -e 'noto.*cjk' || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -51,6 +51,15 @@ pub enum SqliteSync {
 pub struct Settings {
     pub bind: SocketAddr,
     pub database_url: DatabaseUrl,
+    /// A streaming replica of `database_url` (PostgreSQL only) for the reads that may be a
+    /// moment old: scans' facts, status lists, bundles. Used only while its lag, measured
+    /// against the primary, is under `read_max_lag_ms`.
+    pub database_read_url: Option<String>,
+    /// The most a replica may lag before reads go back to the primary (milliseconds).
+    pub read_max_lag_ms: u32,
+    /// The proxies (addresses or CIDRs) whose `X-Forwarded-For` tells the client's address:
+    /// a load balancer in front of several servers. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub max_db_connections: u32,
     pub sqlite_synchronous: SqliteSync,
     pub keys_dir: PathBuf,
@@ -332,6 +341,9 @@ pub struct SessionSettings {
 struct FileSettings {
     bind: Option<String>,
     database_url: Option<String>,
+    database_read_url: Option<String>,
+    read_max_lag_ms: Option<u32>,
+    trusted_proxies: Option<String>,
     max_db_connections: Option<u32>,
     keys_dir: Option<String>,
     log_format: Option<String>,
@@ -907,6 +919,35 @@ impl Settings {
                 "sqlite://data/safecode.db",
                 DatabaseUrl::parse,
             )?,
+            database_read_url: src.get(
+                "database_read_url",
+                f.database_read_url,
+                "",
+                |s| match s {
+                    "" => Ok(None),
+                    s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                        Ok(Some(s.to_owned()))
+                    }
+                    _ => Err("must be a postgres:// URL (a replica of DATABASE_URL)".into()),
+                },
+            )?,
+            read_max_lag_ms: src.get(
+                "read_max_lag_ms",
+                f.read_max_lag_ms,
+                "500",
+                within(50u32, 60_000, "50 to 60000 milliseconds"),
+            )?,
+            trusted_proxies: src.get("trusted_proxies", f.trusted_proxies, "", |s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        p.parse::<ipnet::IpNet>()
+                            .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| format!("{p:?} is not an IP address or CIDR"))
+                    })
+                    .collect()
+            })?,
             max_db_connections: src.get(
                 "max_db_connections",
                 f.max_db_connections,

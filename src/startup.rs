@@ -20,6 +20,8 @@ pub enum StartError {
     Tls(String),
     #[error(transparent)]
     Outbound(#[from] crate::outbound::OutboundError),
+    #[error("DATABASE_READ_URL: {0}")]
+    Replica(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -41,6 +43,22 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
     )
     .await?;
     db.migrate().await?;
+    let replica = match &settings.database_read_url {
+        None => None,
+        Some(_) if !matches!(db, Db::Postgres(_)) => {
+            return Err(StartError::Replica(
+                "a read replica needs a PostgreSQL primary".into(),
+            ));
+        }
+        Some(url) => Some(std::sync::Arc::new(
+            crate::store::replica::Replica::connect(
+                url,
+                settings.max_db_connections,
+                std::time::Duration::from_millis(u64::from(settings.read_max_lag_ms)),
+            )
+            .await?,
+        )),
+    };
     let id_key = IdHashKey::load_or_create(&settings.keys_dir)?;
     let keys = crate::keys::signing::Keyring::open(&settings.keys_dir)?;
     let ctx = Ctx {
@@ -65,6 +83,7 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
             std::time::Duration::from_secs(u64::from(settings.live_stream_secs)),
         )),
         db,
+        replica,
         id_key,
         keys,
         rules: Default::default(),
@@ -116,6 +135,9 @@ impl Application {
                 source,
             })?
             .port();
+        if let Some(r) = &ctx.replica {
+            tokio::spawn(r.clone().watch(ctx.db.clone()));
+        }
         tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
         tokio::spawn(crate::service::alerts::escalate_when_due(ctx.clone()));
         tokio::spawn(crate::service::alerts::webhook::deliver_when_due(
@@ -139,7 +161,10 @@ impl Application {
         let import_limit = settings.import_limit_bytes;
         let body_deadline = settings.body_deadline_secs;
         // One set of limits for all of this process's workers.
-        let limits = web::Data::new(http::rate_limit::Limits::new(&settings.rate_limits));
+        let limits = web::Data::new(http::rate_limit::Limits::new(
+            &settings.rate_limits,
+            &settings.trusted_proxies,
+        ));
         if limits.is_some() {
             let limits = limits.clone();
             tokio::spawn(async move {

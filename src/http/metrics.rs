@@ -86,6 +86,23 @@ impl Metrics {
              # HELP scan_batches_total batches scanned codes were checked in\n\
              # TYPE scan_batches_total counter\nscan_batches_total {batches}\n"
         ));
+        if let Some(r) = &ctx.replica {
+            use std::sync::atomic::Ordering::Relaxed;
+            text.push_str(&format!(
+                "# HELP replica_lag_ms how far the read replica was behind the primary at its last probe (-1: unknown)\n\
+                 # TYPE replica_lag_ms gauge\nreplica_lag_ms {}\n\
+                 # HELP replica_fresh whether reads go to the replica (its lag is within read_max_lag_ms)\n\
+                 # TYPE replica_fresh gauge\nreplica_fresh {}\n\
+                 # HELP replica_reads_total reads sent to the replica\n\
+                 # TYPE replica_reads_total counter\nreplica_reads_total {}\n\
+                 # HELP replica_fallbacks_total reads that went to the primary because the replica was behind\n\
+                 # TYPE replica_fallbacks_total counter\nreplica_fallbacks_total {}\n",
+                r.lag_ms(),
+                u8::from(r.is_fresh()),
+                r.reads.load(Relaxed),
+                r.fallbacks.load(Relaxed),
+            ));
+        }
         text
     }
 }

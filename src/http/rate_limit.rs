@@ -9,8 +9,12 @@
 //! is keyed by the token itself, however the `Authorization` header is spelled.
 //!
 //! Limits are per server process: behind a load balancer with N servers a client gets up to N
-//! times the rate, which is still a bound. The client address is the TCP peer; behind a proxy,
-//! put the limits in the proxy as well.
+//! times the rate, which is still a bound (the limits that must hold whatever the number of
+//! servers — an account's sign-in lock-out, quotas, capacity — are held by the database). The
+//! client address is the TCP peer, or, when the peer is a trusted proxy
+//! (`SAFECODE_TRUSTED_PROXIES`), the nearest address in `X-Forwarded-For` that is not one: so
+//! behind a load balancer each client keeps its own allowance, and an address a client writes
+//! into the header itself is never believed (it stands left of what the proxy appended).
 
 use crate::config::RateLimitSettings;
 use crate::http::errors::ApiError;
@@ -32,6 +36,7 @@ type PerIp = DefaultKeyedRateLimiter<IpAddr>;
 type PerToken = DefaultKeyedRateLimiter<[u8; 32]>;
 
 pub struct Limits {
+    trusted_proxies: Vec<ipnet::IpNet>,
     register: PerIp,
     verify_ip: PerIp,
     verify_token: PerToken,
@@ -58,9 +63,35 @@ fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }
 
+/// The client's address (see the module's notes): the TCP peer unless it is a trusted proxy.
+pub fn client_ip(req: &actix_web::HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            // Not an address: nothing left of it can be believed either.
+            Err(_) => return Some(peer),
+        }
+    }
+    Some(peer)
+}
+
 impl Limits {
-    pub fn new(s: &RateLimitSettings) -> Option<Limits> {
+    pub fn new(s: &RateLimitSettings, trusted_proxies: &[ipnet::IpNet]) -> Option<Limits> {
         s.enabled.then(|| Limits {
+            trusted_proxies: trusted_proxies.to_vec(),
             register: RateLimiter::keyed(per_minute(s.register_per_ip)),
             verify_ip: RateLimiter::keyed(per_minute(s.verify_per_ip)),
             verify_token: RateLimiter::keyed(per_minute(s.verify_per_token)),
@@ -171,7 +202,11 @@ async fn guard(
     let limits = req.app_data::<web::Data<Option<Limits>>>().cloned();
     if let Some(limits) = limits.as_ref().and_then(|l| l.as_ref().as_ref())
         && req.method() == Method::POST
-        && let Some(wait) = limits.refused(class, token_key(&req), req.peer_addr().map(|a| a.ip()))
+        && let Some(wait) = limits.refused(
+            class,
+            token_key(&req),
+            client_ip(req.request(), &limits.trusted_proxies),
+        )
     {
         return Ok(req.into_response(too_many(wait)));
     }
@@ -239,7 +274,7 @@ pub async fn limit(
     let Some(limits) = limits.as_ref().as_ref() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let ip = req.peer_addr().map(|a| a.ip());
+    let ip = client_ip(req.request(), &limits.trusted_proxies);
     // The token is kept only as its hash, like everywhere else.
     let token = token_key(&req);
     if let (Some(ip), Some(t)) = (ip, token) {
@@ -291,11 +326,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_client_is_the_nearest_address_no_trusted_proxy_added() {
+        use actix_web::test::TestRequest;
+        let proxy: IpAddr = "10.9.0.3".parse().unwrap();
+        let trusted: Vec<ipnet::IpNet> = vec!["10.9.0.0/24".parse().unwrap()];
+        let via = |peer: &str, xff: &[&str]| {
+            let mut r = TestRequest::default().peer_addr(format!("{peer}:40000").parse().unwrap());
+            for h in xff {
+                r = r.append_header(("X-Forwarded-For", *h));
+            }
+            client_ip(&r.to_http_request(), &trusted).map(|ip| ip.to_string())
+        };
+        // Straight from a client: the peer, whatever the header claims.
+        assert_eq!(
+            via("203.0.113.7", &["6.6.6.6"]).as_deref(),
+            Some("203.0.113.7")
+        );
+        // Through the proxy: the address it appended, not the one the client wrote.
+        assert_eq!(
+            via(&proxy.to_string(), &["6.6.6.6, 203.0.113.7"]).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            via(&proxy.to_string(), &["6.6.6.6", "203.0.113.7, 10.9.0.4"]).as_deref(),
+            Some("203.0.113.7")
+        );
+        // Garbage stops the walk at the proxy; no header at all is the proxy itself.
+        assert_eq!(
+            via(&proxy.to_string(), &["not-an-ip"]).as_deref(),
+            Some("10.9.0.3")
+        );
+        assert_eq!(via(&proxy.to_string(), &[]).as_deref(), Some("10.9.0.3"));
+        // Trusting nobody: the peer.
+        let r = TestRequest::default()
+            .peer_addr("10.9.0.3:1".parse().unwrap())
+            .append_header(("X-Forwarded-For", "203.0.113.7"))
+            .to_http_request();
+        assert_eq!(client_ip(&r, &[]), Some(proxy));
+    }
+
+    #[test]
     fn a_key_gets_its_quota_then_waits() {
-        let l = Limits::new(&RateLimitSettings {
-            register_per_ip: 3,
-            ..RateLimitSettings::default()
-        })
+        let l = Limits::new(
+            &RateLimitSettings {
+                register_per_ip: 3,
+                ..RateLimitSettings::default()
+            },
+            &[],
+        )
         .unwrap();
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
@@ -312,6 +390,6 @@ mod tests {
             None,
             "another address is not held up"
         );
-        assert!(Limits::new(&RateLimitSettings::off()).is_none());
+        assert!(Limits::new(&RateLimitSettings::off(), &[]).is_none());
     }
 }

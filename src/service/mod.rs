@@ -51,6 +51,8 @@ pub use authz::{Action, Principal};
 #[derive(Clone, Debug)]
 pub struct Ctx {
     pub db: Db,
+    /// A streaming replica for reads that may be a moment old (`store::replica`).
+    pub replica: Option<std::sync::Arc<crate::store::replica::Replica>>,
     pub id_key: IdHashKey,
     /// The Ed25519 keys that sign and verify codes.
     pub keys: crate::keys::signing::Keyring,
@@ -95,6 +97,22 @@ pub struct Ctx {
 impl Ctx {
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    /// Where a read that may be a moment old goes: the replica while it is close enough
+    /// behind (`true`), else the primary.
+    pub fn reader(&self) -> (&Db, bool) {
+        match self.replica.as_deref().and_then(|r| r.if_fresh()) {
+            Some(db) => (db, true),
+            None => (&self.db, false),
+        }
+    }
+
+    /// A read from the replica failed: the primary serves until the replica is probed again.
+    pub fn replica_failed(&self) {
+        if let Some(r) = &self.replica {
+            r.failed();
+        }
     }
 }
 

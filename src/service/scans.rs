@@ -174,7 +174,17 @@ async fn answer(ctx: &Ctx, jobs: Vec<Job>) {
         let rows = if wanted.is_empty() {
             Vec::new()
         } else {
-            facts_store::of_scanned(&ctx.db, &wanted, now).await?
+            let (db, on_replica) = ctx.reader();
+            match facts_store::of_scanned(db, &wanted, now).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // Each scan then goes down the single path, on the primary.
+                    if on_replica {
+                        ctx.replica_failed();
+                    }
+                    return Err(e.into());
+                }
+            }
         };
         Ok::<_, ServiceError>((rules, rows))
     };

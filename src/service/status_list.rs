@@ -327,16 +327,29 @@ async fn rebuild(ctx: &Ctx, district: Option<DistrictId>, after: Option<i64>) ->
         return Ok(false);
     }
     let now = ctx.now();
-    // Read before the facts: a change committed while they are read makes the next check
-    // rebuild again.
-    let seq = status_lists::audit_seq(&ctx.db).await?;
     let slots = {
         let mut tx = ctx.db.begin().await?;
         let s = super::status_slots::list_space(&mut tx, district).await?;
         tx.commit().await?;
         s
     };
-    let built = build(ctx, district, slots, now).await?;
+    // The chain's length and then the facts, both from one database (the replica when it is
+    // close enough behind): a change committed after the length was read makes the next
+    // check rebuild again.
+    let (reader, on_replica) = ctx.reader();
+    let read = async {
+        let seq = status_lists::audit_seq(reader).await?;
+        Ok::<_, super::ServiceError>((seq, build(ctx, reader, district, slots, now).await?))
+    };
+    let (seq, built) = match read.await {
+        Ok(r) => r,
+        Err(e) => {
+            if on_replica {
+                ctx.replica_failed();
+            }
+            return Err(e);
+        }
+    };
     let key_pair = ctx
         .keys
         .signer()
@@ -360,6 +373,7 @@ async fn rebuild(ctx: &Ctx, district: Option<DistrictId>, after: Option<i64>) ->
 /// The slots no one holds take the commonest colour (see `StatusBits::filled`).
 pub async fn build(
     ctx: &Ctx,
+    from: &store::Db,
     district: Option<DistrictId>,
     slots: u32,
     now: DateTime<Utc>,
@@ -370,7 +384,7 @@ pub async fn build(
         Some(d) => d.window(),
     };
     let window = (i64::from(start), i64::from(end));
-    let groups = status_lists::slot_groups(&ctx.db, window, rules.uses("age"), now).await?;
+    let groups = status_lists::slot_groups(from, window, rules.uses("age"), now).await?;
     let coloured: Vec<_> = groups
         .into_iter()
         .map(|g| (rules.colour(&colour::facts(g.facts, None, now)), g.slots))
@@ -394,7 +408,7 @@ pub async fn build(
             bits.set(index, Slot::Colour(*c));
         }
     }
-    for index in status_lists::retired_slots(&ctx.db, window).await? {
+    for index in status_lists::retired_slots(from, window).await? {
         if let Some(i) = local(i64::from(index)) {
             bits.set(i, Slot::Revoked);
         }

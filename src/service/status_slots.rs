@@ -1,6 +1,6 @@
-//! Status slots: each resident's random place in the status list (herd privacy: a slot says
-//! nothing about when or where someone registered). The size of the slot space, one insert on
-//! a random free slot, and the bitmap a bulk import draws free slots from.
+//! Status slots: each resident's random place in their district's status list, or the default
+//! one (herd privacy: a slot says nothing about when or where someone registered). The size of
+//! each list, one insert on a random free slot, and the bitmaps a bulk import draws from.
 
 use super::{Result, ServiceError};
 use crate::domain::ids::{DISTRICT_BASE, DISTRICT_WINDOW, MIN_STATUS_SPACE, status_space_for};
@@ -27,11 +27,6 @@ pub async fn list_space(tx: &mut store::Tx, district: Option<DistrictId>) -> Res
         .clamp(MIN_STATUS_SPACE, max_space(district)))
 }
 
-/// The default list's size.
-pub async fn status_space(tx: &mut store::Tx) -> Result<u32> {
-    list_space(tx, None).await
-}
-
 fn max_space(district: Option<DistrictId>) -> u32 {
     match district {
         None => DISTRICT_BASE,
@@ -46,10 +41,6 @@ pub async fn raise_list_space(
 ) -> Result<()> {
     meta::raise_to(tx, &space_key(district), i64::from(to)).await?;
     Ok(())
-}
-
-pub async fn raise_status_space(tx: &mut store::Tx, to: u32) -> Result<()> {
-    raise_list_space(tx, None, to).await
 }
 
 /// A self-registered record: the holder of its document, or a claim beside the holder.

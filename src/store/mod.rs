@@ -20,6 +20,7 @@ pub mod orders;
 pub mod overrides;
 pub mod passkeys;
 pub mod relief;
+pub mod replica;
 pub mod reports;
 pub mod residents;
 pub mod retention;

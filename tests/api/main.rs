@@ -10,6 +10,7 @@ mod authz_matrix;
 mod browser;
 mod channels;
 mod cli;
+mod cluster;
 mod codes;
 mod console;
 mod crash;
