@@ -533,6 +533,39 @@ async fn colour_now(app: &TestApp, staff: &str, code: &str) -> String {
     v["current_colour"].as_str().unwrap().to_owned()
 }
 
+/// Waits (10 s at most) until the server reads from the replica.
+async fn caught_up(app: &TestApp) {
+    let start = Instant::now();
+    while metric(app, "replica_fresh").await != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the replica never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A mandatory order over `zone`; the holder of `code` scans red within a second of it.
+async fn red_within_a_second(app: &TestApp, official: &str, zone: &str, staff: &str, code: &str) {
+    let r = app
+        .order(
+            official,
+            zone,
+            &json!({"level": "mandatory", "reason": "the river is over its banks"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let ordered = Instant::now();
+    while colour_now(app, staff, code).await != "red" {
+        assert!(
+            ordered.elapsed() < Duration::from_secs(1),
+            "red later than a second (replica fresh: {})",
+            metric(app, "replica_fresh").await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// PostgreSQL only (a replica is PostgreSQL's): it runs in the PostgreSQL pass of the suite.
 #[tokio::test]
 async fn reads_go_to_the_replica_only_while_it_keeps_up() {
@@ -564,57 +597,20 @@ async fn reads_go_to_the_replica_only_while_it_keeps_up() {
     let second = code_of(&app, &second).await;
 
     // Keeping up: scans read the replica, and an order shows at once all the same.
-    let start = Instant::now();
-    while metric(&app, "replica_fresh").await != 1 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the replica never caught up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    caught_up(&app).await;
     let reads = metric(&app, "replica_reads_total").await;
     assert_eq!(colour_now(&app, &staff, &first).await, "green");
     assert!(
         metric(&app, "replica_reads_total").await > reads,
         "the scan read the replica"
     );
-    let r = app
-        .order(
-            &official,
-            &zone,
-            &json!({"level": "mandatory", "reason": "levee breach"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let ordered = Instant::now();
-    while colour_now(&app, &staff, &first).await != "red" {
-        assert!(
-            ordered.elapsed() < Duration::from_secs(1),
-            "red later than a second"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    red_within_a_second(&app, &official, &zone, &staff, &first).await;
 
     // Falling behind: replay paused, an order on the east bank. Within a second the scans
     // read the primary, and the colour is red from then on.
     pair.on_replica("SELECT pg_wal_replay_pause()").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let r = app
-        .order(
-            &official,
-            &east,
-            &json!({"level": "mandatory", "reason": "dyke breach"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let ordered = Instant::now();
-    while colour_now(&app, &staff, &second).await != "red" {
-        assert!(
-            ordered.elapsed() < Duration::from_secs(1),
-            "red later than a second with the replica behind"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    red_within_a_second(&app, &official, &east, &staff, &second).await;
     for _ in 0..5 {
         assert_eq!(colour_now(&app, &staff, &second).await, "red");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -625,14 +621,7 @@ async fn reads_go_to_the_replica_only_while_it_keeps_up() {
 
     // Caught up again: back to the replica.
     pair.on_replica("SELECT pg_wal_replay_resume()").await;
-    let start = Instant::now();
-    while metric(&app, "replica_fresh").await != 1 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the replica never caught up again"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    caught_up(&app).await;
     let reads = metric(&app, "replica_reads_total").await;
     assert_eq!(colour_now(&app, &staff, &second).await, "red");
     assert!(metric(&app, "replica_reads_total").await > reads);
