@@ -297,8 +297,16 @@ pub async fn refresh_if_due(ctx: &Ctx) -> Result<usize> {
                         && (changed || age >= REFRESH.min(ctx.status_lists.max_age / 4)))
             }
         };
-        if due && rebuild(ctx, district, head.map(|h| h.epoch)).await? {
-            built += 1;
+        if !due {
+            continue;
+        }
+        // One list that cannot be built holds back no other: it is tried again next tick.
+        match rebuild(ctx, district, head.map(|h| h.epoch)).await {
+            Ok(true) => built += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(district = key(district), error = %e, "status list rebuild failed; will retry");
+            }
         }
     }
     Ok(built)
