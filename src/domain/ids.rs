@@ -101,6 +101,12 @@ impl fmt::Display for DistrictId {
     }
 }
 
+/// How a list is keyed where lists are stored and marked: the district's number, 0 for the
+/// default list (as `store::status_lists::DISTRICT_OF_SLOT` computes it in SQL).
+pub fn list_key(district: Option<DistrictId>) -> i64 {
+    district.map_or(0, |d| i64::from(d.get()))
+}
+
 /// Which list, and where in it: what a code's `district` and `status index` claims say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListSlot {

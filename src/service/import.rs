@@ -420,7 +420,7 @@ async fn insert_batch(
     // The batch moved colours only in the lists its residents took slots in.
     let mut lists: Vec<i64> = wanted
         .keys()
-        .map(|d| d.map_or(0, |d| i64::from(d.get())))
+        .map(|d| crate::domain::ids::list_key(*d))
         .collect();
     lists.sort_unstable();
     audit::append(

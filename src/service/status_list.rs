@@ -192,7 +192,7 @@ impl StatusLists {
 
 /// How a list is keyed in the database: 0 for the default list.
 fn key(district: Option<DistrictId>) -> status_lists::ListKey {
-    district.map_or(0, |d| i64::from(d.get()))
+    crate::domain::ids::list_key(district)
 }
 
 /// The newest list of a district (`None`: the default list), built first if there is none

@@ -107,11 +107,9 @@ async fn set_members(tx: &mut store::Tx, zone_id: i64, area: &Area) -> Result<us
                 })
             })
             .map(|r| {
-                lists.insert(
-                    crate::domain::ListSlot::from_stored(r.status_index)
-                        .and_then(|s| s.district)
-                        .map_or(0, |d| i64::from(d.get())),
-                );
+                lists.insert(crate::domain::ids::list_key(
+                    crate::domain::ListSlot::from_stored(r.status_index).and_then(|s| s.district),
+                ));
                 (zone_id, r.id, pack_facts(&r.needs.0, &r.flags.0))
             })
             .collect();

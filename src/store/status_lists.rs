@@ -93,6 +93,20 @@ pub(super) const DISTRICT_OF_SLOT: &str = "(CASE WHEN r.status_index >= 10737418
 /// The district standing for every list in `status_moved`.
 const EVERYONE: ListKey = -1;
 
+/// How every write to `status_moved` ends: the newest seq wins.
+const MOVED_AT: &str = " ON CONFLICT (district) DO UPDATE SET seq = excluded.seq";
+
+/// Marks one list (or [`EVERYONE`]) moved at `seq`.
+async fn mark_list(tx: &mut Tx, list: ListKey, seq: i64) -> Result<()> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO status_moved (district, seq) VALUES ($1, $2){MOVED_AT}"
+    ));
+    on_tx!(tx, |c| {
+        sqlx::query(sql).bind(list).bind(seq).execute(c).await?;
+    });
+    Ok(())
+}
+
 /// Records, in the change's own transaction, which lists an audited change at `seq` may
 /// have moved colours in (see `domain::audit::colour_scope`).
 pub async fn mark_moved(tx: &mut Tx, scopes: &[ColourScope], seq: i64) -> Result<()> {
@@ -104,16 +118,7 @@ pub async fn mark_moved(tx: &mut Tx, scopes: &[ColourScope], seq: i64) -> Result
             ColourScope::Everyone => everyone = true,
             ColourScope::Lists(lists) => {
                 for l in lists {
-                    on_tx!(tx, |c| {
-                        sqlx::query(
-                            "INSERT INTO status_moved (district, seq) VALUES ($1, $2) \
-                             ON CONFLICT (district) DO UPDATE SET seq = excluded.seq",
-                        )
-                        .bind(*l)
-                        .bind(seq)
-                        .execute(c)
-                        .await?;
-                    });
+                    mark_list(tx, *l, seq).await?;
                 }
             }
             ColourScope::Resident(id) => match Uuid::parse_str(id) {
@@ -122,17 +127,13 @@ pub async fn mark_moved(tx: &mut Tx, scopes: &[ColourScope], seq: i64) -> Result
             },
             ColourScope::Zone(id) => match Uuid::parse_str(id) {
                 Ok(z) => {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO status_moved (district, seq) SELECT zd.district, $2 \
+                         FROM zone_districts zd JOIN zones z ON z.id = zd.zone_id \
+                         WHERE z.public_id = $1{MOVED_AT}"
+                    ));
                     on_tx!(tx, |c| {
-                        sqlx::query(
-                            "INSERT INTO status_moved (district, seq) SELECT zd.district, $2 \
-                             FROM zone_districts zd JOIN zones z ON z.id = zd.zone_id \
-                             WHERE z.public_id = $1 \
-                             ON CONFLICT (district) DO UPDATE SET seq = excluded.seq",
-                        )
-                        .bind(z)
-                        .bind(seq)
-                        .execute(c)
-                        .await?;
+                        sqlx::query(sql).bind(z).bind(seq).execute(c).await?;
                     });
                 }
                 Err(_) => everyone = true,
@@ -154,7 +155,7 @@ pub async fn mark_moved(tx: &mut Tx, scopes: &[ColourScope], seq: i64) -> Result
                 for id in chunk {
                     sep.push_bind(*id);
                 }
-                q.push(") ON CONFLICT (district) DO UPDATE SET seq = excluded.seq");
+                q.push(")").push(MOVED_AT);
                 q.build().execute(c).await?.rows_affected()
             });
             // A subject no longer on file (forgotten, or an id from elsewhere): its list is
@@ -165,16 +166,7 @@ pub async fn mark_moved(tx: &mut Tx, scopes: &[ColourScope], seq: i64) -> Result
         }
     }
     if everyone {
-        on_tx!(tx, |c| {
-            sqlx::query(
-                "INSERT INTO status_moved (district, seq) VALUES ($1, $2) \
-                 ON CONFLICT (district) DO UPDATE SET seq = excluded.seq",
-            )
-            .bind(EVERYONE)
-            .bind(seq)
-            .execute(c)
-            .await?;
-        });
+        mark_list(tx, EVERYONE, seq).await?;
     }
     Ok(())
 }

@@ -101,6 +101,21 @@ async fn post(
     r.send().await
 }
 
+/// Opens a shelter through the balancer; its id.
+async fn shelter_via(
+    c: &reqwest::Client,
+    lb: &Balancer,
+    official: &str,
+    name: &str,
+    capacity: i64,
+) -> String {
+    let body = json!({"name": name, "location": {"lat": 30.2, "lon": 120.3}, "capacity": capacity});
+    let res = post(c, lb.url("/v1/shelters"), Some(official), body, None)
+        .await
+        .unwrap();
+    json_ok(res).await["id"].as_str().unwrap().to_owned()
+}
+
 async fn status_of(r: reqwest::Result<reqwest::Response>) -> u16 {
     match r {
         Ok(r) => r.status().as_u16(),
@@ -125,37 +140,8 @@ async fn three_servers_behind_haproxy_behave_as_one_and_a_killed_one_loses_nothi
     let c = client_from("127.0.0.1");
 
     // Capacity: nine codes at a shelter for three, through three servers at once.
-    let shelter = |name: &str, cap: i64| json!({"name": name, "location": {"lat": 30.2, "lon": 120.3}, "capacity": cap});
-    let small = json_ok(
-        post(
-            &c,
-            lb.url("/v1/shelters"),
-            Some(&official),
-            shelter("Small", 3),
-            None,
-        )
-        .await
-        .unwrap(),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let big = json_ok(
-        post(
-            &c,
-            lb.url("/v1/shelters"),
-            Some(&official),
-            shelter("Gym", 10_000),
-            None,
-        )
-        .await
-        .unwrap(),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let small = shelter_via(&c, &lb, &official, "Small", 3).await;
+    let big = shelter_via(&c, &lb, &official, "Gym", 10_000).await;
     let (_, staff) = app
         .create_user("staff", json!({"shelter_ids": [small, big]}))
         .await;

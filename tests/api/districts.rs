@@ -6,8 +6,7 @@
 use crate::helpers::*;
 use safecode::domain::{Colour, DistrictId};
 use safecode::token::offline::{Bundle, ColourSource, Outcome};
-use safecode::token::status_list::{self, Slot, StatusList};
-use safecode::token::{Kid, known_from_jwks};
+use safecode::token::status_list::{Slot, StatusList};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -24,18 +23,7 @@ async fn list_of(app: &TestApp, district: Option<u8>) -> (String, StatusList) {
         Some(d) => format!("/v1/status-list?district={d}"),
         None => "/v1/status-list".to_owned(),
     };
-    let res = app.client.get(app.url(&path)).send().await.unwrap();
-    assert_eq!(res.status(), 200, "{path}");
-    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
-    let body = res.bytes().await.unwrap();
-    let jwks: Value = serde_json::from_str(&app.public_text("/v1/keys").await).unwrap();
-    let keys = known_from_jwks(&jwks).unwrap();
-    let list = status_list::verify(
-        &body,
-        |kid| keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect(),
-        chrono::Utc::now().timestamp(),
-    )
-    .unwrap();
+    let (etag, list) = crate::offline::signed_list(app, &path).await;
     assert_eq!(list.district.map(|d| d.get()), district, "{path}");
     (etag, list)
 }
@@ -55,21 +43,6 @@ async fn settled(app: &TestApp, district: Option<u8>) -> String {
         }
         assert!(start.elapsed() < Duration::from_secs(30), "never settled");
     }
-}
-
-/// A resident's code and its claims.
-async fn code_of_resident(app: &TestApp, resident: &str) -> (String, safecode::token::Claims) {
-    let token = code_of(app, resident).await;
-    let jwks: Value = serde_json::from_str(&app.public_text("/v1/keys").await).unwrap();
-    let keys = known_from_jwks(&jwks).unwrap();
-    let claims = safecode::token::verify(
-        &token,
-        |kid| keys.iter().filter(|k| Kid::of(&k.key) == *kid).collect(),
-        chrono::Utc::now().timestamp(),
-    )
-    .unwrap()
-    .claims;
-    (token, claims)
 }
 
 #[tokio::test]
@@ -171,9 +144,9 @@ async fn each_district_has_its_own_list_and_an_order_rebuilds_only_the_lists_it_
     let (_, in_1) = resident_at(&app, 30.05, 120.05, &[]).await;
     let (_, in_2) = resident_at(&app, 31.1, 121.1, &[]).await;
     let (_, nowhere) = resident_at(&app, 35.0, 115.0, &[]).await;
-    let (green_1, claims_1) = code_of_resident(&app, &in_1).await;
-    let (code_2, claims_2) = code_of_resident(&app, &in_2).await;
-    let (code_0, claims_0) = code_of_resident(&app, &nowhere).await;
+    let (green_1, claims_1) = crate::offline::code_and_claims(&app, &in_1).await;
+    let (code_2, claims_2) = crate::offline::code_and_claims(&app, &in_2).await;
+    let (code_0, claims_0) = crate::offline::code_and_claims(&app, &nowhere).await;
     assert_eq!(claims_1.district, DistrictId::new(1));
     assert_eq!(claims_2.district, DistrictId::new(2));
     assert_eq!(

@@ -15,13 +15,14 @@ async fn jwks(app: &TestApp) -> Value {
 
 /// GET /v1/status-list, decoded and checked with the published keys: (ETag, list).
 async fn fetch_list(app: &TestApp) -> (String, StatusList) {
-    let res = app
-        .client
-        .get(app.url("/v1/status-list"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    signed_list(app, "/v1/status-list").await
+}
+
+/// A status list at `path` (the default one, or `?district=N`), checked with the published
+/// keys: (ETag, list).
+pub(crate) async fn signed_list(app: &TestApp, path: &str) -> (String, StatusList) {
+    let res = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path}");
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
     assert!(
         res.headers()["content-type"]
@@ -42,13 +43,16 @@ async fn fetch_list(app: &TestApp) -> (String, StatusList) {
 
 /// A resident's code and the status index inside it.
 async fn code_and_index(app: &TestApp, resident: &str) -> (String, u32) {
-    let v: Value = app
-        .get("/v1/residents/me/code", resident)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = v["token"].as_str().unwrap().to_owned();
+    let (token, claims) = code_and_claims(app, resident).await;
+    (token, claims.status_index.0)
+}
+
+/// A resident's code and its claims, checked with the published keys.
+pub(crate) async fn code_and_claims(
+    app: &TestApp,
+    resident: &str,
+) -> (String, safecode::token::Claims) {
+    let token = code_of(app, resident).await;
     let keys = known_from_jwks(&jwks(app).await).unwrap();
     let claims = safecode::token::verify(
         &token,
@@ -57,7 +61,7 @@ async fn code_and_index(app: &TestApp, resident: &str) -> (String, u32) {
     )
     .unwrap()
     .claims;
-    (token, claims.status_index.0)
+    (token, claims)
 }
 
 /// Waits (debounce 1 s in tests) for a list newer than `etag`.
