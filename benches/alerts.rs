@@ -62,7 +62,7 @@ async fn run(n: u64) {
         translation: None,
     };
     let start = Instant::now();
-    let sent = alerts::send(&ctx, &official, &form).await.unwrap();
+    let sent = alerts::send(&ctx, &official, &form, None).await.unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(sent.recipients as u64, n);
     println!("alert to a zone of {n} residents on SQLite");
@@ -76,7 +76,7 @@ async fn run(n: u64) {
     form.zones.clear();
     form.area = Some(json!({"type": "Polygon", "coordinates": ring}));
     let start = Instant::now();
-    let sent = alerts::send(&ctx, &official, &form).await.unwrap();
+    let sent = alerts::send(&ctx, &official, &form, None).await.unwrap();
     let area_secs = start.elapsed().as_secs_f64();
     assert_eq!(sent.recipients as u64, n);
     println!(

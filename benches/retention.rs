@@ -62,7 +62,7 @@ async fn run(n: u64) {
         "response_type": "Evacuate", "urgency": "Immediate", "severity": "Extreme",
         "certainty": "Observed"}))
     .unwrap();
-    let sent = alerts::send(&ctx, &official, &form).await.unwrap();
+    let sent = alerts::send(&ctx, &official, &form, None).await.unwrap();
     assert_eq!(sent.recipients as u64, n);
     alerts::resend(
         &ctx,

@@ -28,6 +28,11 @@ sleep 3
 perf record -F 499 -p $server -o "$work/perf.data" -- sleep 12 2>/dev/null >/dev/null
 wait $w
 grep -E "Requests/sec|99%|non-2xx" "$work/wrk.txt"
+# By thread: on SQLite the facts read runs on sqlx's worker threads (one per connection), so
+# their share is what the database read costs the server, hand-offs included.
+echo "--- by thread (% of the server's samples)"
+perf report -i "$work/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E "^ +[0-9]" |
+  sed -e 's/actix-server wo.*/& (HTTP, signatures, decoding, rules, answers)/' -e 's/sqlx-sqlite-wor.*/& (SQLite: the batched facts reads)/'
 perf report -i "$work/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -E "^ +[0-9]" >"$work/symbols.txt"
 echo "--- by what the code does (% of the server's samples)"
 awk '{

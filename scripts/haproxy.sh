@@ -10,9 +10,11 @@
 # the X-Forwarded-For HAProxy appends (per-address rate limits stay per client, not per proxy).
 # A server is taken out when /healthz fails twice (0.5 s apart). A request that got no answer
 # (the server died, or refused the connection) is sent to another server when it is safe to
-# send twice: any GET, POST /v1/verify (it changes nothing), and any POST carrying an
-# Idempotency-Key (the server applies it once). Any other POST gets the 502 and the client
-# decides.
+# send twice: any GET, POST /v1/verify (it changes nothing), and a request carrying an
+# Idempotency-Key to a route that applies it once (registration, a resident's correction and
+# reclaim, check-ins, check-outs, distributions, alerts, alert contacts). Any other request that
+# changes something gets the 502 and the client decides: a key sent to a route that does not
+# read it would be applied twice.
 set -euo pipefail
 cmd="${1:?start or stop}"
 dir="${2:?a directory for the config, pid file and log}"
@@ -54,7 +56,11 @@ frontend safecode
     bind $listen
     option forwardfor
     http-request set-header X-Forwarded-Proto http
-    http-request disable-l7-retry if METH_POST !{ req.hdr(idempotency-key) -m found } !{ path /v1/verify }
+    acl safe_to_resend path /v1/verify
+    acl keyed req.hdr(idempotency-key) -m found
+    acl reads_key path_reg ^/v1/(residents|residents/[0-9a-fA-F-]{36}|residents/[0-9a-fA-F-]{36}/reclaim|shelters/[0-9a-fA-F-]{36}/(checkins|checkouts|distributions)|alerts|alert-contacts)\$
+    http-request disable-l7-retry if !METH_GET !safe_to_resend !keyed
+    http-request disable-l7-retry if !METH_GET !safe_to_resend !reads_key
     default_backend servers
 
 backend servers

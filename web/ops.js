@@ -211,6 +211,10 @@ async function resendSms(a) {
   say(r.ok ? `SMS: ${r.data.queued.sms} ${t('queued')}` : problem(r), !r.ok);
 }
 
+// One Idempotency-Key per alert as composed: Send pressed again after a lost answer (the same
+// words to the same zones) alerts everyone once; changed words are another alert.
+let alertAttempt = null;
+
 // An alert in Chinese, English or both: the Chinese is the original when there is one, the
 // other its translation; each resident is sent the one they read.
 async function sendAlert(e) {
@@ -230,9 +234,12 @@ async function sendAlert(e) {
   if (f.escalate_after.value) body.escalate_after = Number(f.escalate_after.value);
   const names = [...f.zones.selectedOptions].map((o) => o.textContent).join(', ');
   if (!confirm(`${t('send_alert')}: ${own.headline} → ${names}?`)) return;
-  const r = await call('/v1/alerts', { method: 'POST', body });
+  const composed = JSON.stringify(body);
+  if (!alertAttempt || alertAttempt.composed !== composed) alertAttempt = { composed, key: uuid() };
+  const r = await call('/v1/alerts', { method: 'POST', body, headers: { 'Idempotency-Key': alertAttempt.key } });
   say(r.ok ? `${t('alert_sent')} ${r.data.recipients} ${t('residents')}` : problem(r), !r.ok);
   if (r.ok) {
+    alertAttempt = null;
     e.target.reset();
     loadAlerts();
   }
@@ -269,13 +276,19 @@ async function loadContacts() {
     } }, t('remove')))));
 }
 
+// As for alerts: one key per contact as filled in.
+let contactAttempt = null;
+
 async function addContact(e) {
   e.preventDefault();
   const f = e.target.elements;
   const body = { kind: f.kind.value, name: f.name.value.trim(), zone_id: f.zone.value,
     address: f.address.value.trim(), language: f.language.value };
   if (f.kind.value === 'dingtalk') body.secret = f.secret.value.trim();
-  const r = await call('/v1/alert-contacts', { method: 'POST', body });
+  const composed = JSON.stringify(body);
+  if (!contactAttempt || contactAttempt.composed !== composed) contactAttempt = { composed, key: uuid() };
+  const r = await call('/v1/alert-contacts', { method: 'POST', body, headers: { 'Idempotency-Key': contactAttempt.key } });
+  if (r.ok) contactAttempt = null;
   say(r.ok ? t('saved') : problem(r), !r.ok);
   if (r.ok) {
     f.secret.value = '';

@@ -58,7 +58,7 @@ vocabulary!(
 );
 
 /// An alert as sent by an official.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertForm {
     /// The zones whose residents receive it (snapshotted when sent).

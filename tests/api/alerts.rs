@@ -501,3 +501,60 @@ async fn text_that_xml_cannot_hold_is_refused_and_never_reaches_cap() {
     let feed = app.public_text("/v1/alerts.atom").await;
     assert!(!feed.contains('\u{FFFF}'));
 }
+
+/// An official's phone that lost the answer sends the alert again under the same
+/// `Idempotency-Key`: the first answer comes back and nobody is alerted twice; another form
+/// under that key is refused; another key is another alert. A village's contact likewise.
+#[tokio::test]
+async fn an_alert_or_a_contact_retried_with_the_same_key_is_applied_once() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "Yiqiao").await;
+    let (_, a) = resident_at(&app, 30.05, 120.05, &[]).await;
+    let form = alert_form(json!([&zone]));
+
+    let first: Value = json_ok(
+        app.post_keyed("/v1/alerts", &official, "alert-0001", &form)
+            .await,
+    )
+    .await;
+    let res = app
+        .post_keyed("/v1/alerts", &official, "alert-0001", &form)
+        .await;
+    assert_eq!(res.status(), 201);
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(first, again, "the retry gets the first answer");
+    let inbox: Value = json_ok(app.get("/v1/residents/me/alerts", &a).await).await;
+    assert_eq!(inbox.as_array().unwrap().len(), 1, "alerted once: {inbox}");
+
+    let mut other = form.clone();
+    other["headline"] = json!("Levee breach at Yiqiao, second warning");
+    let res = app
+        .post_keyed("/v1/alerts", &official, "alert-0001", &other)
+        .await;
+    assert_problem(res, 422, "idempotency_key_reused").await;
+    let second: Value = json_ok(
+        app.post_keyed("/v1/alerts", &official, "alert-0002", &form)
+            .await,
+    )
+    .await;
+    assert_ne!(second["id"], first["id"]);
+    let inbox: Value = json_ok(app.get("/v1/residents/me/alerts", &a).await).await;
+    assert_eq!(inbox.as_array().unwrap().len(), 2, "{inbox}");
+
+    let contact = json!({"kind": "dingtalk", "name": "Yiqiao village committee", "zone_id": zone,
+        "address": "https://oapi.dingtalk.com/robot/send?access_token=t", "secret": "SEC0123"});
+    let c1: Value = json_ok(
+        app.post_keyed("/v1/alert-contacts", &official, "contact-1", &contact)
+            .await,
+    )
+    .await;
+    let c2: Value = json_ok(
+        app.post_keyed("/v1/alert-contacts", &official, "contact-1", &contact)
+            .await,
+    )
+    .await;
+    assert_eq!(c1["id"], c2["id"]);
+    let listed: Value = json_ok(app.get("/v1/alert-contacts", &official).await).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}

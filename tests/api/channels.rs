@@ -1008,6 +1008,16 @@ async fn an_official_sends_a_bilingual_alert_from_the_console_and_opens_the_door
     assert_eq!(a["language"], "zh");
     assert_eq!(a["translation"]["headline"], "Levee breach at Yiqiao");
     assert_eq!(a["recipients"], 1);
+    // Sent under a key of the console's own (and the contact too): Send pressed again after a
+    // lost answer hands back this alert instead of sending a second.
+    let keyed: Vec<String> = safecode::on_db!(&app.ctx.db, |c| {
+        sqlx::query_scalar("SELECT scope FROM idempotency ORDER BY scope")
+            .fetch_all(c)
+            .await
+            .unwrap()
+    });
+    assert_eq!(keyed.len(), 2, "{keyed:?}");
+    assert!(keyed[0].starts_with("alert:") && keyed[1].starts_with("alert_contact:"));
     wait_for("the group told", async || !robot.lock().unwrap().is_empty()).await;
     assert!(robot.lock().unwrap()[0].0, "signed as DingTalk checks");
 

@@ -335,6 +335,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// [`Self::post`] with an `Idempotency-Key`, as a client that may retry sends it.
+    pub async fn post_keyed(&self, path: &str, token: &str, key: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Creates a zone and returns its id.
     pub async fn zone(&self, official: &str, feature: &Value) -> String {
         let res = self.post("/v1/zones", official, feature).await;

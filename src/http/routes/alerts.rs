@@ -3,6 +3,7 @@
 use crate::domain::alert::AlertForm;
 use crate::http::csv_export;
 use crate::http::errors::{ApiError, Problem};
+use crate::http::idempotency::IdempotencyKey;
 use crate::service::alerts::{self, Acknowledged, AlertStatus, InboxItem, Recipient, Sent};
 use crate::service::{Ctx, Principal};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,14 +12,19 @@ use uuid::Uuid;
 
 /// Send an alert to the residents of zones (officials). The recipients are the zones'
 /// residents now; CAP 1.2 values (category, responseType, urgency, severity, certainty).
+/// Send an `Idempotency-Key` to make a retry safe: the same form again under the same key gets
+/// the first answer, and nobody is alerted twice.
 #[utoipa::path(post, path = "/v1/alerts", tag = "alerts", security(("bearer" = [])), request_body = AlertForm,
+    params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Sent), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn send(
     ctx: web::Data<Ctx>,
     p: Principal,
+    key: IdempotencyKey,
     form: web::Json<AlertForm>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Created().json(alerts::send(&ctx, &p, &form).await?))
+    let key = key.get()?;
+    Ok(HttpResponse::Created().json(alerts::send(&ctx, &p, &form, key.as_deref()).await?))
 }
 
 /// The latest 100 alerts with recipients, acknowledged and pending (officials).

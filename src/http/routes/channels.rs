@@ -3,6 +3,7 @@
 //! escalation ends in.
 
 use crate::http::errors::{ApiError, Problem};
+use crate::http::idempotency::IdempotencyKey;
 use crate::service::alerts::sms::ReceiptAnswer;
 use crate::service::alerts::{self, ContactForm, ContactView, DoorToDoor, LinkAck};
 use crate::service::{Ctx, Principal};
@@ -12,14 +13,18 @@ use uuid::Uuid;
 
 /// Add a village's or an incident's contact: a DingTalk group robot (its address must be on
 /// an allowed host) or an email address (officials; audited).
+/// Send an `Idempotency-Key` to make a retry safe.
 #[utoipa::path(post, path = "/v1/alert-contacts", tag = "alerts", security(("bearer" = [])), request_body = ContactForm,
+    params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = ContactView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn add(
     ctx: web::Data<Ctx>,
     p: Principal,
+    key: IdempotencyKey,
     form: web::Json<ContactForm>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Created().json(alerts::contacts::add(&ctx, &p, &form).await?))
+    let key = key.get()?;
+    Ok(HttpResponse::Created().json(alerts::contacts::add(&ctx, &p, &form, key.as_deref()).await?))
 }
 
 /// The contacts set up, without their secrets (officials).

@@ -16,7 +16,7 @@ use serde_json::json;
 use sha2::Sha256;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactForm {
     /// `dingtalk` (a group robot's webhook address and its signing secret) or `email`.
@@ -183,16 +183,43 @@ fn parse(ctx: &Ctx, f: &ContactForm) -> Result<NewContact> {
 
 /// Adds a contact for a village in the official's reach, or for an incident (audited; the
 /// address and secret are not written to the audit log).
-pub async fn add(ctx: &Ctx, p: &Principal, f: &ContactForm) -> Result<ContactView> {
+/// Adds a contact; with an idempotency key a retry gets the contact the first request added.
+pub async fn add(
+    ctx: &Ctx,
+    p: &Principal,
+    f: &ContactForm,
+    idempotency_key: Option<&str>,
+) -> Result<ContactView> {
     authz::authorize(p, Action::SendAlerts)?;
     let c = parse(ctx, f)?;
     let zone = match f.zone_id {
         Some(z) => Some(super::super::orders::zone_in_reach(ctx, p, z).await?.id),
         None => None,
     };
-    let public_id = Uuid::new_v4();
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
+    // The form holds the contact's secret: only its keyed hash is kept, as for every key.
+    let form_bytes = serde_json::to_vec(f).map_err(ServiceError::internal)?;
+    let ticket = match super::super::idempotency::begin::<Uuid>(
+        &ctx.id_key,
+        &mut tx,
+        &format!("alert_contact:{}", p.actor()),
+        idempotency_key,
+        &[&form_bytes],
+        now,
+    )
+    .await?
+    {
+        super::super::idempotency::Once::Replay(first) => {
+            drop(tx);
+            return channels::contact(&ctx.db, first)
+                .await?
+                .map(|k| view(&k))
+                .ok_or(ServiceError::NotFound("contact"));
+        }
+        super::super::idempotency::Once::Go(ticket) => ticket,
+    };
+    let public_id = Uuid::new_v4();
     channels::insert_contact(
         &mut tx,
         &channels::ContactInsert {
@@ -217,6 +244,7 @@ pub async fn add(ctx: &Ctx, p: &Principal, f: &ContactForm) -> Result<ContactVie
         now,
     )
     .await?;
+    ticket.complete(&mut tx, 201, &public_id).await?;
     tx.commit().await?;
     channels::contact(&ctx.db, public_id)
         .await?

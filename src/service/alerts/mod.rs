@@ -32,10 +32,10 @@ use crate::domain::alert::{AlertForm, NewAlert};
 use crate::domain::{AuditDraft, Need};
 use crate::store::{alerts, audit};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sent {
     #[schema(value_type = String, format = Uuid)]
     pub id: Uuid,
@@ -44,7 +44,14 @@ pub struct Sent {
 }
 
 /// Sends an alert to the zones' residents (officials, within their jurisdiction).
-pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
+/// Sends an alert. With an idempotency key, a retry of the same form (a phone that lost the
+/// answer on a bad network) gets the first answer and nobody is alerted twice.
+pub async fn send(
+    ctx: &Ctx,
+    p: &Principal,
+    form: &AlertForm,
+    idempotency_key: Option<&str>,
+) -> Result<Sent> {
     authz::authorize(p, Action::SendAlerts)?;
     let now = ctx.now();
     let a = NewAlert::parse(form, now)?;
@@ -78,6 +85,20 @@ pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
     let mut tx = ctx.db.begin().await?;
     // Taken first: no resident can join a zone between the snapshot and the audit entry.
     audit::lock_chain(&mut tx).await?;
+    let form_bytes = serde_json::to_vec(form).map_err(ServiceError::internal)?;
+    let ticket = match super::idempotency::begin::<Sent>(
+        &ctx.id_key,
+        &mut tx,
+        &format!("alert:{}", p.actor()),
+        idempotency_key,
+        &[&form_bytes],
+        now,
+    )
+    .await?
+    {
+        super::idempotency::Once::Replay(first) => return Ok(first),
+        super::idempotency::Once::Go(ticket) => ticket,
+    };
     let id = alerts::insert(
         &mut tx,
         &alerts::AlertInsert {
@@ -156,14 +177,16 @@ pub async fn send(ctx: &Ctx, p: &Principal, form: &AlertForm) -> Result<Sent> {
         now,
     )
     .await?;
+    let sent = Sent {
+        id: public_id,
+        recipients,
+    };
+    ticket.complete(&mut tx, 201, &sent).await?;
     tx.commit().await?;
     if queued_contacts > 0 {
         ctx.contacts_wake.notify_one();
     }
-    Ok(Sent {
-        id: public_id,
-        recipients,
-    })
+    Ok(sent)
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
