@@ -173,6 +173,7 @@ async fn database(n: u64) {
             expires_at: None,
             incident_id: None,
         },
+        None,
     )
     .await
     .unwrap();

@@ -118,6 +118,7 @@ async fn build(n: u64) {
             expires_at: None,
             incident_id: None,
         },
+        None,
     )
     .await
     .unwrap();

@@ -12,7 +12,7 @@
 # (the server died, or refused the connection) is sent to another server when it is safe to
 # send twice: any GET, POST /v1/verify (it changes nothing), and a request carrying an
 # Idempotency-Key to a route that applies it once (registration, a resident's correction and
-# reclaim, check-ins, check-outs, distributions, alerts, alert contacts). Any other request that
+# reclaim, check-ins, check-outs, distributions, orders, alerts, alert contacts). Any other request that
 # changes something gets the 502 and the client decides: a key sent to a route that does not
 # read it would be applied twice.
 set -euo pipefail
@@ -58,7 +58,7 @@ frontend safecode
     http-request set-header X-Forwarded-Proto http
     acl safe_to_resend path /v1/verify
     acl keyed req.hdr(idempotency-key) -m found
-    acl reads_key path_reg ^/v1/(residents|residents/[0-9a-fA-F-]{36}|residents/[0-9a-fA-F-]{36}/reclaim|shelters/[0-9a-fA-F-]{36}/(checkins|checkouts|distributions)|alerts|alert-contacts)\$
+    acl reads_key path_reg ^/v1/(residents|residents/[0-9a-fA-F-]{36}|residents/[0-9a-fA-F-]{36}/reclaim|shelters/[0-9a-fA-F-]{36}/(checkins|checkouts|distributions)|zones/[0-9a-fA-F-]{36}/orders|alerts|alert-contacts)\$
     http-request disable-l7-retry if !METH_GET !safe_to_resend !keyed
     http-request disable-l7-retry if !METH_GET !safe_to_resend !reads_key
     default_backend servers

@@ -89,8 +89,11 @@ async function preview(e) {
 
 async function confirmOrder() {
   if (!previewed) return;
-  const r = await call(`/v1/zones/${previewed.zone}/orders`, { method: 'POST', body: { level: previewed.level, reason: previewed.reason } });
+  const body = { level: previewed.level, reason: previewed.reason };
+  const what = `order:${previewed.zone}`;
+  const r = await call(`/v1/zones/${previewed.zone}/orders`, { method: 'POST', body, headers: keyFor(what, body) });
   say(r.ok ? t('saved') : problem(r), !r.ok);
+  if (r.ok) delete attempts[what];
   previewed = null;
   $('o-confirm').hidden = true;
   $('o-effect').hidden = true;
@@ -211,9 +214,14 @@ async function resendSms(a) {
   say(r.ok ? `SMS: ${r.data.queued.sms} ${t('queued')}` : problem(r), !r.ok);
 }
 
-// One Idempotency-Key per alert as composed: Send pressed again after a lost answer (the same
-// words to the same zones) alerts everyone once; changed words are another alert.
-let alertAttempt = null;
+// One Idempotency-Key per request as composed: the same request sent again after a lost answer
+// (Send pressed twice on a bad network) is applied once; a changed one is a new request.
+const attempts = {};
+function keyFor(what, body) {
+  const composed = JSON.stringify(body);
+  if (!attempts[what] || attempts[what].composed !== composed) attempts[what] = { composed, key: uuid() };
+  return { 'Idempotency-Key': attempts[what].key };
+}
 
 // An alert in Chinese, English or both: the Chinese is the original when there is one, the
 // other its translation; each resident is sent the one they read.
@@ -234,12 +242,10 @@ async function sendAlert(e) {
   if (f.escalate_after.value) body.escalate_after = Number(f.escalate_after.value);
   const names = [...f.zones.selectedOptions].map((o) => o.textContent).join(', ');
   if (!confirm(`${t('send_alert')}: ${own.headline} → ${names}?`)) return;
-  const composed = JSON.stringify(body);
-  if (!alertAttempt || alertAttempt.composed !== composed) alertAttempt = { composed, key: uuid() };
-  const r = await call('/v1/alerts', { method: 'POST', body, headers: { 'Idempotency-Key': alertAttempt.key } });
+  const r = await call('/v1/alerts', { method: 'POST', body, headers: keyFor('alert', body) });
   say(r.ok ? `${t('alert_sent')} ${r.data.recipients} ${t('residents')}` : problem(r), !r.ok);
   if (r.ok) {
-    alertAttempt = null;
+    delete attempts.alert;
     e.target.reset();
     loadAlerts();
   }
@@ -276,19 +282,14 @@ async function loadContacts() {
     } }, t('remove')))));
 }
 
-// As for alerts: one key per contact as filled in.
-let contactAttempt = null;
-
 async function addContact(e) {
   e.preventDefault();
   const f = e.target.elements;
   const body = { kind: f.kind.value, name: f.name.value.trim(), zone_id: f.zone.value,
     address: f.address.value.trim(), language: f.language.value };
   if (f.kind.value === 'dingtalk') body.secret = f.secret.value.trim();
-  const composed = JSON.stringify(body);
-  if (!contactAttempt || contactAttempt.composed !== composed) contactAttempt = { composed, key: uuid() };
-  const r = await call('/v1/alert-contacts', { method: 'POST', body, headers: { 'Idempotency-Key': contactAttempt.key } });
-  if (r.ok) contactAttempt = null;
+  const r = await call('/v1/alert-contacts', { method: 'POST', body, headers: keyFor('contact', body) });
+  if (r.ok) delete attempts.contact;
   say(r.ok ? t('saved') : problem(r), !r.ok);
   if (r.ok) {
     f.secret.value = '';
@@ -460,9 +461,11 @@ async function zonePreview() {
 }
 
 async function zoneIssue() {
-  const r = await call(`/v1/zones/${selected.properties.id}/orders`, { method: 'POST',
-    body: { level: $('zp-level').value, reason: $('zp-reason').value.trim() } });
+  const body = { level: $('zp-level').value, reason: $('zp-reason').value.trim() };
+  const what = `order:${selected.properties.id}`;
+  const r = await call(`/v1/zones/${selected.properties.id}/orders`, { method: 'POST', body, headers: keyFor(what, body) });
   if (!r.ok) return refused($('zp-effect'), r);
+  delete attempts[what];
   shown($('zp-effect'), t('order_issued'));
   $('zp-issue').hidden = true;
   refresh();

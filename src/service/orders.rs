@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderForm {
     /// `advisory` or `mandatory`
@@ -87,7 +87,15 @@ pub(crate) async fn zone_in_reach(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<
 }
 
 /// Issues an order: one row. Colours follow at read time.
-pub async fn issue(ctx: &Ctx, p: &Principal, zone: Uuid, form: &OrderForm) -> Result<OrderView> {
+/// Issues an order. With an idempotency key, a retry of the same form gets the order the first
+/// request issued: a second order in force would keep the zone red after the first is lifted.
+pub async fn issue(
+    ctx: &Ctx,
+    p: &Principal,
+    zone: Uuid,
+    form: &OrderForm,
+    idempotency_key: Option<&str>,
+) -> Result<OrderView> {
     authz::authorize(p, Action::ManageZones)?;
     if form.level == OrderLevel::None {
         return Err(
@@ -120,8 +128,28 @@ pub async fn issue(ctx: &Ctx, p: &Principal, zone: Uuid, form: &OrderForm) -> Re
             Some(inc.id)
         }
     };
-    let public_id = Uuid::new_v4();
     let mut tx = ctx.db.begin().await?;
+    let form_bytes = serde_json::to_vec(form).map_err(ServiceError::internal)?;
+    let ticket = match super::idempotency::begin::<Uuid>(
+        &ctx.id_key,
+        &mut tx,
+        &format!("order:{}", p.actor()),
+        idempotency_key,
+        &[zone.as_bytes(), &form_bytes],
+        now,
+    )
+    .await?
+    {
+        super::idempotency::Once::Replay(first) => {
+            drop(tx);
+            return orders::get(&ctx.db, first)
+                .await?
+                .map(|o| view(o, now))
+                .ok_or(ServiceError::NotFound("order"));
+        }
+        super::idempotency::Once::Go(ticket) => ticket,
+    };
+    let public_id = Uuid::new_v4();
     orders::insert(
         &mut tx,
         &orders::NewOrder {
@@ -146,6 +174,7 @@ pub async fn issue(ctx: &Ctx, p: &Principal, zone: Uuid, form: &OrderForm) -> Re
     )
     .await?;
     super::status_list::mark_urgent(&mut tx, now).await?;
+    ticket.complete(&mut tx, 201, &public_id).await?;
     tx.commit().await?;
     orders::get(&ctx.db, public_id)
         .await?

@@ -452,3 +452,36 @@ async fn lift_the_order_in_force(app: &TestApp, official: &str) {
     )
     .await;
 }
+
+/// An official's "issue" sent again after a lost answer, under the same `Idempotency-Key`, gets
+/// the order issued first: had it issued a second, lifting the one the official knows of would
+/// leave the zone red under the other.
+#[tokio::test]
+async fn an_order_retried_with_the_same_key_is_issued_once_and_one_lift_clears_the_zone() {
+    let app = spawn_app().await;
+    let official = app.official().await;
+    let (inside, _) = resident_at(&app, 30.12, 120.22, &[]).await;
+    let zone = app
+        .zone(&official, &feature("Puyang river bank", flood_area()))
+        .await;
+    let path = format!("/v1/zones/{zone}/orders");
+    let form = json!({"level": "mandatory", "reason": "dyke breach expected"});
+    let first: Value = json_ok(app.post_keyed(&path, &official, "order-1", &form).await).await;
+    let again: Value = json_ok(app.post_keyed(&path, &official, "order-1", &form).await).await;
+    assert_eq!(first["id"], again["id"]);
+    let mut other = form.clone();
+    other["level"] = json!("advisory");
+    assert_problem(
+        app.post_keyed(&path, &official, "order-1", &other).await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_eq!(app.colour(&official, &inside).await, "red");
+
+    let lift = format!("/v1/orders/{}/lift", first["id"].as_str().unwrap());
+    json_ok(app.post(&lift, &official, &json!({})).await).await;
+    assert_eq!(app.colour(&official, &inside).await, "green");
+    let zones: Value = json_ok(app.get("/v1/zones", &official).await).await;
+    assert_eq!(zones["features"][0]["properties"]["order_level"], "none");
+}

@@ -2,6 +2,7 @@
 
 use crate::domain::{Colour, OrderLevel};
 use crate::http::errors::{ApiError, Problem};
+use crate::http::idempotency::IdempotencyKey;
 use crate::service::orders::{
     self, AllClear, IncidentForm, IncidentView, OrderForm, OrderPreview, OrderView, PreviewForm,
 };
@@ -152,15 +153,19 @@ pub async fn residents(
 }
 
 /// Issue an evacuation order over a zone (one insert; colours follow at once).
-#[utoipa::path(post, path = "/v1/zones/{id}/orders", tag = "orders", security(("bearer" = [])), params(("id" = String, Path)),
+/// Send an `Idempotency-Key` to make a retry safe: the same order again under the same key gets
+/// the order issued first, never a second one that would outlive its lifting.
+#[utoipa::path(post, path = "/v1/zones/{id}/orders", tag = "orders", security(("bearer" = [])), params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = OrderForm, responses((status = 201, body = OrderView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn issue(
     ctx: web::Data<Ctx>,
     p: Principal,
+    key: IdempotencyKey,
     id: web::Path<Uuid>,
     f: web::Json<OrderForm>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Created().json(orders::issue(&ctx, &p, *id, &f).await?))
+    let key = key.get()?;
+    Ok(HttpResponse::Created().json(orders::issue(&ctx, &p, *id, &f, key.as_deref()).await?))
 }
 
 /// How many residents an order would turn red, yellow or green; changes nothing.
