@@ -83,6 +83,28 @@ pub(crate) async fn begin<T: DeserializeOwned>(
     }
 }
 
+/// [`begin`] for an official's form: the key is the sender's own (scope `what:actor`, so that
+/// two officials' keys never meet) and the request is `also` followed by the form as JSON,
+/// serialised only when a key came.
+pub(crate) async fn begin_form<T: DeserializeOwned, F: Serialize>(
+    secret: &IdHashKey,
+    tx: &mut store::Tx,
+    (what, p): (&str, &super::Principal),
+    key: Option<&str>,
+    also: &[&[u8]],
+    form: &F,
+    now: DateTime<Utc>,
+) -> Result<Once<T>> {
+    let Some(key) = key else {
+        return Ok(Once::Go(Ticket(None)));
+    };
+    let form = serde_json::to_vec(form).map_err(ServiceError::internal)?;
+    let mut parts = also.to_vec();
+    parts.push(&form);
+    let scope = format!("{what}:{}", p.actor());
+    begin_hashed(tx, &scope, key, &request_hash(secret, &parts), now).await
+}
+
 /// [`begin`] for a request hashed beforehand (a batch writer hashes off the transaction).
 pub(crate) async fn begin_hashed<T: DeserializeOwned>(
     tx: &mut store::Tx,

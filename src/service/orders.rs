@@ -86,9 +86,9 @@ pub(crate) async fn zone_in_reach(ctx: &Ctx, p: &Principal, id: Uuid) -> Result<
     Ok(z)
 }
 
-/// Issues an order: one row. Colours follow at read time.
-/// Issues an order. With an idempotency key, a retry of the same form gets the order the first
-/// request issued: a second order in force would keep the zone red after the first is lifted.
+/// Issues an order: one row. Colours follow at read time. With an idempotency key, a retry of
+/// the same form gets the order the first request issued: a second order in force would keep
+/// the zone red after the first is lifted.
 pub async fn issue(
     ctx: &Ctx,
     p: &Principal,
@@ -129,13 +129,13 @@ pub async fn issue(
         }
     };
     let mut tx = ctx.db.begin().await?;
-    let form_bytes = serde_json::to_vec(form).map_err(ServiceError::internal)?;
-    let ticket = match super::idempotency::begin::<Uuid>(
+    let ticket = match super::idempotency::begin_form::<Uuid, _>(
         &ctx.id_key,
         &mut tx,
-        &format!("order:{}", p.actor()),
+        ("order", p),
         idempotency_key,
-        &[zone.as_bytes(), &form_bytes],
+        &[zone.as_bytes()],
+        form,
         now,
     )
     .await?

@@ -182,8 +182,8 @@ fn parse(ctx: &Ctx, f: &ContactForm) -> Result<NewContact> {
 }
 
 /// Adds a contact for a village in the official's reach, or for an incident (audited; the
-/// address and secret are not written to the audit log).
-/// Adds a contact; with an idempotency key a retry gets the contact the first request added.
+/// address and secret are not written to the audit log). With an idempotency key a retry gets
+/// the contact the first request added.
 pub async fn add(
     ctx: &Ctx,
     p: &Principal,
@@ -199,13 +199,13 @@ pub async fn add(
     let now = ctx.now();
     let mut tx = ctx.db.begin().await?;
     // The form holds the contact's secret: only its keyed hash is kept, as for every key.
-    let form_bytes = serde_json::to_vec(f).map_err(ServiceError::internal)?;
-    let ticket = match super::super::idempotency::begin::<Uuid>(
+    let ticket = match super::super::idempotency::begin_form::<Uuid, _>(
         &ctx.id_key,
         &mut tx,
-        &format!("alert_contact:{}", p.actor()),
+        ("alert_contact", p),
         idempotency_key,
-        &[&form_bytes],
+        &[],
+        f,
         now,
     )
     .await?

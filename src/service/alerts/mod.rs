@@ -43,9 +43,9 @@ pub struct Sent {
     pub recipients: i64,
 }
 
-/// Sends an alert to the zones' residents (officials, within their jurisdiction).
-/// Sends an alert. With an idempotency key, a retry of the same form (a phone that lost the
-/// answer on a bad network) gets the first answer and nobody is alerted twice.
+/// Sends an alert to the zones' residents (officials, within their jurisdiction). With an
+/// idempotency key, a retry of the same form (a phone that lost the answer on a bad network)
+/// gets the first answer and nobody is alerted twice.
 pub async fn send(
     ctx: &Ctx,
     p: &Principal,
@@ -85,13 +85,13 @@ pub async fn send(
     let mut tx = ctx.db.begin().await?;
     // Taken first: no resident can join a zone between the snapshot and the audit entry.
     audit::lock_chain(&mut tx).await?;
-    let form_bytes = serde_json::to_vec(form).map_err(ServiceError::internal)?;
-    let ticket = match super::idempotency::begin::<Sent>(
+    let ticket = match super::idempotency::begin_form::<Sent, _>(
         &ctx.id_key,
         &mut tx,
-        &format!("alert:{}", p.actor()),
+        ("alert", p),
         idempotency_key,
-        &[&form_bytes],
+        &[],
+        form,
         now,
     )
     .await?
