@@ -558,3 +558,36 @@ async fn an_alert_or_a_contact_retried_with_the_same_key_is_applied_once() {
     let listed: Value = json_ok(app.get("/v1/alert-contacts", &official).await).await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
 }
+
+/// A key is its sender's own: another official who happens to send the same key (a copied
+/// script, a guessed one) gets an alert of their own, never the first official's answer, and
+/// the first official's retry still gets theirs.
+#[tokio::test]
+async fn another_officials_same_key_is_not_the_first_officials_alert() {
+    let app = spawn_app().await;
+    let (first, second) = (app.official().await, app.official().await);
+    let zone = app.square_zone(&first, "Yiqiao").await;
+    let form = alert_form(json!([&zone]));
+    let mine: Value = json_ok(
+        app.post_keyed("/v1/alerts", &first, "shared-key", &form)
+            .await,
+    )
+    .await;
+    let theirs: Value = json_ok(
+        app.post_keyed("/v1/alerts", &second, "shared-key", &form)
+            .await,
+    )
+    .await;
+    assert_ne!(mine["id"], theirs["id"]);
+    let again: Value = json_ok(
+        app.post_keyed("/v1/alerts", &first, "shared-key", &form)
+            .await,
+    )
+    .await;
+    assert_eq!(again["id"], mine["id"]);
+    let order = json!({"level": "mandatory", "reason": "dyke breach expected"});
+    let path = format!("/v1/zones/{zone}/orders");
+    let o1: Value = json_ok(app.post_keyed(&path, &first, "shared-key", &order).await).await;
+    let o2: Value = json_ok(app.post_keyed(&path, &second, "shared-key", &order).await).await;
+    assert_ne!(o1["id"], o2["id"]);
+}
