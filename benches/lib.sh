@@ -4,9 +4,11 @@
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet --bin safecode
+# SAFECODE_BIN runs another build instead (an earlier commit's, for a before/after on this
+# machine's conditions of the moment).
+if [ -z "${SAFECODE_BIN:-}" ]; then cargo build --release --quiet --bin safecode; fi
 # shellcheck disable=SC2034 # used by the scripts that source this
-bin="${CARGO_TARGET_DIR:-./target}/release/safecode"
+bin="${SAFECODE_BIN:-${CARGO_TARGET_DIR:-./target}/release/safecode}"
 THREADS="${THREADS:-2}"
 
 # wrk with the script's settings; further arguments are wrk's.

@@ -169,6 +169,14 @@ pub async fn of_scanned(db: &Db, ids: &[Uuid], now: DateTime<Utc>) -> Result<Vec
         .collect::<Vec<_>>()
         .join(", ");
     let sql = facts_sql(HOLDERS, &format!("r.public_id IN ({list})"));
+    if let Db::Sqlite {
+        file: Some(file), ..
+    } = db
+    {
+        return Ok(super::on_thread::read(file, |c| {
+            scanned_here(c, &sql, ids, now)
+        })?);
+    }
     Ok(on_db!(db, |c| {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
         for id in ids {
@@ -176,6 +184,54 @@ pub async fn of_scanned(db: &Db, ids: &[Uuid], now: DateTime<Utc>) -> Result<Vec
         }
         q.fetch_all(c).await?
     }))
+}
+
+/// [`of_scanned`] on this thread's own SQLite connection. Parameters are bound as sqlx binds
+/// them (a uuid as its 16 bytes, a time as RFC 3339 text), so the same SQL compares the same.
+fn scanned_here(
+    c: &rusqlite::Connection,
+    sql: &str,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Vec<ResidentFacts>> {
+    use rusqlite::types::Type;
+    fn json<T: serde::de::DeserializeOwned>(
+        row: &rusqlite::Row<'_>,
+        i: usize,
+    ) -> rusqlite::Result<Json<T>> {
+        let text = row.get_ref(i)?.as_bytes()?;
+        serde_json::from_slice(text)
+            .map(Json)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+    }
+    let mut stmt = c.prepare_cached(sql)?;
+    stmt.raw_bind_parameter(1, now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))?;
+    for (i, id) in ids.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 2, &id.as_bytes()[..])?;
+    }
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::with_capacity(ids.len());
+    while let Some(row) = rows.next()? {
+        let public_id: [u8; 16] = row.get(1)?;
+        out.push(ResidentFacts {
+            id: row.get(0)?,
+            public_id: Uuid::from_bytes(public_id),
+            head_id: row.get(2)?,
+            id_last4: row.get(3)?,
+            facts: FactRow {
+                needs: json(row, 4)?,
+                flags: json(row, 5)?,
+                birth_year: row.get(6)?,
+                level: row.get(7)?,
+                override_colour: row.get(8)?,
+                sheltered: row.get(10)?,
+                safe: row.get(11)?,
+            },
+            override_reason: row.get(9)?,
+            holders: row.get(12)?,
+        });
+    }
+    Ok(out)
 }
 
 /// The same inside a transaction: the facts as the transaction's own changes leave them.

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod live;
 pub mod meta;
 pub mod my_data;
+pub mod on_thread;
 pub mod orders;
 pub mod overrides;
 pub mod passkeys;
@@ -51,6 +52,9 @@ pub enum Db {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// The database file, when it is one (not in memory): the scan path reads it on the
+        /// server's own thread ([`on_thread`]).
+        file: Option<std::sync::Arc<std::path::Path>>,
     },
     Postgres(PgPool),
 }
@@ -97,6 +101,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder: {0}")]
     Folder(std::io::Error),
+    #[error("database error: {0}")]
+    OnThread(#[from] rusqlite::Error),
     #[error("stored data is not what this version expects: {0}")]
     Corrupt(String),
     /// A task that writes for this process is not running (shutting down).
@@ -176,7 +182,10 @@ impl Db {
                     .connect_with(opts)
                     .await?;
                 tokio::spawn(checkpoint_now_and_then(read.clone()));
-                Ok(Db::Sqlite { read, write })
+                let options = read.connect_options();
+                let path = options.get_filename();
+                let file = path.is_file().then(|| std::sync::Arc::from(path));
+                Ok(Db::Sqlite { read, write, file })
             }
             DatabaseUrl::Postgres(u) => {
                 let pool = PgPoolOptions::new()
@@ -285,7 +294,7 @@ impl Db {
     /// (connections in the pools, idle connections), for /metrics.
     pub fn pool_usage(&self) -> (u32, usize) {
         match self {
-            Db::Sqlite { read, write } => (
+            Db::Sqlite { read, write, .. } => (
                 read.size() + write.size(),
                 read.num_idle() + write.num_idle(),
             ),
@@ -295,7 +304,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write } => {
+            Db::Sqlite { read, write, .. } => {
                 write.close().await;
                 read.close().await;
             }

@@ -491,3 +491,68 @@ async fn scans_at_once_are_checked_together_and_each_gets_its_own_answer() {
         "{scans} scans arriving together took {batches} batches"
     );
 }
+
+/// On SQLite each server thread reads a batch's facts on its own connection to the file.
+/// Between scans none of those connections may hold a read open: a held read would pin the
+/// snapshot it began on (every later scan on that thread would show the colour of then) and
+/// keep the WAL from ever being copied back and emptied (the file grows; what retention
+/// deleted stays in it). So after a burst of scans the WAL empties completely, and a colour
+/// changed after the burst shows at the next scan.
+#[tokio::test]
+async fn scans_leave_no_read_open_between_them() {
+    use futures_util::future::join_all;
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let (_, staff) = app.create_user("staff", json!({})).await;
+    let official = app.official().await;
+    let zone = app.square_zone(&official, "low street").await;
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        let (_, access) = resident_at(&app, 30.05, 120.05, &[]).await;
+        codes.push(
+            my_code(&app, &access).await["token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let burst = |want: &'static str| {
+        let (app, staff, codes) = (&app, &staff, &codes);
+        async move {
+            let asks = (0..8).flat_map(|_| codes.iter());
+            for v in join_all(asks.map(|t| verify_token(app, staff, t))).await {
+                assert_eq!(v["current_colour"], want, "{v}");
+            }
+        }
+    };
+    burst("green").await;
+
+    if !app.is_postgres() {
+        let path = app
+            .settings
+            .database_url
+            .as_str()
+            .trim_start_matches("sqlite://")
+            .to_owned();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+            .await
+            .unwrap();
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(busy, 0, "a reader still held the WAL after the scans");
+        let wal = std::fs::metadata(format!("{path}-wal")).unwrap().len();
+        assert_eq!(wal, 0, "the WAL was not emptied");
+    }
+
+    let res = app
+        .order(
+            &official,
+            &zone,
+            &json!({"level": "mandatory", "reason": "The dyke is overtopping."}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    burst("red").await;
+}
