@@ -527,13 +527,7 @@ async fn scans_leave_no_read_open_between_them() {
     };
     burst("green").await;
 
-    if !app.is_postgres() {
-        let path = app
-            .settings
-            .database_url
-            .as_str()
-            .trim_start_matches("sqlite://")
-            .to_owned();
+    if let Some(path) = app.sqlite_file() {
         let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
             .await
             .unwrap();

@@ -428,6 +428,18 @@ impl TestApp {
         matches!(self.settings.database_url, DatabaseUrl::Postgres(_))
     }
 
+    /// The SQLite database file's path (None on PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<String> {
+        match &self.settings.database_url {
+            DatabaseUrl::Sqlite(u) => u
+                .trim_start_matches("sqlite://")
+                .split('?')
+                .next()
+                .map(str::to_owned),
+            DatabaseUrl::Postgres(_) => None,
+        }
+    }
+
     pub fn binary() -> PathBuf {
         PathBuf::from(env!("CARGO_BIN_EXE_safecode"))
     }

@@ -741,16 +741,7 @@ async fn after_the_all_clear_and_its_retention_an_incident_is_forgotten_and_its_
             }
         }
     }
-    if !app.is_postgres() {
-        let path = app
-            .settings
-            .database_url
-            .as_str()
-            .trim_start_matches("sqlite://")
-            .split('?')
-            .next()
-            .unwrap()
-            .to_owned();
+    if let Some(path) = app.sqlite_file() {
         let mut file = std::fs::read(&path).unwrap();
         file.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
         for p in deleted {
