@@ -324,9 +324,12 @@ mod tests {
             .before(serde_json::json!({"location": {"lat": 30.1, "lon": 120.2}, "colour": "red"}))
             .after(serde_json::json!({"address": "No. 5 River Road", "colour": "red"}))
             .reason("dialysis three times a week");
-        let owner = key_owner(&d, Utc::now());
+        // A fixed time: the record's timestamp is in the text below, and a time of day such
+        // as 04:25:30.1… would contain "30.1", the latitude the test looks for.
+        let at = chrono::DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+        let owner = key_owner(&d, at);
         assert_eq!(owner, "resident:b");
-        let r = AuditRecord::from_draft(1, Utc::now(), &d);
+        let r = AuditRecord::from_draft(1, at, &d);
         let mut fields: Vec<String> = personal_fields(&r, &owner)
             .into_iter()
             .map(|(f, _)| f)
