@@ -7,6 +7,8 @@
 # Env: RESIDENTS (default 100000), DURATION (default 10s), CONNECTIONS (default 32), PORT,
 # BENCH_DB=postgres for a fresh PostgreSQL database instead of SQLite, SAFECODE_SCAN_BATCH=off
 # to check every scan alone (the path before batching, for a before/after in one run: AB=1 runs both).
+# On PostgreSQL the server keeps scanned residents' facts (service::fresh_facts); a third run
+# with SAFECODE_FACTS_CACHE=off reads every scan's facts from the database, as before.
 set -euo pipefail
 RESIDENTS="${RESIDENTS:-100000}"
 DURATION="${DURATION:-10s}"
@@ -29,7 +31,7 @@ tail -n "$TOKENS" "$work/residents.csv" >"$work/register.csv"
 $bin import residents "$work/import.csv" >/dev/null 2>&1
 SC_STAFF=$($bin users create --role staff --name "verify bench" 2>/dev/null)
 export SC_STAFF
-serve() { SAFECODE_SCAN_BATCH="$1" SAFECODE_BIND="127.0.0.1:$PORT" $bin serve 2>>"$work/server.log" & server=$!; }
+serve() { SAFECODE_SCAN_BATCH="$1" SAFECODE_FACTS_CACHE="${2:-200000}" SAFECODE_BIND="127.0.0.1:$PORT" $bin serve 2>>"$work/server.log" & server=$!; }
 serve on
 BASELINE_PORT=$BASELINE_PORT cargo bench --quiet --bench baseline_server >/dev/null 2>&1 &
 baseline=$!
@@ -70,12 +72,22 @@ run "http://127.0.0.1:$PORT/healthz" >"$work/healthz.txt"
 s0=$(cpu_ticks $server) p0=$(cpu_ticks $(pg_pids))
 run -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >"$work/verify.txt"
 s1=$(cpu_ticks $server) p1=$(cpu_ticks $(pg_pids))
+kept=$(curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E '^fresh_facts_(hits|misses|bypassed)_total ' | tr '\n' ' ' || true)
 # The same server with every scan checked alone, as before batching.
 kill $server && wait $server 2>/dev/null || true
 serve off
 wait_http "http://127.0.0.1:$PORT/healthz"
 run -d2s -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >/dev/null
 run -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >"$work/alone.txt"
+if [ "$BENCH_DB" = postgres ]; then
+  kill $server && wait $server 2>/dev/null || true
+  serve on off
+  wait_http "http://127.0.0.1:$PORT/healthz"
+  run -d2s -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >/dev/null
+  u0=$(cpu_ticks $server) q0=$(cpu_ticks $(pg_pids))
+  run -s benches/verify.lua "http://127.0.0.1:$PORT/v1/verify" >"$work/unkept.txt"
+  u1=$(cpu_ticks $server) q1=$(cpu_ticks $(pg_pids))
+fi
 
 line() { printf "  %-38s: %10.0f req/s   p99 %8.2f ms\n" "$1" "$(rps "$2")" "$(to_ms "$(p99 "$2")")"; }
 echo "POST /v1/verify on $BENCH_DB with $RESIDENTS residents and $TOKENS distinct codes, wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
@@ -84,6 +96,13 @@ line "signature only (bare actix-web)" "$work/signature.txt"
 line "GET /healthz (safecode)" "$work/healthz.txt"
 line "POST /v1/verify (safecode, batched)" "$work/verify.txt"
 line "POST /v1/verify (safecode, each alone)" "$work/alone.txt"
+if [ "$BENCH_DB" = postgres ]; then
+  line "POST /v1/verify (batched, no kept facts)" "$work/unkept.txt"
+  echo "  kept facts during the batched run: ${kept:-none}"
+  echo "  CPU per verify with no kept facts: server $(us_per_request "$u0" "$u1" "$(reqs "$work/unkept.txt")") us, PostgreSQL $(us_per_request "$q0" "$q1" "$(reqs "$work/unkept.txt")") us"
+  awk -v v="$(rps "$work/unkept.txt")" -v s="$(rps "$work/signature.txt")" -v vp="$(to_ms "$(p99 "$work/unkept.txt")")" -v hp="$(to_ms "$(p99 "$work/hello.txt")")" \
+    'BEGIN { printf "  no kept facts / signature-only: %.3f x req/s, p99 / hello p99: %.2f x\n", v/s, vp/hp }'
+fi
 echo "  CPU per verify (batched): server $(us_per_request "$s0" "$s1" "$(reqs "$work/verify.txt")") us$([ "$BENCH_DB" = postgres ] && echo ", PostgreSQL $(us_per_request "$p0" "$p1" "$(reqs "$work/verify.txt")") us")"
 echo "  POST /v1/verify non-2xx: $(non2xx "$work/verify.txt") batched, $(non2xx "$work/alone.txt") alone"
 awk -v v="$(rps "$work/verify.txt")" -v a="$(rps "$work/alone.txt")" -v h="$(rps "$work/hello.txt")" -v s="$(rps "$work/signature.txt")" \

@@ -97,6 +97,9 @@ pub struct Settings {
     /// Scans arriving together are checked as one batch (`service::scans`); off checks each
     /// alone (for a before/after in one benchmark run).
     pub scan_batch: bool,
+    /// Residents whose scanned facts a server keeps (per generation, two generations) on
+    /// PostgreSQL, kept true by the change feed (`service::fresh_facts`); 0 keeps none.
+    pub facts_cache: usize,
     pub map: MapSettings,
     /// A console's event stream ends after this many seconds and the browser opens a new one,
     /// authenticating afresh.
@@ -383,6 +386,7 @@ struct FileSettings {
     ack_link_hours: Option<u32>,
     rate_limits: Option<String>,
     scan_batch: Option<String>,
+    facts_cache: Option<String>,
     tiles: Option<String>,
     tile_url: Option<String>,
     tile_attribution: Option<String>,
@@ -1060,6 +1064,14 @@ impl Settings {
                 "on" => Ok(true),
                 "off" => Ok(false),
                 _ => Err(format!("must be on or off, got {s:?}")),
+            })?,
+            facts_cache: src.get("facts_cache", f.facts_cache, "200000", |s| match s {
+                "off" => Ok(0),
+                n => n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= 10_000_000)
+                    .ok_or_else(|| format!("must be off or a number up to 10000000, got {s:?}")),
             })?,
         })
     }

@@ -72,6 +72,15 @@ async fn prepare(settings: &Settings) -> Result<Ctx, StartError> {
         sms_wake: Default::default(),
         contacts_wake: Default::default(),
         scans: crate::service::scans::ScanBatches::new(settings.scan_batch),
+        fresh_facts: match &db {
+            Db::Postgres(pool) if settings.facts_cache > 0 => {
+                Some(crate::service::fresh_facts::FreshFacts::new(
+                    settings.facts_cache,
+                    crate::store::commits_of(pool),
+                ))
+            }
+            _ => None,
+        },
         anchors: Default::default(),
         map: std::sync::Arc::new(settings.map.clone()),
         tiles: match &settings.map.tiles {
@@ -139,6 +148,9 @@ impl Application {
             tokio::spawn(r.clone().watch(ctx.db.clone()));
         }
         tokio::spawn(crate::service::status_list::keep_fresh(ctx.clone()));
+        if let (Some(ff), Db::Postgres(pool)) = (&ctx.fresh_facts, &ctx.db) {
+            ff.start(pool.clone());
+        }
         tokio::spawn(crate::service::alerts::escalate_when_due(ctx.clone()));
         tokio::spawn(crate::service::alerts::webhook::deliver_when_due(
             ctx.clone(),

@@ -86,6 +86,23 @@ impl Metrics {
              # HELP scan_batches_total batches scanned codes were checked in\n\
              # TYPE scan_batches_total counter\nscan_batches_total {batches}\n"
         ));
+        if let Some(f) = &ctx.fresh_facts {
+            use std::sync::atomic::Ordering::Relaxed;
+            text.push_str(&format!(
+                "# HELP fresh_facts_hits_total scanned residents whose facts were kept (no database read)\n\
+                 # TYPE fresh_facts_hits_total counter\nfresh_facts_hits_total {}\n\
+                 # HELP fresh_facts_misses_total scanned residents whose facts were read\n\
+                 # TYPE fresh_facts_misses_total counter\nfresh_facts_misses_total {}\n\
+                 # HELP fresh_facts_bypassed_total batches that could use no kept facts (feed behind, a write here in flight, an expiry being read)\n\
+                 # TYPE fresh_facts_bypassed_total counter\nfresh_facts_bypassed_total {}\n\
+                 # HELP fresh_facts_kept residents whose facts are kept now\n\
+                 # TYPE fresh_facts_kept gauge\nfresh_facts_kept {}\n",
+                f.hits.load(Relaxed),
+                f.misses.load(Relaxed),
+                f.bypassed.load(Relaxed),
+                f.kept(),
+            ));
+        }
         if let Some(r) = &ctx.replica {
             use std::sync::atomic::Ordering::Relaxed;
             text.push_str(&format!(

@@ -11,6 +11,7 @@ pub mod colour;
 pub mod deletion;
 pub mod devices;
 pub mod districts;
+pub mod fresh_facts;
 pub(crate) mod idempotency;
 pub mod import;
 pub mod keys;
@@ -92,6 +93,9 @@ pub struct Ctx {
     pub live: std::sync::Arc<live::Pulse>,
     /// Scans checked together, per server thread.
     pub scans: scans::ScanBatches,
+    /// The facts of residents scanned lately, kept true by the change feed (PostgreSQL only,
+    /// and only for `serve`: started by `Application::build`).
+    pub fresh_facts: Option<std::sync::Arc<fresh_facts::FreshFacts>>,
 }
 
 impl Ctx {

@@ -359,7 +359,7 @@ pub async fn reseal_mode(tx: &mut Tx, on: bool) -> Result<()> {
             };
             sqlx::query(sql).execute(&mut **t).await?;
         }
-        Tx::Postgres(t) => {
+        Tx::Postgres(t, _) => {
             let sql = if on {
                 "SET LOCAL safecode.audit_reseal = 'on'"
             } else {

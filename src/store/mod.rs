@@ -12,6 +12,7 @@ pub mod deletion;
 pub mod devices;
 pub mod districts;
 pub mod facts;
+pub mod facts_feed;
 pub mod idempotency;
 pub mod live;
 pub mod meta;
@@ -59,9 +60,27 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// Write transactions committed through one PostgreSQL pool by this process: facts kept from
+/// before the last one are not used until the change feed has caught up with it
+/// (`service::fresh_facts`), so a write is seen by the next scan on the same server.
+pub type Commits = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// The [`Commits`] of `pool` (one counter for all its clones: they share their options).
+pub fn commits_of(pool: &PgPool) -> Commits {
+    static ALL: std::sync::Mutex<Vec<(usize, Commits)>> = std::sync::Mutex::new(Vec::new());
+    let key = std::sync::Arc::as_ptr(&pool.connect_options()) as usize;
+    let mut all = ALL.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, c)) = all.iter().find(|(k, _)| *k == key) {
+        return c.clone();
+    }
+    let c = Commits::default();
+    all.push((key, c.clone()));
+    c
+}
+
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>, Commits),
 }
 
 /// Runs one body on whichever pool `db` holds; `$c` is the pool. For reads: writes go
@@ -85,7 +104,7 @@ macro_rules! on_tx {
                 let $c = &mut **t;
                 $body
             }
-            $crate::store::Tx::Postgres(t) => {
+            $crate::store::Tx::Postgres(t, _) => {
                 let $c = &mut **t;
                 $body
             }
@@ -258,7 +277,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?, commits_of(p)),
         })
     }
 
@@ -362,7 +381,10 @@ impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Postgres(t, commits) => {
+                t.commit().await?;
+                commits.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            }
         }
         Ok(())
     }
@@ -371,7 +393,7 @@ impl Tx {
     pub async fn rollback(self) -> Result<()> {
         match self {
             Tx::Sqlite(t) => t.rollback().await?,
-            Tx::Postgres(t) => t.rollback().await?,
+            Tx::Postgres(t, _) => t.rollback().await?,
         }
         Ok(())
     }

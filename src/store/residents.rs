@@ -151,7 +151,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[ResidentRow]) -> Result<Vec<Insert
         return Ok(Vec::new());
     }
     match tx {
-        Tx::Postgres(t) => copy_many(t, rows).await,
+        Tx::Postgres(t, _) => copy_many(t, rows).await,
         Tx::Sqlite(t) => {
             let mut out = Vec::with_capacity(rows.len());
             for chunk in rows.chunks(STATEMENT_ROWS) {

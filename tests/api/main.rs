@@ -16,6 +16,7 @@ mod console;
 mod crash;
 mod districts;
 mod errors;
+mod fresh_facts;
 mod health;
 mod helpers;
 mod https;
